@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { readGuustoEnv, type GuustoConnection } from './providers/guusto/config.js';
+
+export type Mode = 'sandbox' | 'live';
+
+export interface Config {
+  mode: Mode;
+  host: string;
+  port: number;
+  dbPath: string;
+  logLevel: string;
+  /** Tenant that owns work not placed by a tenant (sandbox demo tokens, provider-side orders). */
+  defaultTenant: string;
+  jwt: {
+    /** HS256 key. Undefined in sandbox mode, where a local development secret is used. */
+    secret?: Uint8Array;
+    issuer: string;
+    audience: string;
+  };
+  providerTimeoutMs: number;
+  sandbox: {
+    /** How long each lifecycle step of a sandbox gift takes, in real milliseconds. */
+    stepMs: number;
+  };
+  /** Live credentials by provider; empty in sandbox mode. */
+  live: {
+    guusto?: GuustoConnection;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const base = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).optional(),
+  GIFTGRAPH_MODE: z.enum(['sandbox', 'live']).optional(),
+  GIFTGRAPH_DB: z.string().min(1).default('./data/giftgraph.db'),
+  GIFTGRAPH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GIFTGRAPH_DEFAULT_TENANT: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, dot, dash or underscore').default('default'),
+  GIFTGRAPH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  GIFTGRAPH_JWT_ISSUER: z.string().min(1).default('giftgraph'),
+  GIFTGRAPH_JWT_AUDIENCE: z.string().min(1).default('giftgraph'),
+  GIFTGRAPH_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  GIFTGRAPH_SANDBOX_STEP_MS: z.coerce.number().int().min(0).max(3_600_000).default(4_000),
+});
+
+/** Reads and validates the whole configuration at once, so a wrong start names every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const parsed = base.safeParse(env);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map((i) => `${String(i.path[0])} ${i.message}`));
+  }
+  const guusto = readGuustoEnv(env);
+  problems.push(...guusto.problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+
+  const e = parsed.data;
+  const hasCredentials = guusto.connection !== undefined;
+  const mode: Mode = e.GIFTGRAPH_MODE ?? (hasCredentials ? 'live' : 'sandbox');
+  if (mode === 'live') {
+    if (!hasCredentials) problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID)');
+    if (!e.GIFTGRAPH_JWT_SECRET) problems.push('GIFTGRAPH_JWT_SECRET is required in live mode');
+  }
+  if (mode === 'sandbox' && hasCredentials) {
+    problems.push('GIFTGRAPH_MODE=sandbox was set together with provider credentials: unset one of them, live never mixes with sandboxes');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    mode,
+    host: e.HOST ?? (mode === 'live' ? '0.0.0.0' : '127.0.0.1'),
+    port: e.PORT,
+    dbPath: path.resolve(e.GIFTGRAPH_DB),
+    logLevel: e.GIFTGRAPH_LOG_LEVEL,
+    defaultTenant: e.GIFTGRAPH_DEFAULT_TENANT,
+    jwt: {
+      secret: e.GIFTGRAPH_JWT_SECRET ? new TextEncoder().encode(e.GIFTGRAPH_JWT_SECRET) : undefined,
+      issuer: e.GIFTGRAPH_JWT_ISSUER,
+      audience: e.GIFTGRAPH_JWT_AUDIENCE,
+    },
+    providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
+    sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },
+    live: mode === 'live' ? { guusto: guusto.connection } : {},
+  };
+}

@@ -1,0 +1,28 @@
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+const SECRET_LIKE = /\b(whsec_|ao-v1-)[A-Za-z0-9_+/=-]+/g;
+
+/**
+ * Removes personal data and credentials from text that came from elsewhere (a provider's error
+ * message, an exception) before it reaches a client or a log line.
+ */
+export function redact(text: string): string {
+  return text.replace(EMAIL, '[email]').replace(BEARER, '$1 [redacted]').replace(SECRET_LIKE, '$1[redacted]');
+}
+
+/** pino paths whose values never reach a log. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.authorization',
+  '*.token',
+  '*.accessToken',
+  '*.access_token',
+  '*.secret',
+  '*.clientSecret',
+  '*.email',
+  '*.updatedEmail',
+  '*.recipientEmail',
+  'connectionParams',
+];

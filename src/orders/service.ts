@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { GiftgraphError, notFound } from '../core/errors.js';
+import type { Provider } from '../core/model.js';
+import type { OrderSnapshot } from '../providers/adapter.js';
+import type { ProviderCallError } from '../providers/http.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
+import type { OrderListQuery, Store } from '../store/store.js';
+import { prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
+
+export interface SendResult {
+  order: OrderRecord;
+  /** False when the idempotency key returned an order sent before. */
+  created: boolean;
+}
+
+/**
+ * The provider-neutral rules for sending and reading orders. Every provider call goes through an
+ * adapter; every state change goes through the store, so the ledger never loses an accepted order.
+ */
+export class OrdersService {
+  constructor(
+    private readonly store: Store,
+    private readonly providers: ProviderRegistry,
+    private readonly log: Logger,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async send(tenant: string, cmd: SendGiftsCommand): Promise<SendResult> {
+    const adapter = this.providers.get(cmd.provider)?.adapter;
+    const prepared = prepareSend(cmd, adapter, this.clock());
+    const now = this.clock().toISOString();
+    const orderId = randomUUID();
+    const order: OrderRecord = {
+      id: orderId,
+      tenant,
+      provider: prepared.provider,
+      idempotencyKey: prepared.idempotencyKey,
+      requestHash: prepared.hash,
+      submission: 'SENDING',
+      providerRef: null,
+      // Until the provider answers we do not know whether it took the order.
+      status: 'UNCONFIRMED',
+      providerStatus: '',
+      total: orderTotal(prepared),
+      scheduledFor: prepared.sendAt,
+      // The provider's options (Guusto language, ...) are shown on its order type.
+      details: { ...prepared.options },
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const recipients: RecipientRecord[] = prepared.recipients.map((r) => ({
+      id: randomUUID(),
+      orderId,
+      position: r.position,
+      email: r.email,
+      employeeNumber: r.employeeNumber,
+      firstName: r.firstName,
+      lastName: r.lastName,
+      company: r.company,
+      department: r.department,
+      amount: r.amount,
+      status: 'UNCONFIRMED',
+      providerStatus: '',
+      providerRef: null,
+      gift: null,
+    }));
+
+    const reserved = await this.store.reserveOrder(order, recipients);
+    if (reserved.created) return { order: await this.submit(reserved.order, prepared), created: true };
+
+    const existing = reserved.order;
+    if (existing.requestHash !== prepared.hash) {
+      throw new GiftgraphError('IDEMPOTENCY_CONFLICT', 'input.idempotencyKey: this key was already used for a different request', {
+        field: 'input.idempotencyKey',
+        retryable: false,
+      });
+    }
+    if (existing.submission === 'NOT_SENT') {
+      // The provider certainly never took it, so sending it now is the first real send.
+      const claimed = await this.store.updateSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
+      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: true };
+    }
+    const current = (await this.store.getOrders(tenant, [existing.id]))[0]!;
+    if (current.submission === 'SENDING') {
+      throw new GiftgraphError('IDEMPOTENCY_CONFLICT', 'input.idempotencyKey: a request with this key is still being sent; retry shortly', {
+        field: 'input.idempotencyKey',
+        retryable: true,
+      });
+    }
+    return { order: current, created: false };
+  }
+
+  private async submit(order: OrderRecord, prepared: PreparedSend): Promise<OrderRecord> {
+    const { adapter } = this.providers.get(order.provider)!;
+    let outcome;
+    try {
+      outcome = await adapter.create({ ...prepared, reference: order.id });
+    } catch (error) {
+      // An adapter that fails in an unexpected way may have sent the request: never assume it did not.
+      this.log.error({ err: error, orderId: order.id, provider: order.provider }, 'create failed unexpectedly; order left UNCONFIRMED');
+      outcome = { kind: 'unknown' as const, error: undefined };
+    }
+
+    if (outcome.kind === 'accepted') {
+      const recipients = await this.store.getRecipients([order.id]);
+      await this.store.ingest(toObservation(order, recipients, outcome.snapshot, 'MUTATION', this.clock()), { accept: true });
+    } else if (outcome.kind === 'not_sent') {
+      const error = outcome.error;
+      await this.store.updateSubmission(order.id, 'SENDING', {
+        submission: 'NOT_SENT',
+        status: 'FAILED',
+        providerStatus: error.providerCode ?? (error.kind === 'rejected' ? 'REJECTED' : 'UNAVAILABLE'),
+        lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
+      });
+      throw toGraphQLError(error);
+    } else {
+      await this.store.updateSubmission(order.id, 'SENDING', {
+        submission: 'UNCONFIRMED',
+        lastError: {
+          code: 'PROVIDER_UNAVAILABLE',
+          message: outcome.error?.message ?? 'the provider call failed after the request may have been sent',
+        },
+      });
+      this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED and not retried');
+    }
+    return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+  }
+
+  /**
+   * Orders by id for one tenant, in the order asked (undefined where unknown or another tenant's).
+   * Orders the provider may still move along are refreshed from it first; a provider that fails
+   * then leaves the ledger's last known state in place.
+   */
+  async load(tenant: string, ids: readonly string[]): Promise<(OrderRecord | undefined)[]> {
+    const found = await this.store.getOrders(tenant, ids);
+    const refreshed = await Promise.all(found.map((order) => this.refreshIfLive(order)));
+    const byId = new Map(refreshed.map((o) => [o.id, o]));
+    return ids.map((id) => byId.get(id));
+  }
+
+  async list(query: OrderListQuery): Promise<OrderRecord[]> {
+    return this.store.listOrders(query);
+  }
+
+  recipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
+    return this.store.getRecipients(orderIds);
+  }
+
+  statusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
+    return this.store.getStatusEvents(orderIds);
+  }
+
+  async cancel(tenant: string, orderId: string): Promise<OrderRecord> {
+    const order = await this.mustFind(tenant, orderId);
+    const adapter = this.providers.get(order.provider)?.adapter;
+    if (!adapter?.cancel || !adapter.capabilities.canCancel) throw unsupported(order.provider, 'cancel orders');
+    await this.observe(order, await adapter.cancel(order), 'MUTATION');
+    return (await this.store.getOrders(tenant, [order.id]))[0]!;
+  }
+
+  async resend(tenant: string, orderId: string, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ order: OrderRecord; requeued: number }> {
+    const order = await this.mustFind(tenant, orderId);
+    const adapter = this.providers.get(order.provider)?.adapter;
+    if (!adapter?.resend || !adapter.capabilities.canResend) throw unsupported(order.provider, 'resend gifts');
+    const { requeued } = await adapter.resend(order, recipients);
+    return { order, requeued };
+  }
+
+  private async mustFind(tenant: string, orderId: string): Promise<OrderRecord> {
+    const order = (await this.store.getOrders(tenant, [orderId]))[0];
+    if (!order) throw notFound('Order');
+    return order;
+  }
+
+  private async refreshIfLive(order: OrderRecord): Promise<OrderRecord> {
+    const adapter = this.providers.get(order.provider)?.adapter;
+    if (!adapter || adapter.isSettled(order)) return order;
+    try {
+      const recipients = await this.store.getRecipients([order.id]);
+      const events = await this.store.ingest(toObservation(order, recipients, await adapter.refresh(order, recipients), 'POLL', this.clock()));
+      if (events.length === 0) return order;
+      return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
+    } catch (error) {
+      this.log.warn({ err: error, orderId: order.id, provider: order.provider }, 'refresh failed; serving the last known state');
+      return order;
+    }
+  }
+
+  private async observe(order: OrderRecord, snapshot: OrderSnapshot, source: Observation['source']): Promise<void> {
+    const recipients = await this.store.getRecipients([order.id]);
+    await this.store.ingest(toObservation(order, recipients, snapshot, source, this.clock()));
+  }
+}
+
+/** A provider's snapshot as an observation of our order; recipients without their own status share the order's. */
+function toObservation(
+  order: OrderRecord,
+  recipients: readonly RecipientRecord[],
+  snapshot: OrderSnapshot,
+  source: Observation['source'],
+  at: Date,
+): Observation {
+  const byPosition = new Map(snapshot.recipients?.map((r) => [r.position, r]));
+  return {
+    orderId: order.id,
+    source,
+    occurredAt: at.toISOString(),
+    status: snapshot.status,
+    providerStatus: snapshot.providerStatus,
+    providerRef: snapshot.providerRef,
+    details: snapshot.details,
+    recipients: recipients.map((r) => {
+      const seen = byPosition.get(r.position);
+      return {
+        recipientId: r.id,
+        status: seen?.status ?? snapshot.status,
+        providerStatus: seen?.providerStatus ?? snapshot.providerStatus,
+        providerRef: seen?.providerRef ?? null,
+        gift: seen?.gift ?? null,
+      };
+    }),
+  };
+}
+
+function orderTotal(prepared: PreparedSend): OrderRecord['total'] {
+  const amounts = prepared.recipients.map((r) => r.amount);
+  if (amounts.length === 0 || amounts.some((a) => !a)) return null;
+  const currency = amounts[0]!.currency;
+  if (amounts.some((a) => a!.currency !== currency)) return null;
+  return { minor: amounts.reduce((sum, a) => sum + a!.minor, 0), currency };
+}
+
+const providerErrorCode = (error: ProviderCallError) => (error.kind === 'rejected' ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE');
+
+function toGraphQLError(error: ProviderCallError): GiftgraphError {
+  const rejected = error.kind === 'rejected';
+  const hint = rejected
+    ? 'Nothing was sent. Fix the cause, then retry with the same idempotency key.'
+    : 'Nothing was sent; it is safe to retry with the same idempotency key.';
+  return new GiftgraphError(providerErrorCode(error), `${error.provider} ${rejected ? 'refused the order' : 'is unavailable'}: ${error.message}. ${hint}`, {
+    provider: error.provider,
+    providerCode: error.providerCode,
+    retryable: !rejected,
+  });
+}
+
+const unsupported = (provider: Provider, what: string) =>
+  new GiftgraphError('UNSUPPORTED_BY_PROVIDER', `${provider} does not let us ${what}`, { provider, retryable: false });

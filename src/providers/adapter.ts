@@ -1,0 +1,105 @@
+import type { InputErrors } from '../core/errors.js';
+import type { Money } from '../core/money.js';
+import type { CatalogKind, GiftStatus, Provider } from '../core/model.js';
+import type { GiftRecord, OrderRecord, RecipientRecord } from '../store/records.js';
+import type { ProviderCallError } from './http.js';
+
+/** What a provider can do, so clients and the service can tell before trying. */
+export interface ProviderCapabilities {
+  canCancel: boolean;
+  canResend: boolean;
+  canListOrders: boolean;
+  canSchedule: boolean;
+  hasWebhooks: boolean;
+  /** The provider deduplicates creates, so a create whose outcome is unknown may be sent again safely. */
+  deduplicatesCreates: boolean;
+}
+
+/** A validated, provider-neutral request to send gifts. */
+export interface SendRequest {
+  /** Our order id: passed to providers as their customer reference where they take one. */
+  reference: string;
+  idempotencyKey: string;
+  recipients: SendRecipient[];
+  message: string | null;
+  senderName: string | null;
+  sendAt: string | null;
+  timezone: string | null;
+  /** This provider's own option block from the input, already validated by its adapter. */
+  options: Record<string, unknown>;
+}
+
+export interface SendRecipient {
+  position: number;
+  email: string | null;
+  employeeNumber: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  company: string | null;
+  department: string | null;
+  amount: Money | null;
+}
+
+/** A provider's view of an order at one moment, mapped to the unified model. */
+export interface OrderSnapshot {
+  providerRef: string;
+  status: GiftStatus;
+  providerStatus: string;
+  details?: Record<string, unknown>;
+  /** Per recipient, by position in the order; absent when the provider reports only the order. */
+  recipients?: {
+    position: number;
+    status: GiftStatus;
+    providerStatus: string;
+    providerRef?: string | null;
+    gift?: GiftRecord | null;
+  }[];
+}
+
+export type CreateOutcome =
+  | { kind: 'accepted'; snapshot: OrderSnapshot }
+  /** The provider certainly did not take the order. */
+  | { kind: 'not_sent'; error: ProviderCallError }
+  /** The provider may have taken the order; it must not be sent again blindly. */
+  | { kind: 'unknown'; error: ProviderCallError };
+
+export interface CatalogEntry {
+  localId: string;
+  kind: CatalogKind;
+  name: string;
+  currency: string | null;
+  prices: Money[];
+  minAmount: Money | null;
+  maxAmount: Money | null;
+}
+
+/** The input as the service hands it to an adapter for the provider's own rules. */
+export interface ValidationInput {
+  recipients: SendRecipient[];
+  message: string | null;
+  senderName: string | null;
+  sendAt: string | null;
+  timezone: string | null;
+  options: Record<string, unknown> | null;
+}
+
+/**
+ * The one contract every provider meets. Adapters speak the provider's REST API over HTTP and map
+ * to the unified model; they hold no business rules beyond the provider's own.
+ */
+export interface ProviderAdapter {
+  readonly provider: Provider;
+  readonly capabilities: ProviderCapabilities;
+  /** The provider's own input rules, checked before anything is written or sent. No I/O. */
+  validate(input: ValidationInput, errors: InputErrors): void;
+  create(request: SendRequest): Promise<CreateOutcome>;
+  /** True when the provider will never report anything new about this order, so nobody needs to ask again. */
+  isSettled(order: OrderRecord): boolean;
+  /** The order as the provider sees it now. */
+  refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
+  cancel?(order: OrderRecord): Promise<OrderSnapshot>;
+  resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
+  catalog(): Promise<CatalogEntry[]>;
+  /** Releases pooled connections. */
+  close(): Promise<void>;
+}

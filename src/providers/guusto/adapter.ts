@@ -1,0 +1,112 @@
+import type { InputErrors } from '../../core/errors.js';
+import { wholeUnits } from '../../core/money.js';
+import type { OrderRecord } from '../../store/records.js';
+import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import { ProviderCallError } from '../http.js';
+import { GuustoApi, type GuustoCreateBody } from './api.js';
+import { allCertificates } from './certificates.js';
+import type { GuustoConnection } from './config.js';
+import { guustoStatus, requestSnapshot } from './map.js';
+
+/** Guusto's documented limits for `POST /orders`. */
+const CURRENCIES = ['CAD', 'USD'] as const;
+const MAX_RECIPIENTS = 20;
+const MIN_AMOUNT = 1;
+const MAX_AMOUNT = 10_000;
+
+export interface GuustoOptions {
+  language?: 'EN_CA' | 'FR_CA' | 'ES_MX';
+}
+
+export class GuustoAdapter implements ProviderAdapter {
+  readonly provider = 'GUUSTO' as const;
+  readonly capabilities = {
+    canCancel: false,
+    canResend: false,
+    canListOrders: false,
+    canSchedule: false,
+    hasWebhooks: false,
+    deduplicatesCreates: false,
+  };
+  readonly api: GuustoApi;
+
+  constructor(connection: GuustoConnection, timeoutMs: number) {
+    this.api = new GuustoApi(connection, timeoutMs);
+  }
+
+  validate(input: ValidationInput, errors: InputErrors): void {
+    if (input.recipients.length > MAX_RECIPIENTS) errors.add('input.recipients', `Guusto takes at most ${MAX_RECIPIENTS} recipients per order`);
+    if (!input.message) errors.add('input.message', 'Guusto requires a message with every gift');
+    if (input.sendAt) errors.add('input.sendAt', 'Guusto cannot schedule a send; leave sendAt empty');
+    if (input.timezone) errors.add('input.timezone', 'Guusto cannot schedule a send; leave timezone empty');
+    const currencies = new Set<string>();
+    for (const r of input.recipients) {
+      const field = `input.recipients[${r.position}]`;
+      if (!r.email && !r.employeeNumber) errors.add(field, 'Guusto needs an email or an employeeNumber for each recipient');
+      if (!r.amount) {
+        errors.add(`${field}.amount`, "Guusto needs an amount: set input.amount or this recipient's amount");
+        continue;
+      }
+      currencies.add(r.amount.currency);
+      if (!CURRENCIES.includes(r.amount.currency as never)) errors.add(`${field}.amount.currency`, 'Guusto sends CAD or USD');
+      const units = wholeUnits(r.amount);
+      if (units === undefined) errors.add(`${field}.amount.amount`, 'Guusto takes whole amounts only');
+      else if (units < MIN_AMOUNT || units > MAX_AMOUNT) errors.add(`${field}.amount.amount`, `Guusto takes ${MIN_AMOUNT} to ${MAX_AMOUNT}`);
+    }
+    if (currencies.size > 1) errors.add('input.recipients', 'Guusto sends one currency per order');
+  }
+
+  async create(request: SendRequest): Promise<CreateOutcome> {
+    const options = request.options as GuustoOptions;
+    const body: GuustoCreateBody = {
+      orderItems: request.recipients.map((r) => ({
+        message: request.message ?? '',
+        amount: wholeUnits(r.amount!)!,
+        recipient: {
+          ...(r.firstName ? { firstName: r.firstName } : {}),
+          ...(r.lastName ? { lastName: r.lastName } : {}),
+          ...(r.email ? { email: r.email } : {}),
+          ...(r.employeeNumber ? { employeeNumber: r.employeeNumber } : {}),
+        },
+      })),
+      currency: request.recipients[0]!.amount!.currency as GuustoCreateBody['currency'],
+      ...(options.language ? { language: options.language } : {}),
+    };
+    try {
+      const accepted = await this.api.placeOrder(body, request.reference);
+      return { kind: 'accepted', snapshot: requestSnapshot(accepted) };
+    } catch (error) {
+      if (!(error instanceof ProviderCallError)) throw error;
+      return error.kind === 'unknown' ? { kind: 'unknown', error } : { kind: 'not_sent', error };
+    }
+  }
+
+  isSettled(order: OrderRecord): boolean {
+    // Guusto tracks nothing after issuing certificates: COMPLETED and FAILED are its last words [assume].
+    return order.submission !== 'ACCEPTED' || order.providerStatus === 'COMPLETED' || order.providerStatus === 'FAILED';
+  }
+
+  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
+    const request = await this.api.orderStatus(order.providerRef!);
+    // Certificates exist once the request completes; before that "Find Order" lists none.
+    const certificates = guustoStatus(request.requestStatus) === 'SENT' ? await allCertificates(this.api, request.requestId) : undefined;
+    return requestSnapshot(request, certificates);
+  }
+
+  async catalog(): Promise<CatalogEntry[]> {
+    // Guusto has no catalog endpoint: what it sends is an open amount in CAD or USD.
+    return CURRENCIES.map((currency) => ({
+      localId: `open-amount-${currency}`,
+      kind: 'OPEN_AMOUNT',
+      name: `Guusto gift (${currency})`,
+      currency,
+      prices: [],
+      minAmount: { minor: MIN_AMOUNT * 100, currency },
+      maxAmount: { minor: MAX_AMOUNT * 100, currency },
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.api.http.close();
+  }
+}

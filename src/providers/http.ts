@@ -1,0 +1,201 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Provider } from '../core/model.js';
+import { redact } from '../core/redact.js';
+
+/**
+ * What a failed provider call means for the money:
+ * - `rejected`: the provider answered and refused (4xx); nothing was taken.
+ * - `unavailable`: the provider did not process the request (unreachable, 429, 503); nothing was taken.
+ * - `unknown`: the request may have been processed (timeout after sending, dropped connection, other 5xx,
+ *   an unreadable success response).
+ */
+export type FailureKind = 'rejected' | 'unavailable' | 'unknown';
+
+export class ProviderCallError extends Error {
+  constructor(
+    readonly provider: Provider,
+    readonly kind: FailureKind,
+    message: string,
+    readonly status?: number,
+    readonly providerCode?: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(redact(message));
+    this.name = 'ProviderCallError';
+  }
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface ProviderHttpOptions {
+  provider: Provider;
+  baseUrl: string;
+  timeoutMs: number;
+  /** Headers sent with every request (auth); computed per request so tokens can rotate. */
+  headers: () => Record<string, string> | Promise<Record<string, string>>;
+  /** Reads the provider's error body into a code and a client-safe message. */
+  readError: (status: number, body: unknown) => { code?: string; message?: string };
+  retry?: Partial<RetryPolicy>;
+  connections?: number;
+}
+
+export interface ProviderRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /**
+   * Whether sending this request twice has the effect of sending it once. Only such requests are
+   * retried; a create is idempotent only where the provider deduplicates it.
+   */
+  idempotent: boolean;
+}
+
+export interface ProviderResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export interface CallObserver {
+  (call: { provider: Provider; method: string; path: string; status: number | 'error'; ms: number; attempt: number }): void;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 5_000 };
+/** A Retry-After beyond this is not waited out inside a request: the caller gets the error and the hint. */
+const MAX_RETRY_AFTER_MS = 10_000;
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * The one way adapters reach a provider: a pooled keep-alive undici Agent, connect/headers/body
+ * timeouts, and retries with exponential backoff and full jitter, only for idempotent requests.
+ */
+export class ProviderHttpClient {
+  private readonly agent: Agent;
+  private readonly retry: RetryPolicy;
+  private readonly origin: string;
+  private readonly basePath: string;
+  observer: CallObserver | undefined;
+
+  constructor(private readonly options: ProviderHttpOptions) {
+    const url = new URL(options.baseUrl);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.agent = new Agent({
+      connections: options.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(options.timeoutMs, 5_000) },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  async request(req: ProviderRequest): Promise<ProviderResponse> {
+    const attempts = req.idempotent ? this.retry.attempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(req, attempt);
+      } catch (error) {
+        const failure = this.classify(error);
+        const retryable = failure.kind !== 'rejected' && attempt < attempts;
+        if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw failure;
+        await sleep(failure.retryAfterMs ?? this.backoff(attempt));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+    return Math.random() * ceiling;
+  }
+
+  private async once(req: ProviderRequest, attempt: number): Promise<ProviderResponse> {
+    const started = performance.now();
+    const search = new URLSearchParams();
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) search.set(k, String(v));
+    const qs = search.size > 0 ? `?${search}` : '';
+    const headers: Record<string, string> = { accept: 'application/json', ...(await this.options.headers()), ...req.headers };
+    let payload: string | undefined;
+    if (req.body !== undefined) {
+      payload = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    let status: number | 'error' = 'error';
+    try {
+      const res = await this.agent.request({
+        origin: this.origin,
+        path: `${this.basePath}${req.path}${qs}`,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: payload,
+      });
+      status = res.statusCode;
+      const text = await res.body.text();
+      const body = parseBody(text);
+      if (res.statusCode >= 400) throw this.httpError(res.statusCode, body, res.headers);
+      if (text.length > 0 && body === undefined) {
+        throw new ProviderCallError(this.options.provider, 'unknown', `${this.options.provider} answered ${res.statusCode} with a body that is not JSON`, res.statusCode);
+      }
+      return { status: res.statusCode, headers: res.headers, body };
+    } finally {
+      this.observer?.({ provider: this.options.provider, method: req.method, path: req.path, status, ms: performance.now() - started, attempt });
+    }
+  }
+
+  private httpError(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
+    const { code, message } = this.options.readError(status, body);
+    const provider = this.options.provider;
+    const text = message ?? `${provider} answered HTTP ${status}`;
+    if (status === 429 || status === 503) {
+      return new ProviderCallError(provider, 'unavailable', text, status, code, parseRetryAfter(headers['retry-after']));
+    }
+    if (status >= 500) return new ProviderCallError(provider, 'unknown', text, status, code);
+    return new ProviderCallError(provider, 'rejected', text, status, code);
+  }
+
+  private classify(error: unknown): ProviderCallError {
+    if (error instanceof ProviderCallError) return error;
+    const provider = this.options.provider;
+    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+    if (code && NOT_SENT_CODES.has(code)) {
+      return new ProviderCallError(provider, 'unavailable', `${provider} could not be reached`);
+    }
+    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      return new ProviderCallError(provider, 'unknown', `${provider} did not answer in time`);
+    }
+    if (error instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE') {
+      return new ProviderCallError(provider, 'unknown', `${provider} dropped the connection before answering`);
+    }
+    return new ProviderCallError(provider, 'unknown', `${provider} call failed: ${(error as Error).message ?? String(error)}`);
+  }
+}
+
+function parseBody(text: string): unknown {
+  if (text.length === 0) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Retry-After in seconds or as an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return undefined;
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim()) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,14 @@
+import { GuustoAdapter } from './guusto/adapter.js';
+import type { GuustoConnection } from './guusto/config.js';
+import { ProviderRegistry, type ProviderMode } from './registry.js';
+
+/** How to reach each provider, real or sandbox. A provider without a connection is not served. */
+export interface ProviderConnections {
+  guusto?: GuustoConnection;
+}
+
+export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number): ProviderRegistry {
+  const registry = new ProviderRegistry();
+  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode);
+  return registry;
+}

@@ -1,0 +1,56 @@
+import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import { isFinalStatus } from '../core/model.js';
+import { offsetConnection } from '../pagination/connection.js';
+import { Order, ProviderCapabilities, StatusChange } from '../schema/order.js';
+import { Recipient } from '../schema/recipient.js';
+import { RecipientConnection } from '../schema/recipient-connection.js';
+import type { GraphQLContext } from './context.js';
+
+/** Fields every order type shares, resolved once for all of them. */
+@Resolver(() => Order)
+export class OrderFieldsResolver {
+  @FieldResolver(() => RecipientConnection)
+  async recipients(
+    @Root() order: Order,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<RecipientConnection> {
+    const rows = await ctx.loaders!.recipients.load(order.record.id);
+    const connection = offsetConnection(rows, first, after);
+    return {
+      pageInfo: connection.pageInfo,
+      edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(order.record.provider, e.node) })),
+    };
+  }
+
+  @FieldResolver(() => [StatusChange], { description: 'Every change of the order-level status, oldest first.' })
+  async statusHistory(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<StatusChange[]> {
+    const events = await ctx.loaders!.events.load(order.record.id);
+    return events.filter((e) => e.recipientId === null).map(StatusChange.from);
+  }
+
+  @FieldResolver(() => ProviderCapabilities, { description: 'What can be done with this order now.' })
+  capabilities(@Root() order: Order, @Ctx() ctx: GraphQLContext): ProviderCapabilities {
+    const record = order.record;
+    const base = ctx.services.providers.get(record.provider)?.adapter.capabilities;
+    const accepted = record.submission === 'ACCEPTED';
+    return Object.assign(new ProviderCapabilities(), {
+      canCancel: Boolean(base?.canCancel) && accepted && !isFinalStatus(record.status),
+      canResend: Boolean(base?.canResend) && accepted && !['CANCELED', 'FAILED'].includes(record.status),
+      canListOrders: Boolean(base?.canListOrders),
+      canSchedule: Boolean(base?.canSchedule),
+      hasWebhooks: Boolean(base?.hasWebhooks),
+      deduplicatesCreates: Boolean(base?.deduplicatesCreates),
+    });
+  }
+}
+
+@Resolver(() => Recipient)
+export class RecipientFieldsResolver {
+  @FieldResolver(() => [StatusChange], { description: "Every change of this recipient's gift status, oldest first." })
+  async statusHistory(@Root() recipient: Recipient, @Ctx() ctx: GraphQLContext): Promise<StatusChange[]> {
+    const events = await ctx.loaders!.events.load(recipient.record.orderId);
+    return events.filter((e) => e.recipientId === recipient.record.id).map(StatusChange.from);
+  }
+}

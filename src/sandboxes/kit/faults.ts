@@ -1,0 +1,48 @@
+/**
+ * Faults a sandbox injects on matching requests, so reliability tests are real:
+ * - latency: answer late (combine with a client timeout for an ambiguous create);
+ * - status: answer with an error status instead of handling the request (5xx, 429 with Retry-After);
+ * - drop-before: close the connection without handling the request;
+ * - drop-after: handle the request (state changes), then close the connection without answering.
+ */
+export type Fault =
+  | { kind: 'latency'; ms: number }
+  | { kind: 'status'; status: number; retryAfterSeconds?: number; body?: unknown }
+  | { kind: 'drop-before' }
+  | { kind: 'drop-after' };
+
+export interface FaultRule {
+  method?: string;
+  /** Matches the request path (without query): exact string or pattern. */
+  path?: string | RegExp;
+  /** How many matching requests it applies to; Infinity for all. */
+  times?: number;
+  fault: Fault;
+}
+
+export class FaultPlan {
+  private rules: (FaultRule & { left: number })[] = [];
+
+  add(rule: FaultRule): this {
+    this.rules.push({ ...rule, left: rule.times ?? 1 });
+    return this;
+  }
+
+  clear(): void {
+    this.rules = [];
+  }
+
+  /** The faults for this request, consuming one use of each matching rule. */
+  take(method: string, path: string): Fault[] {
+    const hits: Fault[] = [];
+    for (const rule of this.rules) {
+      if (rule.left <= 0) continue;
+      if (rule.method && rule.method !== method) continue;
+      if (rule.path !== undefined && !(typeof rule.path === 'string' ? rule.path === path : rule.path.test(path))) continue;
+      rule.left -= 1;
+      hits.push(rule.fault);
+    }
+    this.rules = this.rules.filter((r) => r.left > 0);
+    return hits;
+  }
+}

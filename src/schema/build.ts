@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { parse, type GraphQLSchema } from 'graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import { buildSchema, createResolversMap } from 'type-graphql';
+import { referenceResolvers } from '../resolvers/entities.js';
+import { MutationResolver } from '../resolvers/mutation.js';
+import { OrderFieldsResolver, RecipientFieldsResolver } from '../resolvers/order-fields.js';
+import { QueryResolver } from '../resolvers/query.js';
+import { authChecker } from '../server/auth.js';
+import { ORDER_TYPES } from './order.js';
+
+const FEDERATION_LINK =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@tag", "@inaccessible"])';
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/**
+ * The federated subgraph schema: type-graphql builds the types and resolvers, then
+ * `buildSubgraphSchema` adds `_service` and `_entities` with our reference resolvers.
+ * Built once per process; the result is the same for HTTP and WebSocket.
+ */
+export function buildGiftgraphSchema(): Promise<GraphQLSchema> {
+  built ??= (async () => {
+    const schema = await buildSchema({
+      resolvers: [QueryResolver, MutationResolver, OrderFieldsResolver, RecipientFieldsResolver],
+      orphanedTypes: [...ORDER_TYPES],
+      authChecker,
+      scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+      validate: false,
+      skipCheck: true,
+      emitSchemaFile: false,
+    });
+    const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
+    const resolvers = createResolversMap(schema) as Record<string, object>;
+    for (const [type, reference] of Object.entries(referenceResolvers())) {
+      resolvers[type] = { ...(resolvers[type] ?? {}), ...reference };
+    }
+    return buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
+  })();
+  return built;
+}

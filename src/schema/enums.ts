@@ -1,0 +1,39 @@
+import { registerEnumType } from 'type-graphql';
+import { GIFT_STATUSES, PROVIDERS } from '../core/model.js';
+
+const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+
+export const Provider = asEnum(PROVIDERS);
+export const GiftStatus = asEnum(GIFT_STATUSES);
+export const CatalogKind = asEnum(['OPEN_AMOUNT', 'BRANDED_CARD', 'CHOICE_CARD', 'PRODUCT', 'CAMPAIGN'] as const);
+export const ProviderMode = asEnum(['SANDBOX', 'LIVE'] as const);
+export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION'] as const);
+export const GuustoLanguage = asEnum(['EN_CA', 'FR_CA', 'ES_MX'] as const);
+
+registerEnumType(Provider, { name: 'Provider', description: 'A gift provider giftgraph sends through.' });
+registerEnumType(GiftStatus, {
+  name: 'GiftStatus',
+  description: "One lifecycle for orders and for each recipient's gift. An order's status summarizes its recipients'.",
+  valuesConfig: {
+    SCHEDULED: { description: 'Accepted, to be sent later.' },
+    PENDING: { description: 'Accepted, not yet processed.' },
+    PROCESSING: { description: 'The provider is working on it.' },
+    SENT: { description: 'The gift reached the recipient (email sent or link/certificate issued).' },
+    OPENED: { description: 'The recipient opened it.' },
+    REDEEMED: { description: 'The recipient claimed, accepted or redeemed it.' },
+    SHIPPED: { description: 'A physical gift is on its way.' },
+    DELIVERED: { description: 'A physical gift arrived.' },
+    CANCELED: { description: 'Canceled before it was sent.' },
+    FAILED: { description: 'The provider could not send it, or refused it; providerStatus says why.' },
+    EXPIRED: { description: 'The recipient did not claim it in time.' },
+    UNCONFIRMED: {
+      description:
+        'We do not know whether the provider accepted it (a create that timed out). It is never sent again automatically; do not resend it under a new idempotency key before checking with the provider.',
+    },
+    UNKNOWN: { description: 'A provider value we do not recognize yet; providerStatus has it.' },
+  },
+});
+registerEnumType(CatalogKind, { name: 'CatalogKind', description: 'What kind of thing a catalog item sends.' });
+registerEnumType(ProviderMode, { name: 'ProviderMode', description: 'Whether a provider is the built-in sandbox or the real API.' });
+registerEnumType(StatusSource, { name: 'StatusSource', description: 'How giftgraph learned of a status change.' });
+registerEnumType(GuustoLanguage, { name: 'GuustoLanguage', description: 'The language of the Guusto gift email.' });

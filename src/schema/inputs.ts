@@ -1,0 +1,102 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Field, ID, InputType } from 'type-graphql';
+import { GiftStatus, GuustoLanguage, Provider } from './enums.js';
+import { MoneyInput } from './money.js';
+
+@InputType({ description: 'One person to send a gift to. Which fields a provider needs varies: see each provider in the README.' })
+export class RecipientInput {
+  @Field(() => String, { nullable: true })
+  email?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Guusto: identifies a workspace member when there is no email.' })
+  employeeNumber?: string | null;
+
+  @Field(() => String, { nullable: true })
+  firstName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  lastName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  company?: string | null;
+
+  @Field(() => String, { nullable: true })
+  department?: string | null;
+
+  @Field(() => MoneyInput, { nullable: true, description: "This recipient's amount, instead of the order's." })
+  amount?: MoneyInput | null;
+}
+
+@InputType({ description: 'Options only Guusto understands.' })
+export class GuustoOptions {
+  @Field(() => GuustoLanguage, { nullable: true })
+  language?: string | null;
+}
+
+@InputType()
+export class SendGiftsInput {
+  @Field(() => Provider)
+  provider!: string;
+
+  @Field(() => String, {
+    description: 'Your unique key for this send (1..64 printable characters). The same key with the same input returns the same order and never sends twice.',
+  })
+  idempotencyKey!: string;
+
+  @Field(() => [RecipientInput])
+  recipients!: RecipientInput[];
+
+  @Field(() => MoneyInput, { nullable: true, description: 'Per recipient, unless a recipient has its own.' })
+  amount?: MoneyInput | null;
+
+  @Field(() => String, { nullable: true })
+  message?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Shown as the sender where the provider shows one (Guusto shows the workspace name).' })
+  senderName?: string | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Send later, where the provider can schedule.' })
+  sendAt?: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'IANA time zone of sendAt, e.g. America/New_York.' })
+  timezone?: string | null;
+
+  @Field(() => GuustoOptions, { nullable: true })
+  guusto?: GuustoOptions | null;
+}
+
+@InputType()
+export class OrderFilter {
+  @Field(() => [Provider], { nullable: true })
+  providers?: string[] | null;
+
+  @Field(() => [GiftStatus], { nullable: true })
+  statuses?: string[] | null;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  createdAfter?: Date | null;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  createdBefore?: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Orders with a recipient of this email (case-insensitive).' })
+  recipientEmail?: string | null;
+}
+
+@InputType()
+export class ResendRecipientInput {
+  @Field(() => String)
+  email!: string;
+
+  @Field(() => String, { nullable: true, description: 'Send to this address instead.' })
+  updatedEmail?: string | null;
+}
+
+@InputType()
+export class ResendGiftInput {
+  @Field(() => ID)
+  orderId!: string;
+
+  @Field(() => [ResendRecipientInput])
+  recipients!: ResendRecipientInput[];
+}

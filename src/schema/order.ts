@@ -1,0 +1,141 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Directive, Field, ID, InterfaceType, ObjectType } from 'type-graphql';
+import { encodeId } from '../core/global-id.js';
+import type { Provider as ProviderName } from '../core/model.js';
+import type { OrderRecord, StatusEventRecord } from '../store/records.js';
+import { GiftStatus, GuustoLanguage, Provider, StatusSource } from './enums.js';
+import { Money } from './money.js';
+import { connectionTypes } from './connection.js';
+
+@ObjectType({ description: 'What can be done with an order now, at its provider.' })
+export class ProviderCapabilities {
+  @Field(() => Boolean)
+  canCancel!: boolean;
+
+  @Field(() => Boolean)
+  canResend!: boolean;
+
+  @Field(() => Boolean, { description: 'The provider lists its orders, including ones placed outside giftgraph.' })
+  canListOrders!: boolean;
+
+  @Field(() => Boolean, { description: 'The provider can send at a later time (sendAt).' })
+  canSchedule!: boolean;
+
+  @Field(() => Boolean, { description: 'The provider pushes status changes; otherwise giftgraph polls it.' })
+  hasWebhooks!: boolean;
+
+  @Field(() => Boolean, { description: 'A create whose outcome is unknown can be retried safely, because the provider deduplicates it.' })
+  deduplicatesCreates!: boolean;
+}
+
+@ObjectType({ description: 'One status change, as recorded in the event log.' })
+export class StatusChange {
+  @Field(() => GiftStatus)
+  from!: string;
+
+  @Field(() => GiftStatus)
+  to!: string;
+
+  @Field(() => String)
+  providerStatus!: string;
+
+  @Field(() => DateTimeResolver)
+  occurredAt!: Date;
+
+  @Field(() => StatusSource)
+  source!: string;
+
+  static from(e: StatusEventRecord): StatusChange {
+    return Object.assign(new StatusChange(), { from: e.from, to: e.to, providerStatus: e.providerStatus, occurredAt: new Date(e.occurredAt), source: e.source });
+  }
+}
+
+@Directive('@key(fields: "id")')
+@InterfaceType({
+  description: "An order of gifts at one provider. Each provider's order type adds that provider's own fields.",
+  resolveType: (value: Order) => ORDER_TYPE_NAMES[value.provider as ProviderName],
+})
+export abstract class Order {
+  @Field(() => ID, { description: 'Global and opaque; carries the provider.' })
+  id!: string;
+
+  @Field(() => Provider)
+  provider!: string;
+
+  @Field(() => GiftStatus, { description: "Summarizes the recipients' statuses." })
+  status!: string;
+
+  @Field(() => String, { description: "The provider's own status value, unchanged (empty before the provider answered)." })
+  providerStatus!: string;
+
+  @Field(() => DateTimeResolver)
+  createdAt!: Date;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  scheduledFor!: Date | null;
+
+  @Field(() => Money, { nullable: true, description: 'Null where the provider prices nothing (&Open).' })
+  total!: Money | null;
+
+  @Field(() => String, { description: 'The idempotency key the order was sent with.' })
+  idempotencyKey!: string;
+
+  /** The ledger row behind this view, for field resolvers. */
+  record!: OrderRecord;
+}
+
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Order, description: 'A Guusto order request: one request, one certificate per item.' })
+export class GuustoOrder extends Order {
+  @Field(() => String, { nullable: true, description: "Guusto's requestId, once Guusto accepted the request." })
+  requestId!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Guusto's order id, assigned when processing finishes." })
+  guustoOrderId!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Guusto's orderStep, e.g. PENDING, PRECHECK_ORDER, COMPLETED." })
+  orderStep!: string | null;
+
+  @Field(() => GuustoLanguage, { nullable: true })
+  language!: string | null;
+}
+
+/** The GraphQL type of each provider's orders. */
+const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
+  GUUSTO: 'GuustoOrder',
+  GIFTRONAUT: 'GiftronautOrder',
+  GOODY: 'GoodyOrderBatch',
+  ANDOPEN: 'AndOpenOrder',
+};
+
+export const ORDER_TYPES = [GuustoOrder];
+
+/** The view of a ledger order as its provider's GraphQL type. */
+export function orderView(record: OrderRecord): Order {
+  const common = {
+    id: encodeId('Order', record.provider, record.id),
+    provider: record.provider,
+    status: record.status,
+    providerStatus: record.providerStatus,
+    createdAt: new Date(record.createdAt),
+    scheduledFor: record.scheduledFor ? new Date(record.scheduledFor) : null,
+    total: Money.from(record.total),
+    idempotencyKey: record.idempotencyKey,
+    record,
+  };
+  const d = record.details;
+  switch (record.provider) {
+    case 'GUUSTO':
+      return Object.assign(new GuustoOrder(), common, {
+        requestId: record.providerRef,
+        guustoOrderId: (d.guustoOrderId as string | null | undefined) ?? null,
+        orderStep: (d.orderStep as string | null | undefined) ?? null,
+        language: (d.language as string | null | undefined) ?? null,
+      });
+    default:
+      throw new Error(`no GraphQL order type for ${record.provider} yet`);
+  }
+}
+
+export const { EdgeType: OrderEdge, ConnectionType: OrderConnection } = connectionTypes('Order', Order);
+export type OrderConnection = InstanceType<typeof OrderConnection>;

@@ -1,0 +1,26 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { Order } from './order.js';
+
+@ObjectType()
+export class SendGiftsPayload {
+  @Field(() => Order, { description: 'UNCONFIRMED when the provider may or may not have taken it: it is not sent again.' })
+  order!: Order;
+
+  @Field(() => Boolean, { description: 'False when the idempotency key returned an order sent before: nothing new was sent.' })
+  created!: boolean;
+}
+
+@ObjectType()
+export class CancelOrderPayload {
+  @Field(() => Order)
+  order!: Order;
+}
+
+@ObjectType()
+export class ResendGiftPayload {
+  @Field(() => Order)
+  order!: Order;
+
+  @Field(() => Int, { description: 'How many recipients the provider queued for a resend.' })
+  requeued!: number;
+}

@@ -1,0 +1,15 @@
+import { Field, ObjectType } from 'type-graphql';
+import { ProviderMode, Provider } from './enums.js';
+import { ProviderCapabilities } from './order.js';
+
+@ObjectType({ description: 'A provider this server is configured for.' })
+export class ProviderInfo {
+  @Field(() => Provider)
+  name!: string;
+
+  @Field(() => ProviderMode)
+  mode!: string;
+
+  @Field(() => ProviderCapabilities)
+  capabilities!: ProviderCapabilities;
+}

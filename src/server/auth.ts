@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { AuthChecker } from 'type-graphql';
+import { forbidden, GiftgraphError, unauthenticated } from '../core/errors.js';
+
+export const SCOPES = ['orders:read', 'orders:write', 'orders:cancel'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who is asking: from a verified token, never from anything else the client sends. */
+export interface Viewer {
+  subject: string;
+  tenant: string;
+  scopes: ReadonlySet<string>;
+  /** When the token stops being valid, in epoch seconds. */
+  expiresAt: number;
+}
+
+export interface JwtSettings {
+  secret: Uint8Array;
+  issuer: string;
+  audience: string;
+}
+
+const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Verifies `Authorization: Bearer <JWT>` (HS256) into a Viewer, or says exactly why not. */
+export class TokenVerifier {
+  constructor(private readonly settings: JwtSettings) {}
+
+  async verify(authorization: string | undefined | null): Promise<Viewer> {
+    if (!authorization) throw unauthenticated('Missing Authorization: Bearer <token> header');
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+    try {
+      const { payload } = await jwtVerify(match[1]!, this.settings.secret, {
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        algorithms: ['HS256'],
+        requiredClaims: ['sub', 'exp'],
+      });
+      const tenant = payload.tenant;
+      if (typeof tenant !== 'string' || !TENANT.test(tenant)) throw unauthenticated('The token has no valid tenant claim');
+      const scope = typeof payload.scope === 'string' ? payload.scope : '';
+      return { subject: payload.sub!, tenant, scopes: new Set(scope.split(' ').filter(Boolean)), expiresAt: payload.exp! };
+    } catch (error) {
+      if (error instanceof GiftgraphError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');
+      throw unauthenticated('The token is not valid');
+    }
+  }
+}
+
+export async function signToken(
+  settings: JwtSettings,
+  claims: { subject: string; tenant: string; scope: string; ttlSeconds: number },
+): Promise<string> {
+  return new SignJWT({ tenant: claims.tenant, scope: claims.scope })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.subject)
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setIssuedAt()
+    .setExpirationTime(`${claims.ttlSeconds}s`)
+    .sign(settings.secret);
+}
+
+/**
+ * The local development secret of sandbox mode: random, created once beside the database with
+ * owner-only permissions, shared by the server and `npm run token`.
+ */
+export function loadOrCreateDevSecret(dbPath: string): Uint8Array {
+  const file = path.join(path.dirname(dbPath), 'dev-jwt-secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  return new TextEncoder().encode(fs.readFileSync(file, 'utf8').trim());
+}
+
+export interface AuthContext {
+  viewer: Viewer | null;
+  /** Why there is no viewer, when a token was sent but failed. */
+  authError: GiftgraphError | null;
+}
+
+/** Returns the viewer when it holds `scope`; otherwise UNAUTHENTICATED or FORBIDDEN. */
+export function requireScope(context: AuthContext, scope: Scope): Viewer {
+  const viewer = context.viewer;
+  if (!viewer) throw context.authError ?? unauthenticated();
+  if (viewer.expiresAt * 1000 <= Date.now()) throw unauthenticated('The token has expired');
+  if (!viewer.scopes.has(scope)) throw forbidden(scope);
+  return viewer;
+}
+
+/** type-graphql's @Authorized("orders:read") runs through here. */
+export const authChecker: AuthChecker<AuthContext> = ({ context }, scopes) => {
+  for (const scope of scopes) requireScope(context, scope as Scope);
+  return true;
+};

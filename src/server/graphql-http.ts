@@ -1,0 +1,111 @@
+import type http from 'node:http';
+import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import { GiftgraphError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { queryLimits } from './limits.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * What reaches clients of an error: our own typed errors and GraphQL's validation errors as they
+ * are (with personal data redacted); anything unexpected as a bare INTERNAL_SERVER_ERROR, logged here.
+ */
+export function formatError(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const code = formatted.extensions?.code;
+    const known = original instanceof GiftgraphError || (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR');
+    if (!known) {
+      log.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
+      return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    }
+    const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, message: redact(formatted.message), extensions };
+  };
+}
+
+export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: Logger): ApolloServer<C> {
+  return new ApolloServer<C>({
+    schema,
+    formatError: formatError(log),
+    includeStacktraceInErrorResponses: false,
+    validationRules: [queryLimits()],
+    // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
+    csrfPrevention: true,
+    logger: {
+      debug: (m) => log.debug(m),
+      info: (m) => log.info(m),
+      warn: (m) => log.warn(m),
+      error: (m) => log.error(m),
+    },
+  });
+}
+
+class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Serves one HTTP request with Apollo Server: the whole of the Node integration, no framework. */
+export async function serveGraphQL<C extends BaseContext>(
+  apollo: ApolloServer<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  context: () => Promise<C>,
+): Promise<void> {
+  let body: unknown;
+  try {
+    body = await readJsonBody(req);
+  } catch (error) {
+    if (!(error instanceof BadRequest)) throw error;
+    res.writeHead(error.status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] }));
+    return;
+  }
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const result = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
+    context,
+  });
+  for (const [name, value] of result.headers) res.setHeader(name, value);
+  res.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    res.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
+  if (req.method !== 'POST') return undefined;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new BadRequest(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BadRequest(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = req.headers['content-type'] ?? '';
+  if (!/json/i.test(type)) return text;
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequest(400, 'Request body is not valid JSON');
+  }
+}

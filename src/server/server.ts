@@ -1,0 +1,163 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApolloServer } from '@apollo/server';
+import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { GiftgraphError } from '../core/errors.js';
+import { createContext, type GraphQLContext, type Services } from '../resolvers/context.js';
+import type { Store } from '../store/store.js';
+import type { AuthContext, TokenVerifier } from './auth.js';
+import { createApollo, serveGraphQL } from './graphql-http.js';
+import { queryLimits } from './limits.js';
+
+export interface ServerDeps {
+  schema: GraphQLSchema;
+  services: Services;
+  store: Store;
+  verifier: TokenVerifier;
+  log: Logger;
+}
+
+/** The WebSocket path: the Apollo Router's default subscription passthrough path. */
+export const WS_PATH = '/ws';
+
+/**
+ * One http.Server for everything: `/graphql` (Apollo Server), `/ws` (graphql-ws, same schema),
+ * `/healthz` (the process is up) and `/readyz` (the store is open and providers are configured).
+ */
+export class GiftgraphServer {
+  private readonly http: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly apollo: ApolloServer<GraphQLContext>;
+  private wsDisposer: { dispose: () => void | Promise<void> } | undefined;
+  private inFlight = 0;
+  private stopping: Promise<void> | undefined;
+  url = '';
+
+  constructor(private readonly deps: ServerDeps) {
+    this.apollo = createApollo<GraphQLContext>(deps.schema, deps.log);
+    this.http = http.createServer((req, res) => this.onRequest(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+    this.http.on('upgrade', (req, socket, head) => {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path !== WS_PATH || this.stopping) return void socket.destroy();
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+    });
+  }
+
+  async listen(port: number, host: string): Promise<string> {
+    await this.apollo.start();
+    this.wsDisposer = this.serveWebSocket();
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => resolve());
+    });
+    const address = this.http.address() as AddressInfo;
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    this.url = `http://${shownHost}:${address.port}`;
+    return this.url;
+  }
+
+  /**
+   * Graceful stop: refuse new connections and requests, let requests in flight finish (up to
+   * `graceMs`), close WebSockets and idle keep-alive sockets. The caller closes the store after.
+   */
+  stop(graceMs = 10_000): Promise<void> {
+    this.stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.http.closeIdleConnections();
+      for (const client of this.wss.clients) client.close(1001, 'Server is shutting down');
+      await this.wsDisposer?.dispose();
+      const deadline = Date.now() + graceMs;
+      while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      this.http.closeAllConnections();
+      await closed;
+      await this.apollo.stop();
+    })();
+    return this.stopping;
+  }
+
+  private async authenticate(authorization: string | undefined): Promise<AuthContext> {
+    if (!authorization) return { viewer: null, authError: null };
+    try {
+      return { viewer: await this.deps.verifier.verify(authorization), authError: null };
+    } catch (error) {
+      if (error instanceof GiftgraphError) return { viewer: null, authError: error };
+      throw error;
+    }
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inFlight += 1;
+    const started = performance.now();
+    res.once('close', () => {
+      this.inFlight -= 1;
+      this.deps.log.debug({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+    });
+    if (this.stopping) res.setHeader('connection', 'close');
+    this.route(req, res).catch((error) => {
+      this.deps.log.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    switch (url.pathname) {
+      case '/graphql':
+        return serveGraphQL(this.apollo, req, res, url, async () =>
+          createContext(this.deps.services, await this.authenticate(req.headers.authorization)),
+        );
+      case '/healthz':
+        return json(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const storeOpen = this.deps.store.ping();
+        const providers = this.deps.services.providers.all().map((p) => ({ name: p.adapter.provider, mode: p.mode }));
+        const ready = storeOpen && providers.length > 0 && !this.stopping;
+        return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', store: storeOpen ? 'open' : 'closed', providers });
+      }
+      default:
+        return json(res, 404, { error: 'not found' });
+    }
+  }
+
+  private serveWebSocket() {
+    const rules = [...specifiedRules, queryLimits()];
+    return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
+      {
+        schema: this.deps.schema,
+        // Apollo Server's validation rules do not run here, so the same limits are applied explicitly.
+        validate: (schema, document) => validate(schema, document, rules),
+        onConnect: async (ctx) => {
+          const auth = await this.authenticate(tokenFromConnectionParams(ctx.connectionParams));
+          ctx.extra.auth = auth;
+          // Only a token that was sent and failed is refused here; a missing one fails per operation.
+          return auth.authError === null;
+        },
+        context: (ctx) => createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null }),
+      },
+      this.wss,
+    );
+  }
+}
+
+/**
+ * The bearer token from graphql-ws connection params: flat (`authorization`, as a browser client
+ * sends it) or nested as the Apollo Router forwards it (`connectionParams.connectionParams.token`).
+ */
+export function tokenFromConnectionParams(params: Record<string, unknown> | undefined): string | undefined {
+  if (!params) return undefined;
+  const flat = params.authorization ?? params.Authorization;
+  if (typeof flat === 'string') return flat;
+  const nested = (params.connectionParams as Record<string, unknown> | undefined)?.token;
+  if (typeof nested === 'string') return /^Bearer\s/i.test(nested) ? nested : `Bearer ${nested}`;
+  return undefined;
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,53 @@
+import { isForwardMove } from '../core/model.js';
+import type { Observation, OrderRecord, RecipientRecord } from '../store/records.js';
+
+export interface PlannedChange {
+  order: Partial<Pick<OrderRecord, 'status' | 'providerStatus' | 'providerRef' | 'details'>>;
+  recipients: { id: string; patch: Partial<Pick<RecipientRecord, 'status' | 'providerStatus' | 'providerRef' | 'gift'>> }[];
+  events: { recipientId: string | null; from: RecipientRecord['status']; to: RecipientRecord['status']; providerStatus: string }[];
+}
+
+/**
+ * Decides what an observation changes, given the ledger's current state. Pure, so the store can
+ * run it inside the same transaction that applies it. An observation that would move a status
+ * backwards (a late webhook, a poll racing a webhook) changes nothing but fills in data not yet known,
+ * and an observation repeating the current status produces no event.
+ */
+export function planObservation(order: OrderRecord, recipients: readonly RecipientRecord[], obs: Observation): PlannedChange {
+  const plan: PlannedChange = { order: {}, recipients: [], events: [] };
+
+  if (isForwardMove(order.status, obs.status)) {
+    plan.order.status = obs.status;
+    plan.order.providerStatus = obs.providerStatus;
+    plan.events.push({ recipientId: null, from: order.status, to: obs.status, providerStatus: obs.providerStatus });
+  } else if (obs.status === order.status && obs.providerStatus !== order.providerStatus) {
+    plan.order.providerStatus = obs.providerStatus;
+  }
+  if (obs.providerRef && !order.providerRef) plan.order.providerRef = obs.providerRef;
+  if (obs.details && plan.order.status !== undefined) plan.order.details = { ...order.details, ...obs.details };
+  else if (obs.details && hasNewKeys(order.details, obs.details)) plan.order.details = { ...obs.details, ...order.details };
+
+  const byId = new Map(recipients.map((r) => [r.id, r]));
+  for (const seen of obs.recipients ?? []) {
+    const current = byId.get(seen.recipientId);
+    if (!current) continue;
+    const patch: PlannedChange['recipients'][number]['patch'] = {};
+    if (isForwardMove(current.status, seen.status)) {
+      patch.status = seen.status;
+      patch.providerStatus = seen.providerStatus;
+      plan.events.push({ recipientId: current.id, from: current.status, to: seen.status, providerStatus: seen.providerStatus });
+    } else if (seen.status === current.status && seen.providerStatus !== current.providerStatus) {
+      patch.providerStatus = seen.providerStatus;
+    }
+    if (seen.providerRef && !current.providerRef) patch.providerRef = seen.providerRef;
+    if (seen.gift && !current.gift) patch.gift = seen.gift;
+    if (Object.keys(patch).length > 0) plan.recipients.push({ id: current.id, patch });
+  }
+  return plan;
+}
+
+const hasNewKeys = (current: Record<string, unknown>, seen: Record<string, unknown>): boolean =>
+  Object.entries(seen).some(([k, v]) => v !== undefined && v !== null && (current[k] === undefined || current[k] === null));
+
+export const isEmptyPlan = (plan: PlannedChange): boolean =>
+  Object.keys(plan.order).length === 0 && plan.recipients.length === 0 && plan.events.length === 0;

@@ -1,0 +1,65 @@
+/**
+ * Versioned schema migrations, applied in order at start-up inside one transaction each.
+ * Never edit a released migration: add a new one.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'ledger',
+    sql: `
+      CREATE TABLE orders (
+        id               TEXT PRIMARY KEY,
+        tenant           TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        idempotency_key  TEXT NOT NULL,
+        request_hash     TEXT NOT NULL,
+        submission       TEXT NOT NULL CHECK (submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED')),
+        provider_ref     TEXT,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        total_minor      INTEGER,
+        currency         TEXT,
+        scheduled_for    TEXT,
+        details          TEXT NOT NULL DEFAULT '{}',
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (tenant, idempotency_key)
+      );
+      CREATE INDEX orders_tenant_created ON orders (tenant, created_at DESC, id DESC);
+      CREATE INDEX orders_provider_ref ON orders (provider, provider_ref);
+
+      CREATE TABLE recipients (
+        id               TEXT PRIMARY KEY,
+        order_id         TEXT NOT NULL REFERENCES orders (id),
+        position         INTEGER NOT NULL,
+        email            TEXT,
+        employee_number  TEXT,
+        first_name       TEXT,
+        last_name        TEXT,
+        company          TEXT,
+        department       TEXT,
+        amount_minor     INTEGER,
+        currency         TEXT,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        provider_ref     TEXT,
+        gift             TEXT,
+        UNIQUE (order_id, position)
+      );
+      CREATE INDEX recipients_email ON recipients (email);
+
+      CREATE TABLE status_events (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id         TEXT NOT NULL REFERENCES orders (id),
+        recipient_id     TEXT REFERENCES recipients (id),
+        from_status      TEXT NOT NULL,
+        to_status        TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        occurred_at      TEXT NOT NULL,
+        source           TEXT NOT NULL
+      );
+      CREATE INDEX status_events_order ON status_events (order_id, seq);
+    `,
+  },
+];

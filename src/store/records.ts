@@ -1,0 +1,98 @@
+import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
+
+/**
+ * Where the create call of an order stands. This is the ledger's memory of what was sent:
+ * - SENDING: recorded before the provider is called; found at start-up it means we crashed mid-call.
+ * - ACCEPTED: the provider took it.
+ * - NOT_SENT: the provider certainly did not take it (rejected, rate limited, unreachable); a retry may send it.
+ * - UNCONFIRMED: the provider may or may not have taken it; it is never sent again automatically.
+ */
+export type Submission = 'SENDING' | 'ACCEPTED' | 'NOT_SENT' | 'UNCONFIRMED';
+
+export interface MoneyRecord {
+  minor: number;
+  currency: string;
+}
+
+/** What a recipient was given, as the provider reported it. */
+export type GiftRecord =
+  | {
+      kind: 'certificate';
+      id: string;
+      amount: MoneyRecord;
+      shortToken?: string | null;
+      longToken?: string | null;
+      redemptionUrl?: string | null;
+      message?: string | null;
+      senderName?: string | null;
+    }
+  | { kind: 'link'; url: string; expiresAt?: string | null };
+
+export interface OrderRecord {
+  id: string;
+  tenant: string;
+  provider: Provider;
+  idempotencyKey: string;
+  requestHash: string;
+  submission: Submission;
+  /** The provider's handle for the order (Guusto requestId, Giftronaut orderId, ...). */
+  providerRef: string | null;
+  status: GiftStatus;
+  providerStatus: string;
+  total: MoneyRecord | null;
+  scheduledFor: string | null;
+  /** Provider-specific fields shown on the provider's order type (Guusto orderStep, orderId, ...). */
+  details: Record<string, unknown>;
+  /** Why the last create attempt failed, in client-safe words. */
+  lastError: { code: string; providerCode?: string; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RecipientRecord {
+  id: string;
+  orderId: string;
+  position: number;
+  email: string | null;
+  employeeNumber: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  company: string | null;
+  department: string | null;
+  amount: MoneyRecord | null;
+  status: GiftStatus;
+  providerStatus: string;
+  providerRef: string | null;
+  gift: GiftRecord | null;
+}
+
+export interface StatusEventRecord {
+  seq: number;
+  orderId: string;
+  recipientId: string | null;
+  from: GiftStatus;
+  to: GiftStatus;
+  providerStatus: string;
+  occurredAt: string;
+  source: StatusSource;
+}
+
+/** One look at an order's state, from a webhook, a poll or a mutation's own response. */
+export interface Observation {
+  orderId: string;
+  source: StatusSource;
+  occurredAt: string;
+  status: GiftStatus;
+  providerStatus: string;
+  providerRef?: string;
+  details?: Record<string, unknown>;
+  recipients?: RecipientObservation[];
+}
+
+export interface RecipientObservation {
+  recipientId: string;
+  status: GiftStatus;
+  providerStatus: string;
+  providerRef?: string | null;
+  gift?: GiftRecord | null;
+}

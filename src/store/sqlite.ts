@@ -1,0 +1,349 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
+import { planObservation, isEmptyPlan } from '../status/plan.js';
+import { MIGRATIONS } from './migrations.js';
+import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
+import type { OrderListQuery, ReserveResult, Store } from './store.js';
+
+interface OrderRow {
+  id: string;
+  tenant: string;
+  provider: string;
+  idempotency_key: string;
+  request_hash: string;
+  submission: string;
+  provider_ref: string | null;
+  status: string;
+  provider_status: string;
+  total_minor: number | null;
+  currency: string | null;
+  scheduled_for: string | null;
+  details: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface RecipientRow {
+  id: string;
+  order_id: string;
+  position: number;
+  email: string | null;
+  employee_number: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  company: string | null;
+  department: string | null;
+  amount_minor: number | null;
+  currency: string | null;
+  status: string;
+  provider_status: string;
+  provider_ref: string | null;
+  gift: string | null;
+}
+
+interface EventRow {
+  seq: number;
+  order_id: string;
+  recipient_id: string | null;
+  from_status: string;
+  to_status: string;
+  provider_status: string;
+  occurred_at: string;
+  source: string;
+}
+
+const toOrder = (r: OrderRow): OrderRecord => ({
+  id: r.id,
+  tenant: r.tenant,
+  provider: r.provider as Provider,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  submission: r.submission as Submission,
+  providerRef: r.provider_ref,
+  status: r.status as GiftStatus,
+  providerStatus: r.provider_status,
+  total: r.total_minor === null || r.currency === null ? null : { minor: r.total_minor, currency: r.currency },
+  scheduledFor: r.scheduled_for,
+  details: JSON.parse(r.details) as Record<string, unknown>,
+  lastError: r.last_error ? (JSON.parse(r.last_error) as OrderRecord['lastError']) : null,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toRecipient = (r: RecipientRow): RecipientRecord => ({
+  id: r.id,
+  orderId: r.order_id,
+  position: r.position,
+  email: r.email,
+  employeeNumber: r.employee_number,
+  firstName: r.first_name,
+  lastName: r.last_name,
+  company: r.company,
+  department: r.department,
+  amount: r.amount_minor === null || r.currency === null ? null : { minor: r.amount_minor, currency: r.currency },
+  status: r.status as GiftStatus,
+  providerStatus: r.provider_status,
+  providerRef: r.provider_ref,
+  gift: r.gift ? (JSON.parse(r.gift) as RecipientRecord['gift']) : null,
+});
+
+const toEvent = (r: EventRow): StatusEventRecord => ({
+  seq: r.seq,
+  orderId: r.order_id,
+  recipientId: r.recipient_id,
+  from: r.from_status as GiftStatus,
+  to: r.to_status as GiftStatus,
+  providerStatus: r.provider_status,
+  occurredAt: r.occurred_at,
+  source: r.source as StatusSource,
+});
+
+const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(',');
+
+/** The default store: one SQLite file, WAL with synchronous=FULL so a committed ledger row survives a power cut. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  static open(file: string): SqliteStore {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const store = new SqliteStore(db);
+    store.migrate();
+    return store;
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      })();
+    }
+  }
+
+  schemaVersion(): number {
+    return (this.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
+  }
+
+  async reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult> {
+    return this.db.transaction((): ReserveResult => {
+      const existing = this.db
+        .prepare('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?')
+        .get(order.tenant, order.idempotencyKey) as OrderRow | undefined;
+      if (existing) return { created: false, order: toOrder(existing) };
+      this.db
+        .prepare(
+          `INSERT INTO orders (id, tenant, provider, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+             total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
+           VALUES (@id, @tenant, @provider, @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
+             @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt)`,
+        )
+        .run({
+          ...order,
+          totalMinor: order.total?.minor ?? null,
+          currency: order.total?.currency ?? null,
+          details: JSON.stringify(order.details),
+          lastError: order.lastError ? JSON.stringify(order.lastError) : null,
+        });
+      const insert = this.db.prepare(
+        `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
+           amount_minor, currency, status, provider_status, provider_ref, gift)
+         VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
+           @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift)`,
+      );
+      for (const r of recipients) {
+        insert.run({
+          ...r,
+          amountMinor: r.amount?.minor ?? null,
+          currency: r.amount?.currency ?? null,
+          gift: r.gift ? JSON.stringify(r.gift) : null,
+        });
+      }
+      return { created: true, order };
+    }).immediate();
+  }
+
+  async updateSubmission(
+    orderId: string,
+    expected: Submission,
+    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
+  ): Promise<boolean> {
+    return this.db.transaction(() => {
+      const current = this.db.prepare('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
+        | { status: GiftStatus }
+        | undefined;
+      if (!current) return false;
+      const now = new Date().toISOString();
+      const status = patch.status ?? current.status;
+      this.db
+        .prepare(
+          `UPDATE orders SET submission = @submission, status = @status, provider_status = COALESCE(@providerStatus, provider_status),
+             last_error = @lastError, updated_at = @now
+           WHERE id = @orderId`,
+        )
+        .run({
+          orderId,
+          submission: patch.submission,
+          status,
+          providerStatus: patch.providerStatus ?? null,
+          lastError: patch.lastError ? JSON.stringify(patch.lastError) : null,
+          now,
+        });
+      if (status !== current.status) {
+        this.db
+          .prepare('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
+          .run(status, patch.providerStatus ?? null, orderId);
+        this.db
+          .prepare(
+            `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
+             VALUES (?, NULL, ?, ?, ?, ?, 'MUTATION')`,
+          )
+          .run(orderId, current.status, status, patch.providerStatus ?? '', now);
+      }
+      return true;
+    }).immediate();
+  }
+
+  async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
+    return this.db.transaction((): StatusEventRecord[] => {
+      if (options.accept) {
+        this.db
+          .prepare("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission = 'SENDING'")
+          .run(obs.occurredAt, obs.orderId);
+      }
+      const orderRow = this.db.prepare('SELECT * FROM orders WHERE id = ?').get(obs.orderId) as OrderRow | undefined;
+      if (!orderRow) return [];
+      const recipients = (this.db.prepare('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(obs.orderId) as RecipientRow[]).map(toRecipient);
+      const plan = planObservation(toOrder(orderRow), recipients, obs);
+      if (isEmptyPlan(plan)) return [];
+
+      const o = plan.order;
+      this.db
+        .prepare(
+          `UPDATE orders SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
+             provider_ref = COALESCE(@providerRef, provider_ref), details = COALESCE(@details, details), updated_at = @now
+           WHERE id = @id`,
+        )
+        .run({
+          id: obs.orderId,
+          status: o.status ?? null,
+          providerStatus: o.providerStatus ?? null,
+          providerRef: o.providerRef ?? null,
+          details: o.details ? JSON.stringify(o.details) : null,
+          now: obs.occurredAt,
+        });
+      const updateRecipient = this.db.prepare(
+        `UPDATE recipients SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
+           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift)
+         WHERE id = @id`,
+      );
+      for (const { id, patch } of plan.recipients) {
+        updateRecipient.run({
+          id,
+          status: patch.status ?? null,
+          providerStatus: patch.providerStatus ?? null,
+          providerRef: patch.providerRef ?? null,
+          gift: patch.gift ? JSON.stringify(patch.gift) : null,
+        });
+      }
+      const append = this.db.prepare(
+        `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      );
+      return plan.events.map((e) =>
+        toEvent(append.get(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source) as EventRow),
+      );
+    }).immediate();
+  }
+
+  async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`)
+      .all(tenant, ...ids) as OrderRow[];
+    return rows.map(toOrder);
+  }
+
+  async listOrders(q: OrderListQuery): Promise<OrderRecord[]> {
+    const where = ['o.tenant = @tenant'];
+    const params: Record<string, unknown> = { tenant: q.tenant, limit: q.limit };
+    if (q.after) {
+      where.push('(o.created_at < @afterCreated OR (o.created_at = @afterCreated AND o.id < @afterId))');
+      params.afterCreated = q.after.createdAt;
+      params.afterId = q.after.id;
+    }
+    if (q.providers?.length) {
+      where.push(`o.provider IN (${q.providers.map((_, i) => `@p${i}`).join(',')})`);
+      q.providers.forEach((p, i) => (params[`p${i}`] = p));
+    }
+    if (q.statuses?.length) {
+      where.push(`o.status IN (${q.statuses.map((_, i) => `@s${i}`).join(',')})`);
+      q.statuses.forEach((s, i) => (params[`s${i}`] = s));
+    }
+    if (q.createdAfter) {
+      where.push('o.created_at > @createdAfter');
+      params.createdAfter = q.createdAfter;
+    }
+    if (q.createdBefore) {
+      where.push('o.created_at < @createdBefore');
+      params.createdBefore = q.createdBefore;
+    }
+    if (q.recipientEmail) {
+      where.push('EXISTS (SELECT 1 FROM recipients r WHERE r.order_id = o.id AND r.email = @email COLLATE NOCASE)');
+      params.email = q.recipientEmail;
+    }
+    const rows = this.db
+      .prepare(`SELECT o.* FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT @limit`)
+      .all(params) as OrderRow[];
+    return rows.map(toOrder);
+  }
+
+  async getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
+    if (orderIds.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`)
+      .all(...orderIds) as RecipientRow[];
+    return rows.map(toRecipient);
+  }
+
+  async getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
+    if (orderIds.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT * FROM status_events WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY seq`)
+      .all(...orderIds) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  async recoverInterruptedSends(now: string): Promise<number> {
+    // Orders are reserved as UNCONFIRMED, so only the submission needs to say we stopped waiting.
+    return this.db
+      .prepare("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'")
+      .run(now).changes;
+  }
+
+  ping(): boolean {
+    try {
+      return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,48 @@
+import type { GiftStatus, Provider } from '../core/model.js';
+import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
+
+export interface OrderListQuery {
+  tenant: string;
+  limit: number;
+  /** Keyset position: list what comes after this order in newest-first order. */
+  after?: { createdAt: string; id: string };
+  providers?: readonly Provider[];
+  statuses?: readonly GiftStatus[];
+  createdAfter?: string;
+  createdBefore?: string;
+  recipientEmail?: string;
+}
+
+export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
+
+/**
+ * The ledger of everything sent through giftgraph. Async so that a networked database can take
+ * SQLite's place; every method that writes more than one row does it in one transaction.
+ */
+export interface Store {
+  /**
+   * Records the intent to send, before any provider is called: inserts the order and its
+   * recipients, or returns the order already holding this tenant's idempotency key.
+   */
+  reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult>;
+  /** Moves an order's create call along (SENDING → ACCEPTED/NOT_SENT/UNCONFIRMED, or NOT_SENT → SENDING for a retry). */
+  updateSubmission(
+    orderId: string,
+    expected: Submission,
+    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
+  ): Promise<boolean>;
+  /**
+   * Applies a status observation and appends its events to the event log, atomically; returns the
+   * events appended. With `accept`, the same transaction marks a SENDING order ACCEPTED, so the
+   * provider's reference and the acceptance are never recorded apart.
+   */
+  ingest(observation: Observation, options?: { accept?: boolean }): Promise<StatusEventRecord[]>;
+  getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
+  listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
+  getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
+  getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
+  /** Orders left SENDING by a previous process stay UNCONFIRMED for good: we cannot know whether the provider took them. */
+  recoverInterruptedSends(now: string): Promise<number>;
+  ping(): boolean;
+  close(): void;
+}
