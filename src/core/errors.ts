@@ -20,6 +20,8 @@ export interface GiftgraphErrorDetails {
   providerCode?: string;
   /** Whether repeating the same request (same idempotency key) is safe and may succeed. */
   retryable?: boolean;
+  /** The order the error concerns, when one was recorded. */
+  orderId?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export class GiftgraphError extends GraphQLError {
     if (details.provider !== undefined) extensions.provider = details.provider;
     if (details.providerCode !== undefined) extensions.providerCode = details.providerCode;
     if (details.retryable !== undefined) extensions.retryable = details.retryable;
+    if (details.orderId !== undefined) extensions.orderId = details.orderId;
     super(message, { extensions });
     this.name = 'GiftgraphError';
     this.code = code;
@@ -59,7 +62,10 @@ export const forbidden = (scope: string): GiftgraphError =>
 export class InputErrors {
   private readonly problems: { field: string; message: string }[] = [];
 
+  /** Adds a problem unless one is already known for this field, or for a field inside or around it. */
   add(field: string, message: string): void {
+    const overlaps = (known: string) => known === field || known.startsWith(`${field}.`) || field.startsWith(`${known}.`);
+    if (this.problems.some((p) => overlaps(p.field))) return;
     this.problems.push({ field, message });
   }
 
@@ -72,9 +78,7 @@ export class InputErrors {
     const first = this.problems[0];
     if (!first) return;
     const error = badInput(first.field, first.message);
-    if (this.problems.length > 1) {
-      (error.extensions as Record<string, unknown>).problems = this.problems;
-    }
+    (error.extensions as Record<string, unknown>).problems = this.problems;
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GiftgraphError, notFound } from '../core/errors.js';
+import { encodeId } from '../core/global-id.js';
 import type { Provider } from '../core/model.js';
 import type { OrderSnapshot } from '../providers/adapter.js';
 import type { ProviderCallError } from '../providers/http.js';
@@ -125,6 +126,12 @@ export class OrdersService {
         },
       });
       this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED and not retried');
+      throw new GiftgraphError(
+        'PROVIDER_UNAVAILABLE',
+        `${order.provider} did not confirm the order (${outcome.error?.message ?? 'unexpected failure'}), so it may have been sent. ` +
+          'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.',
+        { provider: order.provider, retryable: false, orderId: encodeId('Order', order.provider, order.id) },
+      );
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
   }

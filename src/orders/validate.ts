@@ -106,7 +106,7 @@ export function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | un
   if (timezone && !sendAt) errors.add('input.timezone', 'only applies with sendAt');
 
   const options = { ...((cmd[OPTION_FIELDS[cmd.provider]] ?? {}) as Record<string, unknown>) };
-  if (adapter && errors.size === 0) adapter.validate({ recipients, message, senderName, sendAt, timezone, options }, errors);
+  if (adapter) adapter.validate({ recipients, message, senderName, sendAt, timezone, options }, errors);
   errors.throwIfAny();
 
   const fingerprint = { provider: cmd.provider, recipients, message, senderName, sendAt, timezone, options };

@@ -335,6 +335,17 @@ export class SqliteStore implements Store {
       .run(now).changes;
   }
 
+  /** Row counts of the ledger's tables, for operators and tests. */
+  counts(): { orders: number; recipients: number; statusEvents: number } {
+    const count = (table: string) => this.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+    return { orders: count('orders'), recipients: count('recipients'), statusEvents: count('status_events') };
+  }
+
+  /** A pragma's current value, so operators and tests can confirm durability settings. */
+  pragma(name: 'journal_mode' | 'synchronous' | 'foreign_keys'): unknown {
+    return this.db.pragma(name, { simple: true });
+  }
+
   ping(): boolean {
     try {
       return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;

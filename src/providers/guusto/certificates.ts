@@ -11,15 +11,15 @@ const PAGE_SIZE = 20;
  * server as 0-based if page 0 holds certificates page 1 does not. The walk is bounded by
  * `totalPages`, stops at the first empty page and deduplicates by id, so it neither loops nor skips.
  */
-export async function allCertificates(api: GuustoApi, requestId: string): Promise<GuustoCertificate[]> {
-  const first = await api.findOrder(requestId, 1, PAGE_SIZE);
+export async function allCertificates(api: GuustoApi, requestId: string, pageSize = PAGE_SIZE): Promise<GuustoCertificate[]> {
+  const first = await api.findOrder(requestId, 1, pageSize);
   if (first.totalElements === 0) return [];
   const pages = new Map<number, GuustoCertificate[]>([[1, first.certificates]]);
   const seen = new Set(first.certificates.map((c) => String(c.id)));
 
   let base = 1;
   if (seen.size < first.totalElements) {
-    const zero = await tryPage(api, requestId, 0);
+    const zero = await tryPage(api, requestId, 0, pageSize);
     if (zero && zero.certificates.some((c) => !seen.has(String(c.id)))) {
       base = 0;
       pages.set(0, zero.certificates);
@@ -28,7 +28,7 @@ export async function allCertificates(api: GuustoApi, requestId: string): Promis
   }
   const lastPage = base + Math.max(first.totalPages, 1) - 1;
   for (let page = 2; page <= lastPage && seen.size < first.totalElements; page++) {
-    const next = await api.findOrder(requestId, page, PAGE_SIZE);
+    const next = await api.findOrder(requestId, page, pageSize);
     const fresh = next.certificates.filter((c) => !seen.has(String(c.id)));
     if (fresh.length === 0) break;
     pages.set(page, fresh);
@@ -42,9 +42,9 @@ export async function allCertificates(api: GuustoApi, requestId: string): Promis
 }
 
 /** A 1-based server may refuse page 0 with a 400; that only tells us the base. */
-async function tryPage(api: GuustoApi, requestId: string, page: number): Promise<GuustoFoundOrder | undefined> {
+async function tryPage(api: GuustoApi, requestId: string, page: number, pageSize: number): Promise<GuustoFoundOrder | undefined> {
   try {
-    return await api.findOrder(requestId, page, PAGE_SIZE);
+    return await api.findOrder(requestId, page, pageSize);
   } catch (error) {
     if ((error as { kind?: string }).kind === 'rejected') return undefined;
     throw error;

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(() => h.close());
+
+const valid: SendGiftsInput = {
+  provider: 'GUUSTO',
+  idempotencyKey: 'bad-input',
+  message: 'Thanks!',
+  amount: { amount: '25', currency: 'CAD' },
+  recipients: [{ email: 'ada@example.com', firstName: 'Ada' }],
+};
+
+const cases: [name: string, input: SendGiftsInput, field: string][] = [
+  ['an invalid email', { ...valid, recipients: [{ email: 'ada-at-example.com' }] }, 'input.recipients[0].email'],
+  ['no recipients', { ...valid, recipients: [] }, 'input.recipients'],
+  ['too many recipients for Guusto', { ...valid, recipients: Array.from({ length: 21 }, (_, i) => ({ email: `p${i}@example.com` })) }, 'input.recipients'],
+  ['too many recipients for anyone', { ...valid, recipients: Array.from({ length: 501 }, (_, i) => ({ email: `p${i}@example.com` })) }, 'input.recipients'],
+  ['a recipient with neither email nor employee number', { ...valid, recipients: [{ firstName: 'Ada' }] }, 'input.recipients[0]'],
+  ['an amount above Guusto\'s range', { ...valid, amount: { amount: '10001', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
+  ['a zero amount', { ...valid, amount: { amount: '0', currency: 'CAD' } }, 'input.amount.amount'],
+  ['a negative amount', { ...valid, amount: { amount: '-5', currency: 'CAD' } }, 'input.amount.amount'],
+  ['more decimals than the currency has', { ...valid, amount: { amount: '10.505', currency: 'CAD' } }, 'input.amount.amount'],
+  ['cents where Guusto takes whole amounts', { ...valid, amount: { amount: '10.50', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
+  ['a float-looking amount', { ...valid, amount: { amount: '1e3', currency: 'CAD' } }, 'input.amount.amount'],
+  ['an unknown currency', { ...valid, amount: { amount: '25', currency: 'XYZ' } }, 'input.amount.currency'],
+  ['a currency Guusto does not send', { ...valid, amount: { amount: '25', currency: 'EUR' } }, 'input.recipients[0].amount.currency'],
+  ['no amount at all', { ...valid, amount: null }, 'input.recipients[0].amount'],
+  ['no message (Guusto requires one)', { ...valid, message: null }, 'input.message'],
+  ['a scheduled send (Guusto cannot schedule)', { ...valid, sendAt: '2099-01-01T09:00:00Z', timezone: 'America/Toronto' }, 'input.sendAt'],
+  ['a send time in the past', { ...valid, sendAt: '2001-01-01T09:00:00Z' }, 'input.sendAt'],
+  ['an unknown time zone', { ...valid, sendAt: '2099-01-01T09:00:00Z', timezone: 'Mars/Olympus' }, 'input.timezone'],
+  ['an idempotency key with spaces', { ...valid, idempotencyKey: 'two words' }, 'input.idempotencyKey'],
+  ['an empty idempotency key', { ...valid, idempotencyKey: '' }, 'input.idempotencyKey'],
+  ['an idempotency key over 64 characters', { ...valid, idempotencyKey: 'k'.repeat(65) }, 'input.idempotencyKey'],
+  ['a provider that is not configured', { ...valid, provider: 'GOODY' }, 'input.provider'],
+  ['a message over 1000 characters', { ...valid, message: 'x'.repeat(1001) }, 'input.message'],
+  ['two currencies in one Guusto order', { ...valid, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com', amount: { amount: '5', currency: 'USD' } }] }, 'input.recipients'],
+];
+
+describe('bad input to sendGifts', () => {
+  it.each(cases)('rejects %s as BAD_USER_INPUT naming the field, with no row and no provider call', async (_name, input, field) => {
+    const before = h.store.counts();
+    const received = h.guusto.http.received.length;
+    const result = await h.gql(SendGiftsDocument, { input });
+    expect(result.data).toBeNull();
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    const problems = result.errors![0]!.extensions!.problems as { field: string; message: string }[];
+    expect(problems.map((p) => p.field)).toContain(field);
+    expect(problems[0]!.field).toBe(result.errors![0]!.extensions!.field);
+    expect(result.errors![0]!.message).toContain(String(result.errors![0]!.extensions!.field));
+    expect(h.store.counts()).toEqual(before);
+    expect(h.guusto.http.received.length).toBe(received);
+  });
+
+  it('reports every problem at once', async () => {
+    const result = await h.gql(SendGiftsDocument, {
+      input: { ...valid, message: null, recipients: [{ email: 'nope' }, { email: 'fine@example.com', amount: { amount: '3.5', currency: 'CAD' } }] },
+    });
+    const problems = result.errors![0]!.extensions!.problems as { field: string }[];
+    expect(problems.map((p) => p.field)).toEqual(['input.recipients[0].email', 'input.message', 'input.recipients[1].amount.amount']);
+  });
+
+  it('rejects input the schema does not allow before any resolver runs', async () => {
+    const received = h.guusto.http.received.length;
+    const result = await h.gql('mutation { sendGifts(input: { provider: GUUSTO, recipients: [] }) { created } }');
+    expect(errorCode(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(result.errors![0]!.message).toContain('idempotencyKey');
+    expect(h.guusto.http.received.length).toBe(received);
+  });
+
+  it('does not echo a rejected email back in the error message', async () => {
+    const result = await h.gql(SendGiftsDocument, { input: { ...valid, recipients: [{ email: 'secret.person@example' }] } });
+    expect(JSON.stringify(result.errors)).not.toContain('secret.person');
+  });
+});

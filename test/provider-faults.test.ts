@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start({ providerTimeoutMs: 400, guusto: { balances: { CAD: 1_000, USD: 100_000 } } });
+});
+afterAll(() => h.close());
+
+const CREATE = { method: 'POST', path: '/api/v1/orders' } as const;
+const posts = () => h.guusto.http.count('POST', '/api/v1/orders');
+
+const input = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsInput => ({
+  provider: 'GUUSTO',
+  idempotencyKey: key,
+  message: 'Thanks!',
+  amount: { amount: '10', currency: 'USD' },
+  recipients: [{ email: 'ada@example.com' }],
+  ...overrides,
+});
+
+describe('a create whose outcome is unknown', () => {
+  it('is UNCONFIRMED when the connection drops after Guusto processed it, with exactly one order at Guusto', async () => {
+    h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'drop-after' } });
+    const ordersAtGuusto = h.guusto.orderCount;
+    const result = await h.gql(SendGiftsDocument, { input: input('dropped') });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', retryable: false });
+    expect(result.errors![0]!.message).toMatch(/may have been sent/);
+    expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
+
+    const orderId = result.errors![0]!.extensions!.orderId as string;
+    const order = (await h.gql(OrderDocument, { id: orderId })).data!.order!;
+    expect(order.status).toBe('UNCONFIRMED');
+    expect(order.recipients.edges[0]!.node.status).toBe('UNCONFIRMED');
+
+    // Retrying with the same key returns the recorded order and never sends again.
+    const before = posts();
+    const retry = await h.gql(SendGiftsDocument, { input: input('dropped') });
+    expect(retry.data!.sendGifts).toMatchObject({ created: false, order: { id: orderId, status: 'UNCONFIRMED' } });
+    expect(posts()).toBe(before);
+    expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
+  });
+
+  it('is UNCONFIRMED on a 500, which may come after processing, and is not retried', async () => {
+    h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'status', status: 500 } });
+    const before = posts();
+    const result = await h.gql(SendGiftsDocument, { input: input('http-500') });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.extensions!.retryable).toBe(false);
+    expect(posts()).toBe(before + 1);
+  });
+
+  it('is UNCONFIRMED when Guusto answers after our timeout, and Guusto holds exactly one order', async () => {
+    h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'latency', ms: 1_000 } });
+    const ordersAtGuusto = h.guusto.orderCount;
+    const result = await h.gql(SendGiftsDocument, { input: input('slow') });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    const order = (await h.gql(OrderDocument, { id: result.errors![0]!.extensions!.orderId as string })).data!.order!;
+    expect(order.status).toBe('UNCONFIRMED');
+    await expect.poll(() => h.guusto.orderCount, { timeout: 3_000 }).toBe(ordersAtGuusto + 1);
+  });
+});
+
+describe('a create Guusto certainly did not take', () => {
+  it.each([
+    [429, 'rate limited'],
+    [503, 'unavailable'],
+  ])('after a %i (%s) is a retryable PROVIDER_UNAVAILABLE, and the retry sends it exactly once', async (status) => {
+    h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'status', status, retryAfterSeconds: 1 } });
+    const key = `retry-after-${status}`;
+    const ordersAtGuusto = h.guusto.orderCount;
+    const failed = await h.gql(SendGiftsDocument, { input: input(key) });
+    expect(errorCode(failed)).toBe('PROVIDER_UNAVAILABLE');
+    expect(failed.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', retryable: true });
+    expect(failed.errors![0]!.message).toMatch(/safe to retry/);
+    expect(h.guusto.orderCount).toBe(ordersAtGuusto);
+
+    const retried = await h.gql(SendGiftsDocument, { input: input(key) });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING', providerStatus: 'ACCEPTED' } });
+    expect(retried.data!.sendGifts.order.statusHistory.map((c) => [c.from, c.to])).toEqual([
+      ['UNCONFIRMED', 'FAILED'],
+      ['FAILED', 'UNCONFIRMED'],
+      ['UNCONFIRMED', 'PENDING'],
+    ]);
+    expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
+
+    const replay = await h.gql(SendGiftsDocument, { input: input(key) });
+    expect(replay.data!.sendGifts.created).toBe(false);
+    expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
+  });
+
+  it("is a PROVIDER_REJECTED with Guusto's code when the balance does not cover it", async () => {
+    const result = await h.gql(SendGiftsDocument, { input: input('too-much', { amount: { amount: '5000', currency: 'CAD' } }) });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', providerCode: 'insufficient_balance', retryable: false });
+  });
+});
+
+describe('reads', () => {
+  it('retry a status read that met a 503, and serve the fresh state', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: input('read-retry') });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, fault: { kind: 'status', status: 503 } });
+    const calls = h.guusto.http.count('GET', '/api/v1/orders/status/:id');
+    const order = (await h.gql(OrderDocument, { id })).data!.order!;
+    expect(order.status).toBe('SENT');
+    expect(h.guusto.http.count('GET', '/api/v1/orders/status/:id')).toBe(calls + 2);
+  });
+
+  it('serve the last known state when Guusto stays down', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: input('read-down') });
+    h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, times: 3, fault: { kind: 'status', status: 502 } });
+    const result = await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.order!.status).toBe('PENDING');
+  });
+});
+
+describe('secrets and personal data', () => {
+  it('never reach the logs', async () => {
+    const token = await h.token();
+    await h.gql(SendGiftsDocument, { input: input('logged', { recipients: [{ email: 'private.person@example.com' }] }) }, token);
+    const logs = h.logs.join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(h.guustoToken);
+    expect(logs).not.toContain(token);
+    expect(logs).not.toMatch(/[A-Za-z0-9._%+-]+@example\.com/);
+  });
+});
+
+describe('an unreachable provider', () => {
+  it('is a retryable PROVIDER_UNAVAILABLE and the order is recorded as not sent', async () => {
+    const down = await Harness.start();
+    try {
+      await down.guusto.close();
+      const result = await down.gql(SendGiftsDocument, { input: input('unreachable') });
+      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+      expect(result.errors![0]!.extensions!.retryable).toBe(true);
+    } finally {
+      await down.close();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import type { OrderRecord } from '../src/store/records.js';
+
+const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-store-')), 'ledger.db');
+
+const order = (id: string, submission: OrderRecord['submission']): OrderRecord => ({
+  id, tenant: 't', provider: 'GUUSTO', idempotencyKey: `key-${id}`, requestHash: 'h', submission, providerRef: null,
+  status: 'UNCONFIRMED', providerStatus: '', total: { minor: 1000, currency: 'CAD' }, scheduledFor: null, details: {},
+  lastError: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+});
+
+describe('the SQLite ledger', () => {
+  it('is durable: WAL with synchronous=FULL and foreign keys on, migrations applied once', () => {
+    const file = tempDb();
+    const store = SqliteStore.open(file);
+    expect(store.pragma('journal_mode')).toBe('wal');
+    expect(store.pragma('synchronous')).toBe(2);
+    expect(store.pragma('foreign_keys')).toBe(1);
+    expect(store.schemaVersion()).toBe(1);
+    store.close();
+    const reopened = SqliteStore.open(file);
+    expect(reopened.schemaVersion()).toBe(1);
+    reopened.close();
+  });
+
+  it('keeps an order that was mid-send when the process died, as UNCONFIRMED', async () => {
+    const file = tempDb();
+    const crashed = SqliteStore.open(file);
+    await crashed.reserveOrder(order('o-mid-send', 'SENDING'), []);
+    await crashed.reserveOrder(order('o-done', 'ACCEPTED'), []);
+    crashed.close();
+
+    const restarted = SqliteStore.open(file);
+    expect(await restarted.recoverInterruptedSends(new Date().toISOString())).toBe(1);
+    const [midSend] = await restarted.getOrders('t', ['o-mid-send']);
+    expect(midSend).toMatchObject({ submission: 'UNCONFIRMED', status: 'UNCONFIRMED' });
+    const [done] = await restarted.getOrders('t', ['o-done']);
+    expect(done!.submission).toBe('ACCEPTED');
+    restarted.close();
+  });
+
+  it('holds one order per tenant and idempotency key', async () => {
+    const store = SqliteStore.open(tempDb());
+    const first = await store.reserveOrder(order('a', 'SENDING'), []);
+    const second = await store.reserveOrder({ ...order('b', 'SENDING'), idempotencyKey: 'key-a' }, []);
+    expect(first.created).toBe(true);
+    expect(second).toMatchObject({ created: false, order: { id: 'a' } });
+    expect(store.counts().orders).toBe(1);
+    store.close();
+  });
+});
+
+describe('configuration', () => {
+  it('defaults to sandbox mode on port 4000 with the embedded database', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ mode: 'sandbox', port: 4000, host: '127.0.0.1', dbPath: path.resolve('data/giftgraph.db') });
+  });
+
+  it('goes live when credentials are set, and then needs a JWT secret', () => {
+    expect(() => loadConfig({ GUUSTO_API_TOKEN: 'x', GUUSTO_WORKSPACE_ID: '444' })).toThrow(/GIFTGRAPH_JWT_SECRET is required in live mode/);
+    const live = loadConfig({ GUUSTO_API_TOKEN: 'x', GUUSTO_WORKSPACE_ID: '444', GIFTGRAPH_JWT_SECRET: 's'.repeat(32) });
+    expect(live.mode).toBe('live');
+    expect(live.live.guusto).toEqual({ token: 'x', workspaceId: '444', baseUrl: 'https://api.guusto.com' });
+  });
+
+  it('names every wrong value at once, and never prints a secret', () => {
+    try {
+      loadConfig({ PORT: 'eighty', GIFTGRAPH_MODE: 'staging', GUUSTO_API_TOKEN: 'super-secret-token', GIFTGRAPH_JWT_SECRET: 'short' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/PORT/);
+      expect(message).toMatch(/GIFTGRAPH_MODE/);
+      expect(message).toMatch(/GIFTGRAPH_JWT_SECRET must be at least 32 characters/);
+      expect(message).toMatch(/GUUSTO_WORKSPACE_ID is required when GUUSTO_API_TOKEN is set/);
+      expect(message).not.toContain('super-secret-token');
+    }
+  });
+
+  it('never mixes live credentials with sandboxes', () => {
+    expect(() => loadConfig({ GIFTGRAPH_MODE: 'sandbox', GUUSTO_API_TOKEN: 'x', GUUSTO_WORKSPACE_ID: '1' })).toThrow(/live never mixes with sandboxes/);
+    expect(() => loadConfig({ GIFTGRAPH_MODE: 'live', GIFTGRAPH_JWT_SECRET: 's'.repeat(32) })).toThrow(/needs credentials/);
+  });
+});
