@@ -25,16 +25,38 @@ export interface JwtSettings {
 
 const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Verifies `Authorization: Bearer <JWT>` (HS256) into a Viewer, or says exactly why not. */
+const MAX_CACHED_TOKENS = 10_000;
+
+/**
+ * Verifies `Authorization: Bearer <JWT>` (HS256) into a Viewer, or says exactly why not.
+ * A verified token is remembered until it expires: a client sends the same token with every
+ * request, and verifying it again would only repeat the same answer.
+ */
 export class TokenVerifier {
+  private readonly verified = new Map<string, Viewer>();
+
   constructor(private readonly settings: JwtSettings) {}
 
   async verify(authorization: string | undefined | null): Promise<Viewer> {
     if (!authorization) throw unauthenticated('Missing Authorization: Bearer <token> header');
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+    const token = match[1]!;
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAt * 1000 > Date.now()) return known;
+      this.verified.delete(token);
+      throw unauthenticated('The token has expired');
+    }
+    const viewer = await this.verifyToken(token);
+    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
+    this.verified.set(token, viewer);
+    return viewer;
+  }
+
+  private async verifyToken(token: string): Promise<Viewer> {
     try {
-      const { payload } = await jwtVerify(match[1]!, this.settings.secret, {
+      const { payload } = await jwtVerify(token, this.settings.secret, {
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         algorithms: ['HS256'],

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
@@ -33,6 +34,8 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     formatError: formatError(log),
     includeStacktraceInErrorResponses: false,
     validationRules: [queryLimits()],
+    // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
+    plugins: [ApolloServerPluginCacheControlDisabled()],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {

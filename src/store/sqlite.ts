@@ -106,9 +106,22 @@ const placeholders = (n: number): string => Array.from({ length: n }, () => '?')
 /** The default store: one SQLite file, WAL with synchronous=FULL so a committed ledger row survives a power cut. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  /** Prepared statements by SQL text: preparing is a large share of a small query's cost. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(db: Database.Database) {
     this.db = db;
+  }
+
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      // IN lists of every length and filter combinations make distinct texts; keep the cache bounded.
+      if (this.statements.size >= 512) this.statements.clear();
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
   }
 
   static open(file: string): SqliteStore {
@@ -141,12 +154,12 @@ export class SqliteStore implements Store {
 
   async reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult> {
     return this.db.transaction((): ReserveResult => {
-      const existing = this.db
-        .prepare('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?')
+      const existing = this
+        .sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?')
         .get(order.tenant, order.idempotencyKey) as OrderRow | undefined;
       if (existing) return { created: false, order: toOrder(existing) };
-      this.db
-        .prepare(
+      this
+        .sql(
           `INSERT INTO orders (id, tenant, provider, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
              total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
            VALUES (@id, @tenant, @provider, @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
@@ -159,7 +172,7 @@ export class SqliteStore implements Store {
           details: JSON.stringify(order.details),
           lastError: order.lastError ? JSON.stringify(order.lastError) : null,
         });
-      const insert = this.db.prepare(
+      const insert = this.sql(
         `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
            amount_minor, currency, status, provider_status, provider_ref, gift)
          VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
@@ -183,14 +196,14 @@ export class SqliteStore implements Store {
     patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
   ): Promise<boolean> {
     return this.db.transaction(() => {
-      const current = this.db.prepare('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
+      const current = this.sql('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
         | { status: GiftStatus }
         | undefined;
       if (!current) return false;
       const now = new Date().toISOString();
       const status = patch.status ?? current.status;
-      this.db
-        .prepare(
+      this
+        .sql(
           `UPDATE orders SET submission = @submission, status = @status, provider_status = COALESCE(@providerStatus, provider_status),
              last_error = @lastError, updated_at = @now
            WHERE id = @orderId`,
@@ -204,11 +217,11 @@ export class SqliteStore implements Store {
           now,
         });
       if (status !== current.status) {
-        this.db
-          .prepare('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
+        this
+          .sql('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
           .run(status, patch.providerStatus ?? null, orderId);
-        this.db
-          .prepare(
+        this
+          .sql(
             `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
              VALUES (?, NULL, ?, ?, ?, ?, 'MUTATION')`,
           )
@@ -221,19 +234,19 @@ export class SqliteStore implements Store {
   async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
     return this.db.transaction((): StatusEventRecord[] => {
       if (options.accept) {
-        this.db
-          .prepare("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission = 'SENDING'")
+        this
+          .sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission = 'SENDING'")
           .run(obs.occurredAt, obs.orderId);
       }
-      const orderRow = this.db.prepare('SELECT * FROM orders WHERE id = ?').get(obs.orderId) as OrderRow | undefined;
+      const orderRow = this.sql('SELECT * FROM orders WHERE id = ?').get(obs.orderId) as OrderRow | undefined;
       if (!orderRow) return [];
-      const recipients = (this.db.prepare('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(obs.orderId) as RecipientRow[]).map(toRecipient);
+      const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(obs.orderId) as RecipientRow[]).map(toRecipient);
       const plan = planObservation(toOrder(orderRow), recipients, obs);
       if (isEmptyPlan(plan)) return [];
 
       const o = plan.order;
-      this.db
-        .prepare(
+      this
+        .sql(
           `UPDATE orders SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
              provider_ref = COALESCE(@providerRef, provider_ref), details = COALESCE(@details, details), updated_at = @now
            WHERE id = @id`,
@@ -246,7 +259,7 @@ export class SqliteStore implements Store {
           details: o.details ? JSON.stringify(o.details) : null,
           now: obs.occurredAt,
         });
-      const updateRecipient = this.db.prepare(
+      const updateRecipient = this.sql(
         `UPDATE recipients SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
            provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift)
          WHERE id = @id`,
@@ -260,7 +273,7 @@ export class SqliteStore implements Store {
           gift: patch.gift ? JSON.stringify(patch.gift) : null,
         });
       }
-      const append = this.db.prepare(
+      const append = this.sql(
         `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       );
@@ -272,8 +285,8 @@ export class SqliteStore implements Store {
 
   async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
     if (ids.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`)
+    const rows = this
+      .sql(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`)
       .all(tenant, ...ids) as OrderRow[];
     return rows.map(toOrder);
   }
@@ -306,38 +319,38 @@ export class SqliteStore implements Store {
       where.push('EXISTS (SELECT 1 FROM recipients r WHERE r.order_id = o.id AND r.email = @email COLLATE NOCASE)');
       params.email = q.recipientEmail;
     }
-    const rows = this.db
-      .prepare(`SELECT o.* FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT @limit`)
+    const rows = this
+      .sql(`SELECT o.* FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT @limit`)
       .all(params) as OrderRow[];
     return rows.map(toOrder);
   }
 
   async getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
     if (orderIds.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`)
+    const rows = this
+      .sql(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`)
       .all(...orderIds) as RecipientRow[];
     return rows.map(toRecipient);
   }
 
   async getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
     if (orderIds.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT * FROM status_events WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY seq`)
+    const rows = this
+      .sql(`SELECT * FROM status_events WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY seq`)
       .all(...orderIds) as EventRow[];
     return rows.map(toEvent);
   }
 
   async recoverInterruptedSends(now: string): Promise<number> {
     // Orders are reserved as UNCONFIRMED, so only the submission needs to say we stopped waiting.
-    return this.db
-      .prepare("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'")
+    return this
+      .sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'")
       .run(now).changes;
   }
 
   /** Row counts of the ledger's tables, for operators and tests. */
   counts(): { orders: number; recipients: number; statusEvents: number } {
-    const count = (table: string) => this.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+    const count = (table: string) => this.sql(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
     return { orders: count('orders'), recipients: count('recipients'), statusEvents: count('status_events') };
   }
 
@@ -348,7 +361,7 @@ export class SqliteStore implements Store {
 
   ping(): boolean {
     try {
-      return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;
+      return this.db.open && this.sql('SELECT 1').pluck().get() === 1;
     } catch {
       return false;
     }
