@@ -33,6 +33,8 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     schema,
     formatError: formatError(log),
     includeStacktraceInErrorResponses: false,
+    // The process's own shutdown stops Apollo in order; Apollo must not race it on SIGTERM.
+    stopOnTerminationSignals: false,
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
     plugins: [ApolloServerPluginCacheControlDisabled()],
