@@ -100,6 +100,8 @@ export interface ProviderAdapter {
   cancel?(order: OrderRecord): Promise<OrderSnapshot>;
   resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
   catalog(): Promise<CatalogEntry[]>;
+  /** Funds available to send with, per currency, where the provider reports them. */
+  balances?(): Promise<Money[]>;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

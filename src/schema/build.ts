@@ -7,6 +7,7 @@ import { buildSchema, createResolversMap } from 'type-graphql';
 import { referenceResolvers } from '../resolvers/entities.js';
 import { MutationResolver } from '../resolvers/mutation.js';
 import { OrderFieldsResolver, RecipientFieldsResolver } from '../resolvers/order-fields.js';
+import { ProviderInfoResolver } from '../resolvers/provider-info.js';
 import { QueryResolver } from '../resolvers/query.js';
 import { authChecker } from '../server/auth.js';
 import { ORDER_TYPES } from './order.js';
@@ -24,7 +25,7 @@ let built: Promise<GraphQLSchema> | undefined;
 export function buildGiftgraphSchema(): Promise<GraphQLSchema> {
   built ??= (async () => {
     const schema = await buildSchema({
-      resolvers: [QueryResolver, MutationResolver, OrderFieldsResolver, RecipientFieldsResolver],
+      resolvers: [QueryResolver, MutationResolver, OrderFieldsResolver, RecipientFieldsResolver, ProviderInfoResolver],
       orphanedTypes: [...ORDER_TYPES],
       authChecker,
       scalarsMap: [{ type: Date, scalar: DateTimeResolver }],

@@ -12,4 +12,6 @@ export class ProviderInfo {
 
   @Field(() => ProviderCapabilities)
   capabilities!: ProviderCapabilities;
+
+  // `balances` is resolved on demand (ProviderInfoResolver): it asks the provider.
 }

@@ -1,5 +1,5 @@
 import type { InputErrors } from '../../core/errors.js';
-import { wholeUnits } from '../../core/money.js';
+import { minorFromDecimal, wholeUnits, type Money } from '../../core/money.js';
 import type { OrderRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
@@ -104,6 +104,11 @@ export class GuustoAdapter implements ProviderAdapter {
       minAmount: { minor: MIN_AMOUNT * 100, currency },
       maxAmount: { minor: MAX_AMOUNT * 100, currency },
     }));
+  }
+
+  async balances(): Promise<Money[]> {
+    const amounts = await Promise.all(CURRENCIES.map((currency) => this.api.workspaceBalance(currency)));
+    return CURRENCIES.map((currency, i) => ({ minor: minorFromDecimal(amounts[i]!, currency), currency }));
   }
 
   close(): Promise<void> {

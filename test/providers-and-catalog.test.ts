@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BalancesDocument, CatalogDocument, ProvidersDocument, SendGiftsDocument } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start({ guusto: { balances: { CAD: 500, USD: 1_000 } } });
+});
+afterAll(() => h.close());
+
+describe('providers', () => {
+  it('lists the configured providers with their mode and what they can do', async () => {
+    const result = await h.gql(ProvidersDocument, {});
+    expect(result.data!.providers).toEqual([
+      {
+        name: 'GUUSTO',
+        mode: 'SANDBOX',
+        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },
+      },
+    ]);
+  });
+
+  it("reports Guusto's workspace balances, which a send draws down", async () => {
+    expect((await h.gql(BalancesDocument, {})).data!.providers[0]!.balances).toEqual([
+      { amount: '500.00', currency: 'CAD' },
+      { amount: '1000.00', currency: 'USD' },
+    ]);
+    await h.gql(SendGiftsDocument, {
+      input: { provider: 'GUUSTO', idempotencyKey: 'spend', message: 'Hi', amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com' }] },
+    });
+    expect((await h.gql(BalancesDocument, {})).data!.providers[0]!.balances![0]).toEqual({ amount: '450.00', currency: 'CAD' });
+  });
+
+  it('keeps the rest of the answer when the balance cannot be read', async () => {
+    h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/balances\//, times: 6, fault: { kind: 'status', status: 503 } });
+    const result = await h.gql(BalancesDocument, {});
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.path).toEqual(['providers', 0, 'balances']);
+    expect(result.data!.providers[0]).toEqual({ name: 'GUUSTO', balances: null });
+  });
+});
+
+describe('catalog', () => {
+  it("offers Guusto's open amount in each currency it sends", async () => {
+    const items = (await h.gql(CatalogDocument, { provider: 'GUUSTO' })).data!.catalog.edges.map((e) => e.node);
+    expect(items.map((i) => [i.kind, i.currency, i.minAmount, i.maxAmount, i.prices])).toEqual([
+      ['OPEN_AMOUNT', 'CAD', { amount: '1.00', currency: 'CAD' }, { amount: '10000.00', currency: 'CAD' }, []],
+      ['OPEN_AMOUNT', 'USD', { amount: '1.00', currency: 'USD' }, { amount: '10000.00', currency: 'USD' }, []],
+    ]);
+    expect(new Set(items.map((i) => i.id)).size).toBe(2);
+  });
+
+  it('pages like every other list', async () => {
+    const page = (await h.gql(CatalogDocument, { provider: 'GUUSTO', first: 1 })).data!.catalog;
+    expect(page.edges).toHaveLength(1);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('refuses a provider that is not configured', async () => {
+    const result = await h.gql(CatalogDocument, { provider: 'GIFTRONAUT' });
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    expect(result.errors![0]!.extensions!.field).toBe('provider');
+  });
+});
