@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { readGiftronautEnv, type GiftronautConnection } from './providers/giftronaut/config.js';
 import { readGuustoEnv, type GuustoConnection } from './providers/guusto/config.js';
 
 export type Mode = 'sandbox' | 'live';
@@ -26,6 +27,7 @@ export interface Config {
   /** Live credentials by provider; empty in sandbox mode. */
   live: {
     guusto?: GuustoConnection;
+    giftronaut?: GiftronautConnection;
   };
 }
 
@@ -58,14 +60,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(...parsed.error.issues.map((i) => `${String(i.path[0])} ${i.message}`));
   }
   const guusto = readGuustoEnv(env);
-  problems.push(...guusto.problems);
+  const giftronaut = readGiftronautEnv(env);
+  problems.push(...guusto.problems, ...giftronaut.problems);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
 
   const e = parsed.data;
-  const hasCredentials = guusto.connection !== undefined;
+  const hasCredentials = guusto.connection !== undefined || giftronaut.connection !== undefined;
   const mode: Mode = e.GIFTGRAPH_MODE ?? (hasCredentials ? 'live' : 'sandbox');
   if (mode === 'live') {
-    if (!hasCredentials) problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID)');
+    if (!hasCredentials) {
+      problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID, or GIFTRONAUT_CLIENT_ID and GIFTRONAUT_CLIENT_SECRET)');
+    }
     if (!e.GIFTGRAPH_JWT_SECRET) problems.push('GIFTGRAPH_JWT_SECRET is required in live mode');
   }
   if (mode === 'sandbox' && hasCredentials) {
@@ -87,6 +92,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
     sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },
-    live: mode === 'live' ? { guusto: guusto.connection } : {},
+    live: mode === 'live' ? { guusto: guusto.connection, giftronaut: giftronaut.connection } : {},
   };
 }

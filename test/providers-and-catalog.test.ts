@@ -17,6 +17,11 @@ describe('providers', () => {
         mode: 'SANDBOX',
         capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },
       },
+      {
+        name: 'GIFTRONAUT',
+        mode: 'SANDBOX',
+        capabilities: { canCancel: true, canResend: true, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
+      },
     ]);
   });
 
@@ -37,6 +42,7 @@ describe('providers', () => {
     expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
     expect(result.errors![0]!.path).toEqual(['providers', 0, 'balances']);
     expect(result.data!.providers[0]).toEqual({ name: 'GUUSTO', balances: null });
+    expect(result.data!.providers[1]!.balances).toEqual([{ amount: '50000.00', currency: 'USD' }]);
   });
 });
 
@@ -57,7 +63,7 @@ describe('catalog', () => {
   });
 
   it('refuses a provider that is not configured', async () => {
-    const result = await h.gql(CatalogDocument, { provider: 'GIFTRONAUT' });
+    const result = await h.gql(CatalogDocument, { provider: 'GOODY' });
     expect(errorCode(result)).toBe('BAD_USER_INPUT');
     expect(result.errors![0]!.extensions!.field).toBe('provider');
   });

@@ -27,7 +27,11 @@ describe('health', () => {
     expect(await (await fetch(`${h.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${h.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', store: 'open', providers: [{ name: 'GUUSTO', mode: 'SANDBOX' }] });
+    expect(await ready.json()).toEqual({ status: 'ready', store: 'open', providers: [
+        { name: 'GUUSTO', mode: 'SANDBOX' },
+        { name: 'GIFTRONAUT', mode: 'SANDBOX' },
+      ],
+    });
   });
 });
 
@@ -43,7 +47,7 @@ describe('graphql-ws on /ws', () => {
   it('accepts the token nested as the Apollo Router forwards it', async () => {
     const client = wsClient({ connectionParams: { token: await h.token({ scope: 'orders:read' }) } });
     const result = await runOnce<{ providers: { name: string }[] }>(client, '{ providers { name } }');
-    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }]);
+    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }]);
     await client.dispose();
   });
 

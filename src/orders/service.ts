@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GiftgraphError, notFound } from '../core/errors.js';
+import { GiftgraphError, InputErrors, notFound } from '../core/errors.js';
 import { encodeId } from '../core/global-id.js';
-import type { Provider } from '../core/model.js';
-import type { OrderSnapshot } from '../providers/adapter.js';
-import type { ProviderCallError } from '../providers/http.js';
+import { isFinalStatus, type Provider } from '../core/model.js';
+import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
+import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
 import type { OrderListQuery, Store } from '../store/store.js';
-import { prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
+import { isEmail, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
 
 export interface SendResult {
   order: OrderRecord;
@@ -30,7 +30,7 @@ export class OrdersService {
 
   async send(tenant: string, cmd: SendGiftsCommand): Promise<SendResult> {
     const adapter = this.providers.get(cmd.provider)?.adapter;
-    const prepared = prepareSend(cmd, adapter, this.clock());
+    const prepared = await prepareSend(cmd, adapter, this.clock());
     const now = this.clock().toISOString();
     const orderId = randomUUID();
     const order: OrderRecord = {
@@ -83,6 +83,11 @@ export class OrdersService {
       // The provider certainly never took it, so sending it now is the first real send.
       const claimed = await this.store.updateSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
       if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: true };
+    }
+    if (existing.submission === 'UNCONFIRMED' && adapter?.capabilities.deduplicatesCreates) {
+      // The provider deduplicates on our order id: sending again returns the original if it exists.
+      const claimed = await this.store.updateSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
+      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: false };
     }
     const current = (await this.store.getOrders(tenant, [existing.id]))[0]!;
     if (current.submission === 'SENDING') {
@@ -164,7 +169,8 @@ export class OrdersService {
     const order = await this.mustFind(tenant, orderId);
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.cancel || !adapter.capabilities.canCancel) throw unsupported(order.provider, 'cancel orders');
-    await this.observe(order, await adapter.cancel(order), 'MUTATION');
+    if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'id');
+    await this.observe(order, await providerCall(() => adapter.cancel!(order)), 'MUTATION');
     return (await this.store.getOrders(tenant, [order.id]))[0]!;
   }
 
@@ -172,8 +178,28 @@ export class OrdersService {
     const order = await this.mustFind(tenant, orderId);
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.resend || !adapter.capabilities.canResend) throw unsupported(order.provider, 'resend gifts');
-    const { requeued } = await adapter.resend(order, recipients);
-    return { order, requeued };
+    const known = await this.store.getRecipients([order.id]);
+    checkResend(recipients, known);
+    if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'input.orderId');
+    const { requeued } = await providerCall(() => adapter.resend!(order, recipients));
+    // Read the order back, so a corrected address is what the ledger shows from now on.
+    await this.observe(order, await providerCall(() => adapter.refresh(order, known)), 'MUTATION').catch((error) =>
+      this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend'),
+    );
+    return { order: (await this.store.getOrders(tenant, [order.id]))[0]!, requeued };
+  }
+
+  /** What this order allows now: the provider's capabilities, narrowed by the order's state. */
+  capabilities(order: OrderRecord): (ProviderAdapter['capabilities'] & { canCancel: boolean; canResend: boolean }) | undefined {
+    const adapter = this.providers.get(order.provider)?.adapter;
+    if (!adapter) return undefined;
+    const accepted = order.submission === 'ACCEPTED';
+    const now = adapter.orderCapabilities?.(order, this.clock()) ?? { canCancel: !isFinalStatus(order.status), canResend: order.status !== 'CANCELED' };
+    return {
+      ...adapter.capabilities,
+      canCancel: adapter.capabilities.canCancel && accepted && now.canCancel,
+      canResend: adapter.capabilities.canResend && accepted && now.canResend,
+    };
   }
 
   private async mustFind(tenant: string, orderId: string): Promise<OrderRecord> {
@@ -226,6 +252,7 @@ function toObservation(
         status: seen?.status ?? snapshot.status,
         providerStatus: seen?.providerStatus ?? snapshot.providerStatus,
         providerRef: seen?.providerRef ?? null,
+        email: seen?.email ?? null,
         gift: seen?.gift ?? null,
       };
     }),
@@ -253,6 +280,39 @@ function toGraphQLError(error: ProviderCallError): GiftgraphError {
     retryable: !rejected,
   });
 }
+
+/** Runs a provider call for a mutation, turning its failure into a typed error for the client. */
+async function providerCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof ProviderCallError)) throw error;
+    const rejected = error.kind === 'rejected';
+    throw new GiftgraphError(rejected ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${error.provider}: ${error.message}`, {
+      provider: error.provider,
+      providerCode: error.providerCode,
+      retryable: !rejected,
+    });
+  }
+}
+
+function checkResend(asked: { email: string; updatedEmail: string | null }[], known: readonly RecipientRecord[]): void {
+  const errors = new InputErrors();
+  if (asked.length === 0) errors.add('input.recipients', 'needs at least one recipient');
+  const emails = new Set(known.map((r) => r.email?.toLowerCase()).filter(Boolean));
+  asked.forEach((r, i) => {
+    if (!emails.has(r.email.trim().toLowerCase())) errors.add(`input.recipients[${i}].email`, 'is not a recipient of this order');
+    if (r.updatedEmail !== null && !isEmail(r.updatedEmail.trim())) errors.add(`input.recipients[${i}].updatedEmail`, 'is not a valid email address');
+  });
+  errors.throwIfAny();
+}
+
+const notAccepted = (order: OrderRecord, field: string) =>
+  new GiftgraphError(
+    'BAD_USER_INPUT',
+    `${field}: this order is ${order.status}: ${order.provider} has not confirmed it, so it cannot be changed through giftgraph`,
+    { field, provider: order.provider, retryable: false },
+  );
 
 const unsupported = (provider: Provider, what: string) =>
   new GiftgraphError('UNSUPPORTED_BY_PROVIDER', `${provider} does not let us ${what}`, { provider, retryable: false });

@@ -61,10 +61,22 @@ const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,64}$/;
 
 /**
- * Checks a send request completely before anything is written or sent: first the rules every
- * provider shares, then the chosen provider's own. Every problem is reported, each naming its field.
+ * Checks a send request completely before anything is written or sent: the rules every provider
+ * shares, the chosen provider's own, then (when those pass) the rules that need the provider's
+ * data, such as a product's price points. Every problem is reported, each naming its field.
  */
-export function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date): PreparedSend {
+export async function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date): Promise<PreparedSend> {
+  const prepared = checkSend(cmd, adapter, now);
+  if (adapter?.validateRemote) {
+    const errors = new InputErrors();
+    await adapter.validateRemote(prepared, errors);
+    errors.throwIfAny();
+  }
+  return prepared;
+}
+
+/** The checks that need no I/O. */
+export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date): PreparedSend {
   const errors = new InputErrors();
   if (!IDEMPOTENCY_KEY.test(cmd.idempotencyKey)) {
     errors.add('input.idempotencyKey', 'must be 1 to 64 printable ASCII characters without spaces');
@@ -80,7 +92,7 @@ export function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | un
   const recipients = cmd.recipients.slice(0, MAX_RECIPIENTS).map((r, position): SendRecipient => {
     const field = `input.recipients[${position}]`;
     const email = text(r.email, `${field}.email`, 254, errors);
-    if (email && !EMAIL.test(email)) errors.add(`${field}.email`, 'is not a valid email address');
+    if (email && !isEmail(email)) errors.add(`${field}.email`, 'is not a valid email address');
     return {
       position,
       email,
@@ -122,6 +134,8 @@ export function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | un
     hash: createHash('sha256').update(canonicalJson(fingerprint)).digest('hex'),
   };
 }
+
+export const isEmail = (value: string): boolean => value.length <= 254 && EMAIL.test(value);
 
 function text(value: string | null | undefined, field: string, max: number, errors: InputErrors): string | null {
   if (value === null || value === undefined) return null;

@@ -52,6 +52,8 @@ export interface OrderSnapshot {
     status: GiftStatus;
     providerStatus: string;
     providerRef?: string | null;
+    /** The address the provider now sends to, where it can change (a resend to a corrected email). */
+    email?: string | null;
     gift?: GiftRecord | null;
   }[];
 }
@@ -62,6 +64,11 @@ export type CreateOutcome =
   | { kind: 'not_sent'; error: ProviderCallError }
   /** The provider may have taken the order; it must not be sent again blindly. */
   | { kind: 'unknown'; error: ProviderCallError };
+
+export interface ListedOrder extends OrderSnapshot {
+  createdAt: string | null;
+  total: Money | null;
+}
 
 export interface CatalogEntry {
   localId: string;
@@ -92,11 +99,20 @@ export interface ProviderAdapter {
   readonly capabilities: ProviderCapabilities;
   /** The provider's own input rules, checked before anything is written or sent. No I/O. */
   validate(input: ValidationInput, errors: InputErrors): void;
+  /**
+   * Rules that need the provider's data (a product's price points, from its catalog), checked
+   * before anything is written. Skips what it cannot check: the provider stays the final judge.
+   */
+  validateRemote?(input: ValidationInput, errors: InputErrors): Promise<void>;
   create(request: SendRequest): Promise<CreateOutcome>;
   /** True when the provider will never report anything new about this order, so nobody needs to ask again. */
   isSettled(order: OrderRecord): boolean;
   /** The order as the provider sees it now. */
   refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
+  /** What this order allows now, where it is narrower than the provider's capabilities. */
+  orderCapabilities?(order: OrderRecord, now: Date): { canCancel: boolean; canResend: boolean };
+  /** One page of the provider's own list of orders, newest first, including ones placed elsewhere. */
+  listOrders?(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }>;
   cancel?(order: OrderRecord): Promise<OrderSnapshot>;
   resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
   catalog(): Promise<CatalogEntry[]>;

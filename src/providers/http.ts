@@ -42,6 +42,12 @@ export interface ProviderHttpOptions {
   readError: (status: number, body: unknown) => { code?: string; message?: string };
   retry?: Partial<RetryPolicy>;
   connections?: number;
+  /**
+   * Called when the provider answers 401 to headers we sent: renew credentials and say whether a
+   * second try makes sense. A 401 means the request was not processed, so even a create is retried
+   * once.
+   */
+  onUnauthorized?: (rejectedHeaders: Record<string, string>) => Promise<boolean>;
 }
 
 export interface ProviderRequest {
@@ -100,11 +106,18 @@ export class ProviderHttpClient {
 
   async request(req: ProviderRequest): Promise<ProviderResponse> {
     const attempts = req.idempotent ? this.retry.attempts : 1;
+    let reauthorized = false;
     for (let attempt = 1; ; attempt++) {
+      const headers = await this.options.headers();
       try {
-        return await this.once(req, attempt);
+        return await this.once(req, attempt, headers);
       } catch (error) {
         const failure = this.classify(error);
+        if (failure.status === 401 && !reauthorized && this.options.onUnauthorized && (await this.options.onUnauthorized(headers))) {
+          reauthorized = true;
+          attempt -= 1;
+          continue;
+        }
         const retryable = failure.kind !== 'rejected' && attempt < attempts;
         if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw failure;
         await sleep(failure.retryAfterMs ?? this.backoff(attempt));
@@ -121,12 +134,12 @@ export class ProviderHttpClient {
     return Math.random() * ceiling;
   }
 
-  private async once(req: ProviderRequest, attempt: number): Promise<ProviderResponse> {
+  private async once(req: ProviderRequest, attempt: number, auth: Record<string, string>): Promise<ProviderResponse> {
     const started = performance.now();
     const search = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) search.set(k, String(v));
     const qs = search.size > 0 ? `?${search}` : '';
-    const headers: Record<string, string> = { accept: 'application/json', ...(await this.options.headers()), ...req.headers };
+    const headers: Record<string, string> = { accept: 'application/json', ...auth, ...req.headers };
     let payload: string | undefined;
     if (req.body !== undefined) {
       payload = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);

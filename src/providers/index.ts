@@ -1,3 +1,5 @@
+import { GiftronautAdapter } from './giftronaut/adapter.js';
+import type { GiftronautConnection } from './giftronaut/config.js';
 import { GuustoAdapter } from './guusto/adapter.js';
 import type { GuustoConnection } from './guusto/config.js';
 import { ProviderRegistry, type ProviderMode } from './registry.js';
@@ -5,10 +7,12 @@ import { ProviderRegistry, type ProviderMode } from './registry.js';
 /** How to reach each provider, real or sandbox. A provider without a connection is not served. */
 export interface ProviderConnections {
   guusto?: GuustoConnection;
+  giftronaut?: GiftronautConnection;
 }
 
 export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number): ProviderRegistry {
   const registry = new ProviderRegistry();
   if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode);
+  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs), mode);
   return registry;
 }

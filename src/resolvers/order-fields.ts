@@ -1,5 +1,4 @@
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
-import { isFinalStatus } from '../core/model.js';
 import { offsetConnection } from '../pagination/connection.js';
 import { Order, ProviderCapabilities, StatusChange } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
@@ -32,17 +31,11 @@ export class OrderFieldsResolver {
 
   @FieldResolver(() => ProviderCapabilities, { description: 'What can be done with this order now.' })
   capabilities(@Root() order: Order, @Ctx() ctx: GraphQLContext): ProviderCapabilities {
-    const record = order.record;
-    const base = ctx.services.providers.get(record.provider)?.adapter.capabilities;
-    const accepted = record.submission === 'ACCEPTED';
-    return Object.assign(new ProviderCapabilities(), {
-      canCancel: Boolean(base?.canCancel) && accepted && !isFinalStatus(record.status),
-      canResend: Boolean(base?.canResend) && accepted && !['CANCELED', 'FAILED'].includes(record.status),
-      canListOrders: Boolean(base?.canListOrders),
-      canSchedule: Boolean(base?.canSchedule),
-      hasWebhooks: Boolean(base?.hasWebhooks),
-      deduplicatesCreates: Boolean(base?.deduplicatesCreates),
-    });
+    const now = ctx.services.orders.capabilities(order.record);
+    return Object.assign(
+      new ProviderCapabilities(),
+      now ?? { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },
+    );
   }
 }
 

@@ -1,12 +1,15 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { GIFTRONAUT_SCOPES } from '../providers/giftronaut/config.js';
 import type { ProviderConnections } from '../providers/index.js';
 import type { SandboxClock } from './kit/clock.js';
+import { GiftronautSandbox } from './giftronaut/sandbox.js';
 import { GuustoSandbox } from './guusto/sandbox.js';
 
 export interface RunningSandboxes {
   connections: ProviderConnections;
   guusto: GuustoSandbox;
+  giftronaut: GiftronautSandbox;
   close(): Promise<void>;
 }
 
@@ -17,22 +20,28 @@ export interface SandboxOptions {
   clock?: SandboxClock;
 }
 
+const secret = () => randomBytes(24).toString('base64url');
+
 /**
  * Starts every provider's sandbox on a loopback port with fresh credentials, and returns how the
  * adapters reach them: over HTTP, exactly as they reach the real providers.
  */
 export async function startSandboxes(options: SandboxOptions): Promise<RunningSandboxes> {
-  const guustoCredentials = { token: randomBytes(24).toString('base64url'), workspaceId: '444' };
-  const guusto = new GuustoSandbox({
-    ...guustoCredentials,
-    stepMs: options.stepMs,
-    clock: options.clock,
-    stateFile: options.stateDir ? path.join(options.stateDir, 'guusto.json') : undefined,
-  });
-  const guustoUrl = await guusto.listen();
+  const stateFile = (name: string) => (options.stateDir ? path.join(options.stateDir, `${name}.json`) : undefined);
+  const guustoCredentials = { token: secret(), workspaceId: '444' };
+  const guusto = new GuustoSandbox({ ...guustoCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('guusto') });
+  const giftronautCredentials = { clientId: 'giftgraph-sandbox', clientSecret: secret() };
+  const giftronaut = new GiftronautSandbox({ ...giftronautCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('giftronaut') });
+  const [guustoUrl, giftronautUrl] = await Promise.all([guusto.listen(), giftronaut.listen()]);
   return {
-    connections: { guusto: { baseUrl: guustoUrl, ...guustoCredentials } },
+    connections: {
+      guusto: { baseUrl: guustoUrl, ...guustoCredentials },
+      giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: GIFTRONAUT_SCOPES },
+    },
     guusto,
-    close: () => guusto.close(),
+    giftronaut,
+    close: async () => {
+      await Promise.all([guusto.close(), giftronaut.close()]);
+    },
   };
 }

@@ -9,6 +9,7 @@ export const CatalogKind = asEnum(['OPEN_AMOUNT', 'BRANDED_CARD', 'CHOICE_CARD',
 export const ProviderMode = asEnum(['SANDBOX', 'LIVE'] as const);
 export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION'] as const);
 export const GuustoLanguage = asEnum(['EN_CA', 'FR_CA', 'ES_MX'] as const);
+export const GiftronautCardType = asEnum(['BRANDED_CARD', 'CHOICE_CARD'] as const);
 
 registerEnumType(Provider, { name: 'Provider', description: 'A gift provider giftgraph sends through.' });
 registerEnumType(GiftStatus, {
@@ -37,3 +38,7 @@ registerEnumType(CatalogKind, { name: 'CatalogKind', description: 'What kind of 
 registerEnumType(ProviderMode, { name: 'ProviderMode', description: 'Whether a provider is the built-in sandbox or the real API.' });
 registerEnumType(StatusSource, { name: 'StatusSource', description: 'How giftgraph learned of a status change.' });
 registerEnumType(GuustoLanguage, { name: 'GuustoLanguage', description: 'The language of the Guusto gift email.' });
+registerEnumType(GiftronautCardType, {
+  name: 'GiftronautCardType',
+  description: 'A branded card of one merchant at fixed price points, or a choice card the recipient spends on a collection.',
+});

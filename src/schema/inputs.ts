@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, ID, InputType } from 'type-graphql';
-import { GiftStatus, GuustoLanguage, Provider } from './enums.js';
+import { GiftronautCardType, GiftStatus, GuustoLanguage, Provider } from './enums.js';
 import { MoneyInput } from './money.js';
 
 @InputType({ description: 'One person to send a gift to. Which fields a provider needs varies: see each provider in the README.' })
@@ -33,6 +33,24 @@ export class GuustoOptions {
   language?: string | null;
 }
 
+@InputType({ description: 'Options only Giftronaut understands.' })
+export class GiftronautOptions {
+  @Field(() => ID, { description: 'The id of a BRANDED_CARD or CHOICE_CARD item from catalog(provider: GIFTRONAUT).' })
+  productId!: string;
+
+  @Field(() => GiftronautCardType, { nullable: true, description: 'Optional: the product already says which; when given it must agree.' })
+  cardType?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Subject of the gift email; "A gift from <senderName>" when absent.' })
+  subject?: string | null;
+
+  @Field(() => String, { nullable: true, description: "An email template id; the organization's default when absent." })
+  templateId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'True: 30-day links and 70% of unredeemed funds back. False (default): 180-day links.' })
+  refundOption?: boolean | null;
+}
+
 @InputType()
 export class SendGiftsInput {
   @Field(() => Provider)
@@ -63,6 +81,9 @@ export class SendGiftsInput {
 
   @Field(() => GuustoOptions, { nullable: true })
   guusto?: GuustoOptions | null;
+
+  @Field(() => GiftronautOptions, { nullable: true })
+  giftronaut?: GiftronautOptions | null;
 }
 
 @InputType()

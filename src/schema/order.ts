@@ -3,7 +3,7 @@ import { Directive, Field, ID, InterfaceType, ObjectType } from 'type-graphql';
 import { encodeId } from '../core/global-id.js';
 import type { Provider as ProviderName } from '../core/model.js';
 import type { OrderRecord, StatusEventRecord } from '../store/records.js';
-import { GiftStatus, GuustoLanguage, Provider, StatusSource } from './enums.js';
+import { GiftronautCardType, GiftStatus, GuustoLanguage, Provider, StatusSource } from './enums.js';
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
 
@@ -100,6 +100,31 @@ export class GuustoOrder extends Order {
   language!: string | null;
 }
 
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Order, description: 'A Giftronaut order: one branded or choice card product, sent to many recipients.' })
+export class GiftronautOrder extends Order {
+  @Field(() => String, { nullable: true, description: "Giftronaut's order id (OT…), once Giftronaut accepted the order." })
+  giftronautOrderId!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'ONE_TIME, SMART, LINK, ...' })
+  orderType!: string | null;
+
+  @Field(() => GiftronautCardType, { nullable: true })
+  cardType!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The CatalogItem id of the product sent.' })
+  productId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  productName!: string | null;
+
+  @Field(() => Boolean, { description: 'True: links expire after 30 days and 70% of unredeemed funds return. False: 180 days.' })
+  refundOption!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'IANA time zone of a scheduled send.' })
+  timezone!: string | null;
+}
+
 /** The GraphQL type of each provider's orders. */
 const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   GUUSTO: 'GuustoOrder',
@@ -108,7 +133,7 @@ const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   ANDOPEN: 'AndOpenOrder',
 };
 
-export const ORDER_TYPES = [GuustoOrder];
+export const ORDER_TYPES = [GuustoOrder, GiftronautOrder];
 
 /** The view of a ledger order as its provider's GraphQL type. */
 export function orderView(record: OrderRecord): Order {
@@ -128,14 +153,27 @@ export function orderView(record: OrderRecord): Order {
     case 'GUUSTO':
       return Object.assign(new GuustoOrder(), common, {
         requestId: record.providerRef,
-        guustoOrderId: (d.guustoOrderId as string | null | undefined) ?? null,
-        orderStep: (d.orderStep as string | null | undefined) ?? null,
-        language: (d.language as string | null | undefined) ?? null,
+        guustoOrderId: text(d.guustoOrderId),
+        orderStep: text(d.orderStep),
+        language: text(d.language),
+      });
+    case 'GIFTRONAUT':
+      return Object.assign(new GiftronautOrder(), common, {
+        giftronautOrderId: record.providerRef,
+        orderType: text(d.orderType),
+        cardType: text(d.cardType),
+        productId: text(d.productId),
+        productName: text(d.productName),
+        refundOption: d.refundOption === true,
+        timezone: text(d.timezone),
       });
     default:
       throw new Error(`no GraphQL order type for ${record.provider} yet`);
   }
 }
+
+/** A provider detail as text, or null when absent. */
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 export const { EdgeType: OrderEdge, ConnectionType: OrderConnection } = connectionTypes('Order', Order);
 export type OrderConnection = InstanceType<typeof OrderConnection>;

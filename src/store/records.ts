@@ -94,5 +94,6 @@ export interface RecipientObservation {
   status: GiftStatus;
   providerStatus: string;
   providerRef?: string | null;
+  email?: string | null;
   gift?: GiftRecord | null;
 }

@@ -261,7 +261,7 @@ export class SqliteStore implements Store {
         });
       const updateRecipient = this.sql(
         `UPDATE recipients SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
-           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift)
+           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift), email = COALESCE(@email, email)
          WHERE id = @id`,
       );
       for (const { id, patch } of plan.recipients) {
@@ -271,6 +271,7 @@ export class SqliteStore implements Store {
           providerStatus: patch.providerStatus ?? null,
           providerRef: patch.providerRef ?? null,
           gift: patch.gift ? JSON.stringify(patch.gift) : null,
+          email: patch.email ?? null,
         });
       }
       const append = this.sql(

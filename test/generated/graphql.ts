@@ -110,6 +110,67 @@ export type GiftStatus =
   /** A provider value we do not recognize yet; providerStatus has it. */
   | 'UNKNOWN';
 
+/** A branded card of one merchant at fixed price points, or a choice card the recipient spends on a collection. */
+export type GiftronautCardType =
+  | 'BRANDED_CARD'
+  | 'CHOICE_CARD';
+
+/** Options only Giftronaut understands. */
+export type GiftronautOptions = {
+  /** Optional: the product already says which; when given it must agree. */
+  cardType?: InputMaybe<GiftronautCardType>;
+  /** The id of a BRANDED_CARD or CHOICE_CARD item from catalog(provider: GIFTRONAUT). */
+  productId: Scalars['ID']['input'];
+  /** True: 30-day links and 70% of unredeemed funds back. False (default): 180-day links. */
+  refundOption?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Subject of the gift email; "A gift from <senderName>" when absent. */
+  subject?: InputMaybe<Scalars['String']['input']>;
+  /** An email template id; the organization's default when absent. */
+  templateId?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A Giftronaut order: one branded or choice card product, sent to many recipients. */
+export type GiftronautOrder = Order & {
+  __typename?: 'GiftronautOrder';
+  /** What can be done with this order now. */
+  capabilities: ProviderCapabilities;
+  cardType?: Maybe<GiftronautCardType>;
+  createdAt: Scalars['DateTime']['output'];
+  /** Giftronaut's order id (OT…), once Giftronaut accepted the order. */
+  giftronautOrderId?: Maybe<Scalars['String']['output']>;
+  /** Global and opaque; carries the provider. */
+  id: Scalars['ID']['output'];
+  /** The idempotency key the order was sent with. */
+  idempotencyKey: Scalars['String']['output'];
+  /** ONE_TIME, SMART, LINK, ... */
+  orderType?: Maybe<Scalars['String']['output']>;
+  /** The CatalogItem id of the product sent. */
+  productId?: Maybe<Scalars['ID']['output']>;
+  productName?: Maybe<Scalars['String']['output']>;
+  provider: Provider;
+  /** The provider's own status value, unchanged (empty before the provider answered). */
+  providerStatus: Scalars['String']['output'];
+  recipients: RecipientConnection;
+  /** True: links expire after 30 days and 70% of unredeemed funds return. False: 180 days. */
+  refundOption: Scalars['Boolean']['output'];
+  scheduledFor?: Maybe<Scalars['DateTime']['output']>;
+  /** Summarizes the recipients' statuses. */
+  status: GiftStatus;
+  /** Every change of the order-level status, oldest first. */
+  statusHistory: Array<StatusChange>;
+  /** IANA time zone of a scheduled send. */
+  timezone?: Maybe<Scalars['String']['output']>;
+  /** Null where the provider prices nothing (&Open). */
+  total?: Maybe<Money>;
+};
+
+
+/** A Giftronaut order: one branded or choice card product, sent to many recipients. */
+export type GiftronautOrderRecipientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /** The language of the Guusto gift email. */
 export type GuustoLanguage =
   | 'EN_CA'
@@ -391,6 +452,7 @@ export type ResendRecipientInput = {
 export type SendGiftsInput = {
   /** Per recipient, unless a recipient has its own. */
   amount?: InputMaybe<MoneyInput>;
+  giftronaut?: InputMaybe<GiftronautOptions>;
   guusto?: InputMaybe<GuustoOptions>;
   /** Your unique key for this send (1..64 printable characters). The same key with the same input returns the same order and never sends twice. */
   idempotencyKey: Scalars['String']['input'];
@@ -429,10 +491,20 @@ export type StatusSource =
   | 'POLL'
   | 'WEBHOOK';
 
-export type OrderPartsFragment = { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+type OrderParts_GiftronautOrder_Fragment = { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
           | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
           | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
          | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
+
+type OrderParts_GuustoOrder_Fragment = { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+          | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+          | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+         | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
+
+export type OrderPartsFragment =
+  | OrderParts_GiftronautOrder_Fragment
+  | OrderParts_GuustoOrder_Fragment
+;
 
 export type RecipientPartsFragment = { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
     | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
@@ -444,20 +516,32 @@ export type SendGiftsMutationVariables = Exact<{
 }>;
 
 
-export type SendGiftsMutation = { __typename?: 'Mutation', sendGifts: { __typename?: 'SendGiftsPayload', created: boolean, order: { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
-              | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
-              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
-             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } } } };
+export type SendGiftsMutation = { __typename?: 'Mutation', sendGifts: { __typename?: 'SendGiftsPayload', created: boolean, order:
+      | { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+                | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+                | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+               | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+      | { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+                | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+                | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+               | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+     } };
 
 export type OrderQueryVariables = Exact<{
   id: Scalars['ID']['input'];
 }>;
 
 
-export type OrderQuery = { __typename?: 'Query', order?: { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
-            | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
-            | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
-           | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } } | null };
+export type OrderQuery = { __typename?: 'Query', order?:
+    | { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+    | { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+   | null };
 
 export type OrdersQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -466,7 +550,10 @@ export type OrdersQueryVariables = Exact<{
 }>;
 
 
-export type OrdersQuery = { __typename?: 'Query', orders: { __typename?: 'OrderConnection', edges: Array<{ __typename?: 'OrderEdge', cursor: string, node: { __typename?: 'GuustoOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } };
+export type OrdersQuery = { __typename?: 'Query', orders: { __typename?: 'OrderConnection', edges: Array<{ __typename?: 'OrderEdge', cursor: string, node:
+        | { __typename?: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
+        | { __typename?: 'GuustoOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
+       }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } };
 
 export type OrderRecipientsQueryVariables = Exact<{
   id: Scalars['ID']['input'];
@@ -475,14 +562,20 @@ export type OrderRecipientsQueryVariables = Exact<{
 }>;
 
 
-export type OrderRecipientsQuery = { __typename?: 'Query', order?: { __typename?: 'GuustoOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } } | null };
+export type OrderRecipientsQuery = { __typename?: 'Query', order?:
+    | { __typename?: 'GiftronautOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
+    | { __typename?: 'GuustoOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
+   | null };
 
 export type CancelOrderMutationVariables = Exact<{
   id: Scalars['ID']['input'];
 }>;
 
 
-export type CancelOrderMutation = { __typename?: 'Mutation', cancelOrder: { __typename?: 'CancelOrderPayload', order: { __typename?: 'GuustoOrder', id: string, status: GiftStatus } } };
+export type CancelOrderMutation = { __typename?: 'Mutation', cancelOrder: { __typename?: 'CancelOrderPayload', order:
+      | { __typename?: 'GiftronautOrder', id: string, status: GiftStatus }
+      | { __typename?: 'GuustoOrder', id: string, status: GiftStatus }
+     } };
 
 export type ResendGiftMutationVariables = Exact<{
   input: ResendGiftInput;

@@ -10,6 +10,7 @@ import { createApp, type App } from '../../src/app.js';
 import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
 import { buildRegistry } from '../../src/providers/index.js';
 import { ManualClock } from '../../src/sandboxes/kit/clock.js';
+import { GiftronautSandbox, type GiftronautSandboxOptions } from '../../src/sandboxes/giftronaut/sandbox.js';
 import { GuustoSandbox, type GuustoSandboxOptions } from '../../src/sandboxes/guusto/sandbox.js';
 import { SCOPES, signToken, type JwtSettings } from '../../src/server/auth.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -23,6 +24,9 @@ export interface GraphQLResult<R> {
 
 export interface HarnessOptions {
   guusto?: Partial<GuustoSandboxOptions>;
+  giftronaut?: Partial<GiftronautSandboxOptions>;
+  /** Scopes the Giftronaut adapter asks for; all of them by default. */
+  giftronautScopes?: string[];
   /** Provider call timeout; short so timeout tests stay quick. */
   providerTimeoutMs?: number;
 }
@@ -32,11 +36,14 @@ export interface HarnessOptions {
  * a manual clock, a SQLite ledger in a temp folder, and giftgraph serving HTTP and WebSocket.
  */
 export class Harness {
-  readonly clock = new ManualClock();
+  /** Starts at the real time, so the sandboxes and giftgraph agree on "now" until a test moves it. */
+  readonly clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
   readonly logs: string[] = [];
   readonly guustoToken = randomBytes(24).toString('base64url');
+  readonly giftronautSecret = randomBytes(24).toString('base64url');
   readonly jwt: JwtSettings = { secret: randomBytes(32), issuer: 'giftgraph', audience: 'giftgraph' };
   guusto!: GuustoSandbox;
+  giftronaut!: GiftronautSandbox;
   store!: SqliteStore;
   app!: App;
   url = '';
@@ -51,9 +58,29 @@ export class Harness {
   private async boot(options: HarnessOptions): Promise<void> {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-test-'));
     this.guusto = new GuustoSandbox({ token: this.guustoToken, workspaceId: '444', clock: this.clock, stepMs: STEP_MS, ...options.guusto });
-    const guustoUrl = await this.guusto.listen();
+    this.giftronaut = new GiftronautSandbox({
+      clientId: 'test-client',
+      clientSecret: this.giftronautSecret,
+      clock: this.clock,
+      stepMs: STEP_MS,
+      rateLimitPerMinute: 100_000,
+      ...options.giftronaut,
+    });
+    const [guustoUrl, giftronautUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen()]);
     this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
-    const providers = buildRegistry({ guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' } }, 'SANDBOX', options.providerTimeoutMs ?? 2_000);
+    const providers = buildRegistry(
+      {
+        guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
+        giftronaut: {
+          baseUrl: giftronautUrl,
+          clientId: 'test-client',
+          clientSecret: this.giftronautSecret,
+          scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
+        },
+      },
+      'SANDBOX',
+      options.providerTimeoutMs ?? 2_000,
+    );
     const logs = this.logs;
     const sink = new Writable({
       write(chunk, _encoding, done) {
@@ -93,7 +120,7 @@ export class Harness {
 
   async close(): Promise<void> {
     await this.app.stop();
-    await this.guusto.close();
+    await Promise.all([this.guusto.close(), this.giftronaut.close()]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ProviderCallError, ProviderHttpClient } from '../http.js';
+import { ProviderHttpClient } from '../http.js';
+import { parseResponse } from '../parse.js';
 import type { GuustoConnection } from './config.js';
 
 /** `POST /orders` and `GET /orders/status/{requestId}` answer in this shape. */
@@ -80,33 +81,21 @@ export class GuustoApi {
       headers: { 'x-customer-request-id': customerRequestId },
       idempotent: false,
     });
-    return parse(orderRequest, res.body, 'POST /orders');
+    return parseResponse('GUUSTO', 'Guusto', orderRequest, res.body, 'POST /orders');
   }
 
   async orderStatus(requestId: string): Promise<GuustoOrderRequest> {
     const res = await this.http.request({ method: 'GET', path: `/orders/status/${encodeURIComponent(requestId)}`, idempotent: true });
-    return parse(orderRequest, res.body, 'GET /orders/status');
+    return parseResponse('GUUSTO', 'Guusto', orderRequest, res.body, 'GET /orders/status');
   }
 
   async findOrder(requestId: string, page: number, size: number): Promise<GuustoFoundOrder> {
     const res = await this.http.request({ method: 'GET', path: `/orders/${encodeURIComponent(requestId)}`, query: { page, size }, idempotent: true });
-    return parse(foundOrder, res.body, 'GET /orders/{requestId}');
+    return parseResponse('GUUSTO', 'Guusto', foundOrder, res.body, 'GET /orders/{requestId}');
   }
 
   async workspaceBalance(currency: string): Promise<number> {
     const res = await this.http.request({ method: 'GET', path: `/balances/workspaces/currencies/${encodeURIComponent(currency)}`, idempotent: true });
-    return parse(z.object({ balance: z.number() }), res.body, 'GET /balances/workspaces').balance;
+    return parseResponse('GUUSTO', 'Guusto', z.object({ balance: z.number() }), res.body, 'GET /balances/workspaces').balance;
   }
-}
-
-/**
- * A success response we cannot read is an unknown outcome: for a create, Guusto may well have taken it.
- */
-function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    const where = result.error.issues[0]?.path.join('.') || 'body';
-    throw new ProviderCallError('GUUSTO', 'unknown', `Guusto's answer to ${what} did not have the documented shape (${where})`);
-  }
-  return result.data;
 }

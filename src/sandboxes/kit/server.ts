@@ -105,7 +105,9 @@ export class SandboxHttpServer {
       pathMatched = true;
       if (route.method !== method) continue;
       let body: unknown = null;
-      if (raw.length > 0) {
+      // Form-encoded bodies (an OAuth token request) are left to the route, which reads `raw`.
+      const isForm = /application\/x-www-form-urlencoded/i.test(headers['content-type'] ?? '');
+      if (raw.length > 0 && !isForm) {
         try {
           body = JSON.parse(raw.toString('utf8'));
         } catch {

@@ -1,0 +1,262 @@
+import type { InputErrors } from '../../core/errors.js';
+import { decodeId } from '../../core/global-id.js';
+import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js';
+import { toZonedLocal } from '../../core/zoned-time.js';
+import type { OrderRecord } from '../../store/records.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import { ProviderCallError } from '../http.js';
+import { GiftronautApi, type CardType, type GiftronautBrandedCard, type GiftronautChoiceCard, type GiftronautCreateBody } from './api.js';
+import type { GiftronautConnection } from './config.js';
+import { orderSnapshot } from './map.js';
+
+export interface GiftronautOptions {
+  cardType?: CardType | null;
+  /** A CatalogItem id as `catalog(provider: GIFTRONAUT)` returns it. */
+  productId?: string | null;
+  subject?: string | null;
+  templateId?: string | null;
+  refundOption?: boolean | null;
+}
+
+/** Our catalog ids carry the card type: `branded:<productId>` or `choice:<productId>`. */
+const CARD_PREFIX: Record<CardType, string> = { BRANDED_CARD: 'branded', CHOICE_CARD: 'choice' };
+const CATALOG_TTL_MS = 5 * 60_000;
+/** Giftronaut cancels scheduled orders only, and only this long before their send time [doc]. */
+const CANCEL_WINDOW_MS = 60 * 60_000;
+
+interface Catalog {
+  branded: Map<string, GiftronautBrandedCard>;
+  choice: Map<string, GiftronautChoiceCard>;
+}
+
+export class GiftronautAdapter implements ProviderAdapter {
+  readonly provider = 'GIFTRONAUT' as const;
+  readonly capabilities = {
+    canCancel: true,
+    canResend: true,
+    canListOrders: true,
+    canSchedule: true,
+    hasWebhooks: true,
+    deduplicatesCreates: true,
+  };
+  readonly api: GiftronautApi;
+  private catalogCache: { at: number; value: Promise<Catalog> } | undefined;
+
+  constructor(connection: GiftronautConnection, timeoutMs: number) {
+    this.api = new GiftronautApi(connection, timeoutMs);
+  }
+
+  validate(input: ValidationInput, errors: InputErrors): void {
+    const options = (input.options ?? {}) as GiftronautOptions;
+    const product = parseProduct(options);
+    if (!options.productId) errors.add('input.giftronaut.productId', 'Giftronaut needs a productId from catalog(provider: GIFTRONAUT)');
+    else if (!product) errors.add('input.giftronaut.productId', 'is not a Giftronaut catalog item id');
+    else if (options.cardType && options.cardType !== product.cardType) {
+      errors.add('input.giftronaut.cardType', `does not match the product, which is a ${product.cardType}`);
+    }
+    if (!input.senderName) errors.add('input.senderName', 'Giftronaut shows a sender name in every gift email');
+    if (options.subject !== undefined && options.subject !== null && options.subject.trim() === '') errors.add('input.giftronaut.subject', 'cannot be empty');
+    if (input.sendAt && !input.timezone) errors.add('input.timezone', 'Giftronaut schedules a send in a time zone: give one, e.g. America/New_York');
+    const currencies = new Set<string>();
+    for (const r of input.recipients) {
+      const field = `input.recipients[${r.position}]`;
+      if (!r.email) errors.add(`${field}.email`, 'Giftronaut sends every gift by email');
+      if (!r.amount) errors.add(`${field}.amount`, "Giftronaut needs an amount: set input.amount or this recipient's amount");
+      else currencies.add(r.amount.currency);
+    }
+    if (currencies.size > 1) errors.add('input.recipients', "Giftronaut sends one product, in the product's currency");
+  }
+
+  async validateRemote(input: ValidationInput, errors: InputErrors): Promise<void> {
+    const product = parseProduct((input.options ?? {}) as GiftronautOptions);
+    if (!product) return;
+    let catalog: Catalog;
+    try {
+      catalog = await this.loadCatalog();
+    } catch {
+      return; // The catalog is unreachable now; Giftronaut checks the same rules when it gets the order.
+    }
+    const field = 'input.giftronaut.productId';
+    if (product.cardType === 'BRANDED_CARD') {
+      const card = catalog.branded.get(product.id);
+      if (!card) return errors.add(field, "is not in Giftronaut's branded-card catalog");
+      for (const r of input.recipients) {
+        if (!r.amount) continue;
+        const amountField = `input.recipients[${r.position}].amount`;
+        if (r.amount.currency !== card.currency) errors.add(`${amountField}.currency`, `${card.name} is sold in ${card.currency}`);
+        else if (!card.pricePoints.some((p) => minorFromDecimal(p, card.currency) === r.amount!.minor)) {
+          const points = card.pricePoints.map((p) => formatAmount({ minor: minorFromDecimal(p, card.currency), currency: card.currency }));
+          errors.add(`${amountField}.amount`, `${card.name} comes in ${points.join(', ')} ${card.currency}`);
+        }
+      }
+    } else {
+      const card = catalog.choice.get(product.id);
+      if (!card) return errors.add(field, "is not in Giftronaut's choice-card catalog");
+      const min = minorFromDecimal(card.minAmount, card.currency);
+      const max = minorFromDecimal(card.maxAmount, card.currency);
+      for (const r of input.recipients) {
+        if (!r.amount) continue;
+        const amountField = `input.recipients[${r.position}].amount`;
+        if (r.amount.currency !== card.currency) errors.add(`${amountField}.currency`, `${card.name} is loaded in ${card.currency}`);
+        else if (r.amount.minor < min || r.amount.minor > max) {
+          const range = `${formatAmount({ minor: min, currency: card.currency })} to ${formatAmount({ minor: max, currency: card.currency })}`;
+          errors.add(`${amountField}.amount`, `${card.name} takes ${range} ${card.currency}`);
+        }
+      }
+    }
+  }
+
+  async create(request: SendRequest): Promise<CreateOutcome> {
+    const options = request.options as GiftronautOptions;
+    const product = parseProduct(options)!;
+    const body: GiftronautCreateBody = {
+      // Giftronaut's key is per credential while ours is per tenant: our order id is unique and
+      // stable across every retry of this order, so it is what Giftronaut deduplicates on.
+      idempotencyKey: request.reference,
+      productId: product.id,
+      sendTiming: request.sendAt
+        ? { type: 'SCHEDULED', scheduledAt: toZonedLocal(new Date(request.sendAt), request.timezone!), timezone: request.timezone! }
+        : { type: 'IMMEDIATE' },
+      emailSetting: {
+        senderName: request.senderName!,
+        subject: options.subject?.trim() || `A gift from ${request.senderName}`,
+        ...(request.message ? { message: request.message } : {}),
+        ...(options.templateId ? { templateId: options.templateId } : {}),
+      },
+      recipients: request.recipients.map((r) => ({
+        email: r.email!,
+        // Exact: minor units over a power of ten print as the shortest decimal ("50", "50.5", "1000").
+        amount: Number(formatAmount(r.amount!)),
+        ...(r.firstName ? { firstName: r.firstName } : {}),
+        ...(r.lastName ? { lastName: r.lastName } : {}),
+        ...(r.company ? { company: r.company } : {}),
+        ...(r.department ? { department: r.department } : {}),
+      })),
+      refundOption: options.refundOption ?? false,
+    };
+    try {
+      return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body)) };
+    } catch (error) {
+      if (!(error instanceof ProviderCallError)) throw error;
+      return error.kind === 'unknown' ? { kind: 'unknown', error } : { kind: 'not_sent', error };
+    }
+  }
+
+  isSettled(order: OrderRecord): boolean {
+    return order.submission !== 'ACCEPTED' || order.providerStatus === 'COMPLETE' || order.providerStatus === 'CANCELED';
+  }
+
+  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
+    return orderSnapshot(await this.api.getOrder(order.providerRef!));
+  }
+
+  orderCapabilities(order: OrderRecord, now: Date): { canCancel: boolean; canResend: boolean } {
+    const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
+    return {
+      canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,
+      canResend: order.status === 'SENT',
+    };
+  }
+
+  async listOrders(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }> {
+    const listed = await this.api.listOrders(page, pageSize);
+    return {
+      total: listed.totalCount ?? listed.data.length,
+      orders: listed.data.map((o) => ({
+        ...orderSnapshot(o),
+        createdAt: o.createdAt ?? null,
+        total: orderTotal(o.recipients ?? [], o.currency),
+      })),
+    };
+  }
+
+  async cancel(order: OrderRecord): Promise<OrderSnapshot> {
+    try {
+      const canceled = await this.api.cancelOrder(order.providerRef!);
+      return orderSnapshot(canceled ?? (await this.api.getOrder(order.providerRef!)));
+    } catch (error) {
+      if (error instanceof ProviderCallError && error.providerCode === 'ORDER_NOT_CANCELABLE') {
+        throw new ProviderCallError(
+          'GIFTRONAUT',
+          'rejected',
+          'Giftronaut cancels only scheduled orders, and only until 1 hour before their send time',
+          error.status,
+          error.providerCode,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async resend(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }> {
+    const requeued = await this.api.resend(
+      order.providerRef!,
+      recipients.map((r) => ({ email: r.email, ...(r.updatedEmail ? { updatedEmail: r.updatedEmail } : {}) })),
+    );
+    return { requeued };
+  }
+
+  async catalog(): Promise<CatalogEntry[]> {
+    const { branded, choice } = await this.loadCatalog();
+    const money = (value: number, currency: string): Money => ({ minor: minorFromDecimal(value, currency), currency });
+    return [
+      ...[...branded.values()].map((c) => ({
+        localId: `${CARD_PREFIX.BRANDED_CARD}:${c.productId}`,
+        kind: 'BRANDED_CARD' as const,
+        name: c.name,
+        currency: c.currency,
+        prices: c.pricePoints.map((p) => money(p, c.currency)),
+        minAmount: null,
+        maxAmount: null,
+      })),
+      ...[...choice.values()].map((c) => ({
+        localId: `${CARD_PREFIX.CHOICE_CARD}:${c.productId}`,
+        kind: 'CHOICE_CARD' as const,
+        name: c.name,
+        currency: c.currency,
+        prices: [],
+        minAmount: money(c.minAmount, c.currency),
+        maxAmount: money(c.maxAmount, c.currency),
+      })),
+    ];
+  }
+
+  async balances(): Promise<Money[]> {
+    const { availableBalance } = await this.api.balance();
+    return [{ minor: minorFromDecimal(availableBalance.amount, availableBalance.currency), currency: availableBalance.currency }];
+  }
+
+  close(): Promise<void> {
+    return this.api.close();
+  }
+
+  /** Both catalogs, shared by concurrent callers and kept for a few minutes; a failed read is not kept. */
+  private loadCatalog(): Promise<Catalog> {
+    if (this.catalogCache && Date.now() - this.catalogCache.at < CATALOG_TTL_MS) return this.catalogCache.value;
+    const value = Promise.all([this.api.brandedCards(), this.api.choiceCards()]).then(([branded, choice]) => ({
+      branded: new Map(branded.map((c) => [String(c.productId), c])),
+      choice: new Map(choice.map((c) => [String(c.productId), c])),
+    }));
+    this.catalogCache = { at: Date.now(), value };
+    value.catch(() => {
+      if (this.catalogCache?.value === value) this.catalogCache = undefined;
+    });
+    return value;
+  }
+}
+
+function parseProduct(options: GiftronautOptions): { cardType: CardType; id: string } | undefined {
+  if (!options.productId) return undefined;
+  const decoded = decodeId(options.productId, 'CatalogItem');
+  if (!decoded || decoded.provider !== 'GIFTRONAUT') return undefined;
+  const colon = decoded.local.indexOf(':');
+  if (colon <= 0) return undefined;
+  const [prefix, id] = [decoded.local.slice(0, colon), decoded.local.slice(colon + 1)];
+  const cardType = (Object.keys(CARD_PREFIX) as CardType[]).find((t) => CARD_PREFIX[t] === prefix);
+  return cardType && id ? { cardType, id } : undefined;
+}
+
+function orderTotal(recipients: { amount?: number | null }[], currency: string | null | undefined): Money | null {
+  if (!currency || recipients.some((r) => r.amount === null || r.amount === undefined)) return null;
+  return { minor: recipients.reduce((sum, r) => sum + minorFromDecimal(r.amount!, currency), 0), currency };
+}

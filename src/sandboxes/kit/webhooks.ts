@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface WebhookDelivery {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface DeliveryRecord {
+  body: string;
+  attempts: number;
+  delivered: boolean;
+}
+
+/**
+ * Delivers a sandbox's webhooks the way providers do: POST to the configured URL, at least once,
+ * again with backoff until it is answered with a 2xx or the attempts run out.
+ */
+export class WebhookSender {
+  readonly log: DeliveryRecord[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly url: string | undefined,
+    private readonly options: { attempts?: number; baseDelayMs?: number } = {},
+  ) {}
+
+  send(delivery: WebhookDelivery): void {
+    if (!this.url || this.closed) return;
+    const record: DeliveryRecord = { body: delivery.body, attempts: 0, delivered: false };
+    this.log.push(record);
+    const task = this.deliver(this.url, delivery, record).finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+  }
+
+  /** Resolves once every delivery under way has succeeded or given up. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settle();
+  }
+
+  private async deliver(url: string, delivery: WebhookDelivery, record: DeliveryRecord): Promise<void> {
+    const attempts = this.options.attempts ?? 5;
+    const base = this.options.baseDelayMs ?? 200;
+    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+      record.attempts = attempt;
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...delivery.headers },
+          body: delivery.body,
+          signal: AbortSignal.timeout(5_000),
+        });
+        await res.arrayBuffer();
+        if (res.ok) {
+          record.delivered = true;
+          return;
+        }
+      } catch {
+        // Unreachable or timed out: try again, like the provider would.
+      }
+      if (attempt < attempts) await sleep(base * 2 ** (attempt - 1));
+    }
+  }
+}
