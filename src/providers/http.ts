@@ -6,9 +6,10 @@ import { redact } from '../core/redact.js';
 /**
  * What a failed provider call means for the money:
  * - `rejected`: the provider answered and refused (4xx); nothing was taken.
- * - `unavailable`: the provider did not process the request (unreachable, 429, 503); nothing was taken.
- * - `unknown`: the request may have been processed (timeout after sending, dropped connection, other 5xx,
- *   an unreadable success response).
+ * - `unavailable`: the provider did not process the request (unreachable, 429); nothing was taken.
+ * - `unknown`: the request may have been processed (timeout after sending, dropped connection, any 5xx,
+ *   an unreadable success response). A 503 counts here too: a proxy in front of the provider may
+ *   answer it after forwarding the request.
  */
 export type FailureKind = 'rejected' | 'unavailable' | 'unknown';
 
@@ -171,10 +172,9 @@ export class ProviderHttpClient {
     const { code, message } = this.options.readError(status, body);
     const provider = this.options.provider;
     const text = message ?? `${provider} answered HTTP ${status}`;
-    if (status === 429 || status === 503) {
-      return new ProviderCallError(provider, 'unavailable', text, status, code, parseRetryAfter(headers['retry-after']));
-    }
-    if (status >= 500) return new ProviderCallError(provider, 'unknown', text, status, code);
+    const retryAfterMs = parseRetryAfter(headers['retry-after']);
+    if (status === 429) return new ProviderCallError(provider, 'unavailable', text, status, code, retryAfterMs);
+    if (status >= 500) return new ProviderCallError(provider, 'unknown', text, status, code, retryAfterMs);
     return new ProviderCallError(provider, 'rejected', text, status, code);
   }
 
