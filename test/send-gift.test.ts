@@ -156,3 +156,20 @@ describe('listing orders', () => {
     expect(rest.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
   });
 });
+
+describe('a Guusto request that completes at once', () => {
+  it('still gets every certificate, and is settled only then', async () => {
+    const fast = await Harness.start({ guusto: { stepMs: 0 } });
+    try {
+      const sent = await fast.gql(SendGiftsDocument, { input: input('instant') });
+      expect(sent.data!.sendGifts.order).toMatchObject({ status: 'SENT', providerStatus: 'COMPLETED' });
+      const order = (await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order.id })).data!.order!;
+      expect(order.recipients.edges.map((e) => e.node.gift?.__typename)).toEqual(['Certificate', 'Certificate']);
+      const reads = fast.guusto.http.count('GET', '/api/v1/orders/:id');
+      await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+      expect(fast.guusto.http.count('GET', '/api/v1/orders/:id')).toBe(reads);
+    } finally {
+      await fast.close();
+    }
+  });
+});

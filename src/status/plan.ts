@@ -24,8 +24,10 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
     plan.order.providerStatus = obs.providerStatus;
   }
   if (obs.providerRef && !order.providerRef) plan.order.providerRef = obs.providerRef;
-  if (obs.details && plan.order.status !== undefined) plan.order.details = { ...order.details, ...obs.details };
-  else if (obs.details && hasNewKeys(order.details, obs.details)) plan.order.details = { ...obs.details, ...order.details };
+  // Details from an observation as recent as the ledger's state win; a late one only fills gaps.
+  const current = plan.order.status !== undefined || obs.status === order.status;
+  const details = obs.details && (current ? { ...order.details, ...obs.details } : { ...obs.details, ...order.details });
+  if (details && !sameDetails(details, order.details)) plan.order.details = details;
 
   const byId = new Map(recipients.map((r) => [r.id, r]));
   for (const seen of obs.recipients ?? []) {
@@ -47,8 +49,8 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
   return plan;
 }
 
-const hasNewKeys = (current: Record<string, unknown>, seen: Record<string, unknown>): boolean =>
-  Object.entries(seen).some(([k, v]) => v !== undefined && v !== null && (current[k] === undefined || current[k] === null));
+const sameDetails = (a: Record<string, unknown>, b: Record<string, unknown>): boolean =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => JSON.stringify(v) === JSON.stringify(b[k]));
 
 export const isEmptyPlan = (plan: PlannedChange): boolean =>
   Object.keys(plan.order).length === 0 && plan.recipients.length === 0 && plan.events.length === 0;

@@ -55,3 +55,16 @@ describe('status changes', () => {
     expect(summarizeStatus([], 'PENDING')).toBe('PENDING');
   });
 });
+
+describe('provider details', () => {
+  it('take the newest values from an observation as recent as the ledger, and only fill gaps from a late one', () => {
+    const now = { ...order('SENT', 'COMPLETED'), details: { certificatesComplete: false, orderStep: 'COMPLETED' } };
+    expect(planObservation(now, [], { ...seen('SENT', 'COMPLETED'), details: { certificatesComplete: true } }).order.details).toEqual({
+      certificatesComplete: true,
+      orderStep: 'COMPLETED',
+    });
+    const late = planObservation(now, [], { ...seen('PENDING', 'ACCEPTED'), details: { orderStep: 'PENDING', requestId: 'r-1' } });
+    expect(late.order.details).toEqual({ certificatesComplete: false, orderStep: 'COMPLETED', requestId: 'r-1' });
+    expect(planObservation(now, [], { ...seen('SENT', 'COMPLETED'), details: { orderStep: 'COMPLETED' } }).order.details).toBeUndefined();
+  });
+});

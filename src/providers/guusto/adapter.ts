@@ -1,6 +1,6 @@
 import type { InputErrors } from '../../core/errors.js';
 import { minorFromDecimal, wholeUnits, type Money } from '../../core/money.js';
-import type { OrderRecord } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
 import { GuustoApi, type GuustoCreateBody } from './api.js';
@@ -82,15 +82,20 @@ export class GuustoAdapter implements ProviderAdapter {
   }
 
   isSettled(order: OrderRecord): boolean {
+    if (order.submission !== 'ACCEPTED') return true;
     // Guusto tracks nothing after issuing certificates: COMPLETED and FAILED are its last words [assume].
-    return order.submission !== 'ACCEPTED' || order.providerStatus === 'COMPLETED' || order.providerStatus === 'FAILED';
+    // A COMPLETED request is settled once every recipient's certificate has been read.
+    const status = guustoStatus(order.providerStatus);
+    return status === 'FAILED' || (status === 'SENT' && order.details.certificatesComplete === true);
   }
 
-  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
+  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
     const request = await this.api.orderStatus(order.providerRef!);
     // Certificates exist once the request completes; before that "Find Order" lists none.
-    const certificates = guustoStatus(request.requestStatus) === 'SENT' ? await allCertificates(this.api, request.requestId) : undefined;
-    return requestSnapshot(request, certificates);
+    if (guustoStatus(request.requestStatus) !== 'SENT') return requestSnapshot(request);
+    const certificates = await allCertificates(this.api, request.requestId);
+    const snapshot = requestSnapshot(request, certificates);
+    return { ...snapshot, details: { ...snapshot.details, certificatesComplete: certificates.length >= recipients.length } };
   }
 
   async catalog(): Promise<CatalogEntry[]> {
