@@ -67,6 +67,32 @@ describe('a create whose outcome is unknown', () => {
   });
 });
 
+describe('a ledger that fails after the provider accepted', () => {
+  it('says not to send again, keeps the order UNCONFIRMED and logs the provider reference', async () => {
+    const ingest = h.store.ingest.bind(h.store);
+    h.store.ingest = async (observation, options) => {
+      if (options?.accept) throw new Error('disk I/O error');
+      return ingest(observation, options);
+    };
+    try {
+      const before = posts();
+      const result = await h.gql(SendGiftsDocument, { input: input('ledger-fails') });
+      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+      expect(result.errors![0]!.extensions!.retryable).toBe(false);
+      expect(result.errors![0]!.message).toMatch(/accepted the order as [0-9a-f-]{36}.*Do not send it again/);
+      const requestId = /as ([0-9a-f-]{36})/.exec(result.errors![0]!.message)![1]!;
+      expect(h.logs.join('\n')).toContain(requestId);
+
+      h.store.ingest = ingest;
+      const replay = await h.gql(SendGiftsDocument, { input: input('ledger-fails') });
+      expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { status: 'UNCONFIRMED' } });
+      expect(posts()).toBe(before + 1);
+    } finally {
+      h.store.ingest = ingest;
+    }
+  });
+});
+
 describe('a create Guusto certainly did not take', () => {
   it('after a 429 is a retryable PROVIDER_UNAVAILABLE, and the retry sends it exactly once', async () => {
     h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } });

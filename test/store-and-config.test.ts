@@ -88,3 +88,26 @@ describe('configuration', () => {
     expect(() => loadConfig({ GIFTGRAPH_MODE: 'live', GIFTGRAPH_JWT_SECRET: 's'.repeat(32) })).toThrow(/needs credentials/);
   });
 });
+
+describe('one process per ledger', () => {
+  it('refuses a second store on the same file, clearly', () => {
+    const file = tempDb();
+    const first = SqliteStore.open(file);
+    expect(() => SqliteStore.open(file)).toThrow(/in use by another giftgraph process/);
+    first.close();
+    SqliteStore.open(file).close();
+  });
+
+  it("records the provider's acceptance even after a restart marked the order UNCONFIRMED", async () => {
+    const store = SqliteStore.open(tempDb());
+    await store.reserveOrder(order('late-accept', 'SENDING'), []);
+    await store.recoverInterruptedSends(new Date().toISOString());
+    await store.ingest(
+      { orderId: 'late-accept', source: 'MUTATION', occurredAt: new Date().toISOString(), status: 'PENDING', providerStatus: 'ACCEPTED', providerRef: 'req-1' },
+      { accept: true },
+    );
+    const [accepted] = await store.getOrders('t', ['late-accept']);
+    expect(accepted).toMatchObject({ submission: 'ACCEPTED', status: 'PENDING', providerRef: 'req-1' });
+    store.close();
+  });
+});

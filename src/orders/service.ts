@@ -111,8 +111,7 @@ export class OrdersService {
     }
 
     if (outcome.kind === 'accepted') {
-      const recipients = await this.store.getRecipients([order.id]);
-      await this.store.ingest(toObservation(order, recipients, outcome.snapshot, 'MUTATION', this.clock()), { accept: true });
+      await this.recordAcceptance(order, outcome.snapshot);
     } else if (outcome.kind === 'not_sent') {
       const error = outcome.error;
       await this.store.updateSubmission(order.id, 'SENDING', {
@@ -139,6 +138,34 @@ export class OrdersService {
       );
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+  }
+
+  /**
+   * The provider took the order: the ledger must say so. If it cannot (disk full, store closing),
+   * the provider's reference goes to the log for reconciliation, the order stays UNCONFIRMED
+   * rather than "still being sent", and the client is told not to send it again.
+   */
+  private async recordAcceptance(order: OrderRecord, snapshot: OrderSnapshot): Promise<void> {
+    try {
+      const recipients = await this.store.getRecipients([order.id]);
+      await this.store.ingest(toObservation(order, recipients, snapshot, 'MUTATION', this.clock()), { accept: true });
+    } catch (error) {
+      this.log.error(
+        { err: error, orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef },
+        'the provider accepted an order the ledger could not record; reconcile it by providerRef',
+      );
+      await this.store
+        .updateSubmission(order.id, 'SENDING', {
+          submission: 'UNCONFIRMED',
+          lastError: { code: 'PROVIDER_UNAVAILABLE', message: `accepted by the provider as ${snapshot.providerRef}, but not recorded` },
+        })
+        .catch(() => undefined);
+      throw new GiftgraphError(
+        'PROVIDER_UNAVAILABLE',
+        `${order.provider} accepted the order as ${snapshot.providerRef}, but giftgraph could not record it. Do not send it again.`,
+        { provider: order.provider, retryable: false, orderId: encodeId('Order', order.provider, order.id) },
+      );
+    }
   }
 
   /**

@@ -127,17 +127,28 @@ export class SqliteStore implements Store {
   static open(file: string): SqliteStore {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    // One process owns a ledger: a second one could take over orders the first is still sending.
+    // The exclusive lock is taken by the migration's write below and held until close.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('busy_timeout = 2000');
     const store = new SqliteStore(db);
-    store.migrate();
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      store.migrate();
+    } catch (error) {
+      db.close();
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`The ledger ${file} is in use by another giftgraph process; one process serves one ledger.`);
+      }
+      throw error;
+    }
     return store;
   }
 
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    this.db.exec('BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL); COMMIT');
     const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue;
@@ -234,8 +245,8 @@ export class SqliteStore implements Store {
   async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
     return this.db.transaction((): StatusEventRecord[] => {
       if (options.accept) {
-        this
-          .sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission = 'SENDING'")
+        // The provider's answer proves it took the order, also when a restart meanwhile marked it UNCONFIRMED.
+        this.sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission IN ('SENDING', 'UNCONFIRMED')")
           .run(obs.occurredAt, obs.orderId);
       }
       const orderRow = this.sql('SELECT * FROM orders WHERE id = ?').get(obs.orderId) as OrderRow | undefined;
