@@ -36,6 +36,14 @@ describe('providers', () => {
     expect((await h.gql(BalancesDocument, {})).data!.providers[0]!.balances![0]).toEqual({ amount: '450.00', currency: 'CAD' });
   });
 
+  it('asks the provider once per request, however often the query asks', async () => {
+    const before = h.guusto.http.count('GET', '/api/v1/balances/workspaces/currencies/:currency');
+    const aliases = Array.from({ length: 20 }, (_, i) => `b${i}: balances { amount }`).join(' ');
+    const result = await h.gql(`{ providers { name ${aliases} } }`);
+    expect(result.errors).toBeUndefined();
+    expect(h.guusto.http.count('GET', '/api/v1/balances/workspaces/currencies/:currency') - before).toBe(2);
+  });
+
   it('keeps the rest of the answer when the balance cannot be read', async () => {
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/balances\//, times: 6, fault: { kind: 'status', status: 503 } });
     const result = await h.gql(BalancesDocument, {});

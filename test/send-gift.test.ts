@@ -99,6 +99,17 @@ describe('sending a gift through Guusto', () => {
     expect(h.guusto.http.count('POST', '/api/v1/orders')).toBe(posts);
   });
 
+  it('sends once when the same key arrives twice at the same time', async () => {
+    h.guusto.http.faults.add({ method: 'POST', path: '/api/v1/orders', fault: { kind: 'latency', ms: 200 } });
+    const before = h.guusto.http.count('POST', '/api/v1/orders');
+    const [a, b] = await Promise.all([h.gql(SendGiftsDocument, { input: input('race-1') }), h.gql(SendGiftsDocument, { input: input('race-1') })]);
+    const outcomes = [a, b].map((r) => (r.errors ? errorCode(r) : r.data!.sendGifts.created));
+    expect(outcomes.sort()).toEqual(['IDEMPOTENCY_CONFLICT', true].sort());
+    const conflict = [a, b].find((r) => r.errors)!;
+    expect(conflict.errors![0]!.extensions!.retryable).toBe(true);
+    expect(h.guusto.http.count('POST', '/api/v1/orders')).toBe(before + 1);
+  });
+
   it('keeps idempotency keys per tenant', async () => {
     const other = await h.token({ tenant: 'globex' });
     const mine = await h.gql(SendGiftsDocument, { input: input('shared-key') });

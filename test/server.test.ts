@@ -57,6 +57,24 @@ describe('graphql-ws on /ws', () => {
     await client.dispose();
   });
 
+  it('masks errors as HTTP does: a code on each, and no echoed email', async () => {
+    const client = wsClient({ authorization: `Bearer ${await h.token()}` });
+    const result = await new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
+      let last = {};
+      client.subscribe(
+        {
+          query: print(SendGiftsDocument),
+          variables: { input: { provider: 'GUUSTO', idempotencyKey: 'ws-bad', recipients: [{ email: 'secret.person@example.com', bogus: 1 }] } },
+        },
+        { next: (value) => (last = value), error: reject, complete: () => resolve(last) },
+      );
+    });
+    expect(result.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(JSON.stringify(result)).not.toContain('secret.person');
+    expect(result.errors![0]!.message).toMatch(/got an invalid value/);
+    await client.dispose();
+  });
+
   it('applies the same depth limit as HTTP', async () => {
     const client = wsClient({ authorization: `Bearer ${await h.token()}` });
     const rejected = runOnce(client, deepQuery(6));

@@ -29,7 +29,7 @@ const DECIMAL = /^(0|[1-9]\d{0,14})(?:\.(\d+))?$/;
  */
 export function parseMoney(input: { amount: string; currency: string }, field: string): Money {
   const currency = input.currency.trim().toUpperCase();
-  if (!isKnownCurrency(currency)) throw badInput(`${field}.currency`, `${JSON.stringify(input.currency)} is not an ISO 4217 currency code`);
+  if (!isKnownCurrency(currency)) throw badInput(`${field}.currency`, 'is not an ISO 4217 currency code');
   const match = DECIMAL.exec(input.amount.trim());
   if (!match) throw badInput(`${field}.amount`, 'must be a non-negative decimal string such as "25" or "25.50"');
   const exponent = currencyExponent(currency);

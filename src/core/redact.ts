@@ -1,4 +1,7 @@
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// Every character an address may carry before the @ (RFC 5322 atext), and any host after it.
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*/g;
+// GraphQL echoes a whole rejected variable value ("got invalid value { email: ... }"); drop the value.
+const ECHOED_VALUE = /got invalid value .*?(?=; | at "|$)/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const SECRET_LIKE = /\b(whsec_|ao-v1-)[A-Za-z0-9_+/=-]+/g;
 
@@ -7,7 +10,7 @@ const SECRET_LIKE = /\b(whsec_|ao-v1-)[A-Za-z0-9_+/=-]+/g;
  * message, an exception) before it reaches a client or a log line.
  */
 export function redact(text: string): string {
-  return text.replace(EMAIL, '[email]').replace(BEARER, '$1 [redacted]').replace(SECRET_LIKE, '$1[redacted]');
+  return text.replace(ECHOED_VALUE, 'got an invalid value').replace(EMAIL, '[email]').replace(BEARER, '$1 [redacted]').replace(SECRET_LIKE, '$1[redacted]');
 }
 
 /** pino paths whose values never reach a log. */

@@ -1,5 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
+import type { Money } from '../core/money.js';
+import type { Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { requireScope, type AuthContext, type Scope, type Viewer } from '../server/auth.js';
@@ -25,9 +27,15 @@ const groupBy = <T>(rows: readonly T[], key: (row: T) => string, ids: readonly s
   return ids.map((id) => groups.get(id)!);
 };
 
-/** One store query per kind of data per request tick, however many orders a query touches. */
-export function createLoaders(orders: OrdersService, tenant: string) {
+/**
+ * One store query per kind of data per request tick, however many orders a query touches, and one
+ * provider call per provider for its balance, however many times a query asks.
+ */
+export function createLoaders(orders: OrdersService, providers: ProviderRegistry, tenant: string) {
   return {
+    balances: new DataLoader<Provider, Money[] | null>(async (keys) =>
+      Promise.all(keys.map((p) => (providers.get(p)?.adapter.balances?.() ?? Promise.resolve(null)).catch((error: Error) => error))),
+    ),
     order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids)),
     recipients: new DataLoader<string, RecipientRecord[]>(async (ids) => groupBy(await orders.recipients(ids), (r) => r.orderId, ids)),
     events: new DataLoader<string, StatusEventRecord[]>(async (ids) => groupBy(await orders.statusEvents(ids), (e) => e.orderId, ids)),
@@ -35,7 +43,7 @@ export function createLoaders(orders: OrdersService, tenant: string) {
 }
 
 export function createContext(services: Services, auth: AuthContext): GraphQLContext {
-  return { ...auth, services, loaders: auth.viewer ? createLoaders(services.orders, auth.viewer.tenant) : null };
+  return { ...auth, services, loaders: auth.viewer ? createLoaders(services.orders, services.providers, auth.viewer.tenant) : null };
 }
 
 /** The viewer (holding `scope`) and its tenant's loaders. */

@@ -13,10 +13,9 @@ export class ProviderInfoResolver {
     description: 'Funds available to send with, per currency, asked of the provider now. Null where the provider reports none.',
   })
   async balances(@Root() info: ProviderInfo, @Ctx() ctx: GraphQLContext): Promise<Money[] | null> {
-    const adapter = ctx.services.providers.get(info.name as Provider)?.adapter;
-    if (!adapter?.balances) return null;
     try {
-      return (await adapter.balances()).map((m) => Money.from(m)!);
+      const balances = await ctx.loaders!.balances.load(info.name as Provider);
+      return balances?.map((m) => Money.from(m)!) ?? null;
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
       throw new GiftgraphError('PROVIDER_UNAVAILABLE', `${error.provider} did not report its balance: ${error.message}`, {

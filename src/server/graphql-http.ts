@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
@@ -11,19 +11,27 @@ import { queryLimits } from './limits.js';
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * What reaches clients of an error: our own typed errors and GraphQL's validation errors as they
- * are (with personal data redacted); anything unexpected as a bare INTERNAL_SERVER_ERROR, logged here.
+ * What reaches clients of an error, on HTTP and WebSocket alike: our own typed errors and GraphQL's
+ * own (syntax, validation, variable) errors, with personal data and echoed values removed; anything
+ * unexpected as a bare INTERNAL_SERVER_ERROR, logged here. `defaultCode` names GraphQL's own errors
+ * where nothing gave them a code (graphql-ws does not).
  */
-export function formatError(log: Logger) {
+export function formatError(log: Logger, defaultCode = 'GRAPHQL_VALIDATION_FAILED') {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const code = formatted.extensions?.code;
-    const known = original instanceof GiftgraphError || (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR');
+    // GraphQL's own errors carry no cause, or wrap another GraphQLError (variable coercion does).
+    const graphqlOwn = error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError);
+    const known = original instanceof GiftgraphError || graphqlOwn || (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR');
     if (!known) {
       log.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
       return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
     }
     const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    if (typeof extensions.code !== 'string') extensions.code = defaultCode;
+    if (Array.isArray(extensions.problems)) {
+      extensions.problems = (extensions.problems as { field: string; message: string }[]).map((p) => ({ ...p, message: redact(p.message) }));
+    }
     return { ...formatted, message: redact(formatted.message), extensions };
   };
 }

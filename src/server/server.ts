@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
-import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { execute, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -9,7 +9,7 @@ import { GiftgraphError } from '../core/errors.js';
 import { createContext, type GraphQLContext, type Services } from '../resolvers/context.js';
 import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier } from './auth.js';
-import { createApollo, serveGraphQL } from './graphql-http.js';
+import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
 import { queryLimits } from './limits.js';
 
 export interface ServerDeps {
@@ -61,8 +61,9 @@ export class GiftgraphServer {
   }
 
   /**
-   * Graceful stop: refuse new connections and requests, let requests in flight finish (up to
-   * `graceMs`), close WebSockets and idle keep-alive sockets. The caller closes the store after.
+   * Graceful stop: refuse new connections and requests, let requests and WebSocket operations in
+   * flight finish (up to `graceMs`), close WebSockets and idle keep-alive sockets. The caller closes
+   * the store after.
    */
   stop(graceMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
@@ -108,6 +109,8 @@ export class GiftgraphServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     switch (url.pathname) {
       case '/graphql':
+        // A request that reaches a keep-alive connection after shutdown began is not started.
+        if (this.stopping) return json(res, 503, { errors: [{ message: 'Server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
         return serveGraphQL(this.apollo, req, res, url, async () =>
           createContext(this.deps.services, await this.authenticate(req.headers.authorization)),
         );
@@ -126,11 +129,25 @@ export class GiftgraphServer {
 
   private serveWebSocket() {
     const rules = [...specifiedRules, queryLimits()];
+    const validationError = formatError(this.deps.log);
+    const executionError = formatError(this.deps.log, 'BAD_USER_INPUT');
     return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
       {
         schema: this.deps.schema,
-        // Apollo Server's validation rules do not run here, so the same limits are applied explicitly.
+        // Apollo Server's validation rules, error formatting and request tracking do not run here,
+        // so the same limits, the same error masking and the same in-flight count are applied explicitly.
         validate: (schema, document) => validate(schema, document, rules),
+        onError: (_ctx, _id, _payload, errors) => errors.map((e) => validationError(e.toJSON(), e)),
+        onNext: (_ctx, _id, _payload, _args, result) =>
+          result.errors ? { ...result, errors: result.errors.map((e) => executionError(e.toJSON(), e)) } : undefined,
+        execute: async (args) => {
+          this.inFlight += 1;
+          try {
+            return await execute(args);
+          } finally {
+            this.inFlight -= 1;
+          }
+        },
         onConnect: async (ctx) => {
           const auth = await this.authenticate(tokenFromConnectionParams(ctx.connectionParams));
           ctx.extra.auth = auth;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { redact } from '../../src/core/redact.js';
+
+describe('redact', () => {
+  it.each([
+    ['mail ada@example.com now', 'mail [email] now'],
+    ["o'brien.secret@example.com", '[email]'],
+    ['x+tag@sub.example.co.uk', '[email]'],
+    ['user@localhost', '[email]'],
+  ])('removes addresses: %s', (text, expected) => {
+    expect(redact(text)).toBe(expected);
+  });
+
+  it('removes credentials', () => {
+    expect(redact('Authorization: Bearer abc.def.ghi')).toBe('Authorization: Bearer [redacted]');
+    expect(redact('secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe('secret whsec_[redacted]');
+  });
+
+  it('drops a rejected value GraphQL would echo, keeping where it was', () => {
+    expect(redact('Variable "$input" got invalid value { email: "x" }; Field "bogus" is not defined')).toBe(
+      'Variable "$input" got an invalid value; Field "bogus" is not defined',
+    );
+    expect(redact('Variable "$input" got invalid value "1e3" at "input.amount.amount"; Expected a decimal')).toBe(
+      'Variable "$input" got an invalid value at "input.amount.amount"; Expected a decimal',
+    );
+  });
+});
