@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GiftgraphError, InputErrors, notFound } from '../core/errors.js';
 import { encodeId } from '../core/global-id.js';
-import { isFinalStatus, type Provider } from '../core/model.js';
+import { isFinalStatus, summarizeStatus, type Provider } from '../core/model.js';
 import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -264,25 +264,27 @@ function toObservation(
   at: Date,
 ): Observation {
   const byPosition = new Map(snapshot.recipients?.map((r) => [r.position, r]));
+  const seenRecipients = recipients.map((r) => {
+    const seen = byPosition.get(r.position);
+    return {
+      recipientId: r.id,
+      status: seen?.status ?? snapshot.status,
+      providerStatus: seen?.providerStatus ?? snapshot.providerStatus,
+      providerRef: seen?.providerRef ?? null,
+      email: seen?.email ?? null,
+      gift: seen?.gift ?? null,
+    };
+  });
   return {
     orderId: order.id,
     source,
     occurredAt: at.toISOString(),
-    status: snapshot.status,
+    // An order's status summarizes its recipients' where the provider reports them one by one.
+    status: snapshot.recipients ? summarizeStatus(seenRecipients.map((r) => r.status), snapshot.status) : snapshot.status,
     providerStatus: snapshot.providerStatus,
     providerRef: snapshot.providerRef,
     details: snapshot.details,
-    recipients: recipients.map((r) => {
-      const seen = byPosition.get(r.position);
-      return {
-        recipientId: r.id,
-        status: seen?.status ?? snapshot.status,
-        providerStatus: seen?.providerStatus ?? snapshot.providerStatus,
-        providerRef: seen?.providerRef ?? null,
-        email: seen?.email ?? null,
-        gift: seen?.gift ?? null,
-      };
-    }),
+    recipients: seenRecipients,
   };
 }
 

@@ -15,9 +15,8 @@ const ORDER_STATUS: Record<string, GiftStatus> = {
   CANCELLED: 'CANCELED',
 };
 
-/** Per-recipient values are not documented [assume]: the sandbox reports these. */
+/** Per-recipient values are not documented [assume]: the sandbox reports PENDING, SENT, FAILED, CANCELED. */
 const RECIPIENT_STATUS: Record<string, GiftStatus> = {
-  PENDING: 'PENDING',
   SENT: 'SENT',
   FAILED: 'FAILED',
   CANCELED: 'CANCELED',
@@ -43,8 +42,9 @@ export function orderSnapshot(order: GiftronautOrder): OrderSnapshot {
     },
     // Recipients are listed in the order they were sent [assume], so position matches ours.
     recipients: order.recipients?.map((r, position) => {
+      // A recipient's own value counts where it says more than the order's: a link sent, a bounce.
       const own = r.status ? RECIPIENT_STATUS[r.status.toUpperCase()] : undefined;
-      const recipientStatus = r.rewardLink ? (own ?? 'SENT') : (own ?? status);
+      const recipientStatus = r.rewardLink ? 'SENT' : own === 'FAILED' || own === 'CANCELED' ? own : status;
       return {
         position,
         status: recipientStatus,
