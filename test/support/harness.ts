@@ -9,6 +9,7 @@ import pino from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
 import { buildRegistry } from '../../src/providers/index.js';
+import type { ProviderRegistry } from '../../src/providers/registry.js';
 import { ManualClock } from '../../src/sandboxes/kit/clock.js';
 import { GiftronautSandbox, type GiftronautSandboxOptions } from '../../src/sandboxes/giftronaut/sandbox.js';
 import { GuustoSandbox, type GuustoSandboxOptions } from '../../src/sandboxes/guusto/sandbox.js';
@@ -45,6 +46,7 @@ export class Harness {
   guusto!: GuustoSandbox;
   giftronaut!: GiftronautSandbox;
   store!: SqliteStore;
+  providers!: ProviderRegistry;
   app!: App;
   url = '';
   dir = '';
@@ -68,7 +70,7 @@ export class Harness {
     });
     const [guustoUrl, giftronautUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen()]);
     this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
-    const providers = buildRegistry(
+    const providers = (this.providers = buildRegistry(
       {
         guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
         giftronaut: {
@@ -80,7 +82,7 @@ export class Harness {
       },
       'SANDBOX',
       options.providerTimeoutMs ?? 2_000,
-    );
+    ));
     const logs = this.logs;
     const sink = new Writable({
       write(chunk, _encoding, done) {

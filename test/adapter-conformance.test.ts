@@ -1,0 +1,137 @@
+/**
+ * The contract every provider adapter meets, run against each provider's sandbox over real HTTP
+ * and through the whole API. A new provider adds one fixture here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeId } from '../src/core/global-id.js';
+import type { Provider } from '../src/core/model.js';
+import type { SandboxHttpServer } from '../src/sandboxes/kit/server.js';
+import {
+  CancelOrderDocument,
+  CatalogDocument,
+  OrderDocument,
+  ProvidersDocument,
+  ResendGiftDocument,
+  SendGiftsDocument,
+  type SendGiftsInput,
+} from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+interface Fixture {
+  provider: Provider;
+  /** A valid send of two recipients, given the provider's catalog. */
+  input(key: string, catalog: { id: string; kind: string; currency?: string | null }[]): SendGiftsInput;
+  createPath: RegExp;
+  sandbox(h: Harness): { http: SandboxHttpServer; orderCount: number };
+}
+
+const fixtures: Fixture[] = [
+  {
+    provider: 'GUUSTO',
+    input: (key) => ({
+      provider: 'GUUSTO',
+      idempotencyKey: key,
+      message: 'Thanks!',
+      amount: { amount: '20', currency: 'USD' },
+      recipients: [{ email: 'ada@example.com' }, { employeeNumber: 'E-7' }],
+    }),
+    createPath: /^\/api\/v1\/orders$/,
+    sandbox: (h) => h.guusto,
+  },
+  {
+    provider: 'GIFTRONAUT',
+    input: (key, catalog) => ({
+      provider: 'GIFTRONAUT',
+      idempotencyKey: key,
+      senderName: 'Acme',
+      amount: { amount: '20', currency: 'USD' },
+      recipients: [{ email: 'ada@example.com' }, { email: 'grace@example.com' }],
+      giftronaut: { productId: catalog.find((c) => c.kind === 'CHOICE_CARD' && c.currency === 'USD')!.id },
+    }),
+    createPath: /^\/api\/v1\/orders\/(branded|choice)-cards$/,
+    sandbox: (h) => h.giftronaut,
+  },
+];
+
+describe.each(fixtures)('the $provider adapter', (fixture) => {
+  let h: Harness;
+  let catalog: { id: string; kind: string; currency?: string | null }[];
+  const creates = () => fixture.sandbox(h).http.received.filter((r) => r.method === 'POST' && fixture.createPath.test(r.path)).length;
+  const adapter = () => h.providers.get(fixture.provider)!.adapter;
+
+  beforeAll(async () => {
+    h = await Harness.start();
+    catalog = (await h.gql(CatalogDocument, { provider: fixture.provider, first: 100 })).data!.catalog.edges.map((e) => e.node);
+  });
+  afterAll(() => h.close());
+
+  it('lists a catalog whose items name their provider', () => {
+    expect(catalog.length).toBeGreaterThan(0);
+    for (const item of catalog) expect(decodeId(item.id, 'CatalogItem')?.provider).toBe(fixture.provider);
+  });
+
+  it('sends, reads back, and follows the order to SENT with a gift for every recipient', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-send', catalog) });
+    expect(sent.errors).toBeUndefined();
+    const order = sent.data!.sendGifts.order;
+    expect(order).toMatchObject({ provider: fixture.provider, status: 'PENDING' });
+    expect(order.recipients.edges).toHaveLength(2);
+    expect(decodeId(order.id, 'Order')?.provider).toBe(fixture.provider);
+
+    h.advance(2);
+    const read = (await h.gql(OrderDocument, { id: order.id })).data!.order!;
+    expect(read.status).toBe('SENT');
+    expect(read.recipients.edges.every((e) => e.node.status === 'SENT' && e.node.gift !== null)).toBe(true);
+    expect(read.statusHistory.at(-1)).toMatchObject({ to: 'SENT', source: 'POLL' });
+  });
+
+  it('replays the same key without a second create', async () => {
+    const first = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-replay', catalog) });
+    const before = creates();
+    const again = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-replay', catalog) });
+    expect(again.data!.sendGifts).toMatchObject({ created: false, order: { id: first.data!.sendGifts.order.id } });
+    expect(creates()).toBe(before);
+  });
+
+  it('reports the capabilities it acts on', async () => {
+    const info = (await h.gql(ProvidersDocument, {})).data!.providers.find((p) => p.name === fixture.provider)!;
+    expect(info.capabilities).toEqual(adapter().capabilities);
+  });
+
+  it('lists its orders where it can', async () => {
+    const lister = adapter().listOrders;
+    if (!adapter().capabilities.canListOrders) return expect(lister).toBeUndefined();
+    const page = await lister!.call(adapter(), 1, 100);
+    expect(page.total).toBeGreaterThanOrEqual(2);
+    expect(page.orders.every((o) => o.providerRef.length > 0)).toBe(true);
+  });
+
+  it('cancels and resends where it can, and says so where it cannot', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-after', catalog) });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    await h.gql(OrderDocument, { id });
+    const resend = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'ada@example.com' }] } });
+    if (adapter().capabilities.canResend) expect(resend.data!.resendGift.requeued).toBe(1);
+    else expect(errorCode(resend)).toBe('UNSUPPORTED_BY_PROVIDER');
+    const cancel = await h.gql(CancelOrderDocument, { id });
+    // A sent order cannot be canceled anywhere; a provider that cancels says why in its own words.
+    expect(errorCode(cancel)).toBe(adapter().capabilities.canCancel ? 'PROVIDER_REJECTED' : 'UNSUPPORTED_BY_PROVIDER');
+  });
+
+  it('never creates two orders when the connection drops after the provider processed the create', async () => {
+    const box = fixture.sandbox(h);
+    box.http.faults.add({ method: 'POST', path: fixture.createPath, fault: { kind: 'drop-after' } });
+    const orders = box.orderCount;
+    const result = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-drop', catalog) });
+    expect(fixture.sandbox(h).orderCount).toBe(orders + 1);
+    if (adapter().capabilities.deduplicatesCreates) {
+      expect(result.data!.sendGifts.order.status).toBe('PENDING');
+    } else {
+      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+      expect(result.errors![0]!.extensions!.retryable).toBe(false);
+    }
+    await h.gql(SendGiftsDocument, { input: fixture.input('conformance-drop', catalog) });
+    expect(fixture.sandbox(h).orderCount).toBe(orders + 1);
+  });
+});

@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CancelOrderDocument,
+  CatalogDocument,
+  GiftronautOrderDocument,
+  ResendGiftDocument,
+  SendGiftsDocument,
+  type SendGiftsInput,
+} from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+let h: Harness;
+let catalog: Map<string, string>;
+beforeAll(async () => {
+  h = await Harness.start({ giftronaut: { balanceUsd: 100_000 } });
+  const items = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.map((e) => e.node);
+  catalog = new Map(items.map((i) => [i.name, i.id]));
+});
+afterAll(() => h.close());
+
+const CREATE = /^\/api\/v1\/orders\/(branded|choice)-cards$/;
+const creates = () => h.giftronaut.http.received.filter((r) => r.method === 'POST' && CREATE.test(r.path)).length;
+
+const branded = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsInput => ({
+  provider: 'GIFTRONAUT',
+  idempotencyKey: key,
+  senderName: 'Acme Corp',
+  message: 'Thank you for your hard work.',
+  amount: { amount: '25', currency: 'USD' },
+  recipients: [
+    { email: 'alice@example.com', firstName: 'Alice', lastName: 'Smith', company: 'Acme', department: 'Engineering' },
+    { email: 'bob@example.com', firstName: 'Bob', amount: { amount: '50', currency: 'USD' } },
+  ],
+  giftronaut: { productId: catalog.get('Blue Bottle Coffee')!, subject: 'A gift for you!' },
+  ...overrides,
+});
+
+const read = async (id: string) => (await h.gql(GiftronautOrderDocument, { id })).data!.order!;
+const asGiftronaut = <T extends { __typename?: string }>(order: T) => order as T & { giftronautOrderId: string | null; cardType: string | null };
+
+describe('the catalog', () => {
+  it('offers branded cards at fixed price points and choice cards in a range, JPY included', async () => {
+    const items = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.map((e) => e.node);
+    expect(items.find((i) => i.name === 'Kinokuniya Books')).toMatchObject({
+      kind: 'BRANDED_CARD',
+      currency: 'JPY',
+      prices: [
+        { amount: '1000', currency: 'JPY' },
+        { amount: '3000', currency: 'JPY' },
+        { amount: '5000', currency: 'JPY' },
+      ],
+    });
+    expect(items.find((i) => i.name === 'Thank You Collection')).toMatchObject({
+      kind: 'CHOICE_CARD',
+      prices: [],
+      minAmount: { amount: '5.00', currency: 'USD' },
+      maxAmount: { amount: '500.00', currency: 'USD' },
+    });
+  });
+});
+
+describe('a branded card', () => {
+  it('is sent, then read back with each recipient and a gift link once complete', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('branded-1') });
+    expect(sent.errors).toBeUndefined();
+    const id = sent.data!.sendGifts.order.id;
+    expect(sent.data!.sendGifts.order).toMatchObject({ __typename: 'GiftronautOrder', status: 'PENDING', providerStatus: 'PENDING', total: { amount: '75.00', currency: 'USD' } });
+
+    h.advance(1);
+    expect((await read(id)).status).toBe('PROCESSING');
+    h.advance(1);
+    const order = asGiftronaut(await read(id));
+    expect(order).toMatchObject({ status: 'SENT', providerStatus: 'COMPLETE', cardType: 'BRANDED_CARD', productName: 'Blue Bottle Coffee', orderType: 'ONE_TIME' });
+    expect(order.giftronautOrderId).toMatch(/^OT\d{10}$/);
+    const recipients = order.recipients.edges.map((e) => e.node);
+    expect(recipients.map((r) => [r.email, r.status, r.amount])).toEqual([
+      ['alice@example.com', 'SENT', { amount: '25.00', currency: 'USD' }],
+      ['bob@example.com', 'SENT', { amount: '50.00', currency: 'USD' }],
+    ]);
+    for (const r of recipients) {
+      expect(r.gift).toMatchObject({ __typename: 'GiftLink', url: expect.stringMatching(/^https:\/\/sandbox\.giftronaut\.invalid\/r\//) });
+      const expires = Date.parse((r.gift as { expiresAt: string }).expiresAt);
+      expect(Math.round((expires - h.clock.now()) / 86_400_000)).toBe(180);
+    }
+    expect(order.statusHistory.map((c) => c.to)).toEqual(['PENDING', 'PROCESSING', 'SENT']);
+  });
+});
+
+describe('a choice card in JPY', () => {
+  it('keeps yen amounts exact end to end, with 30-day links under the refund option', async () => {
+    const input: SendGiftsInput = {
+      ...branded('choice-jpy'),
+      amount: { amount: '3000', currency: 'JPY' },
+      recipients: [{ email: 'kenji@example.com' }, { email: 'yui@example.com', amount: { amount: '12345', currency: 'JPY' } }],
+      giftronaut: { productId: catalog.get('Japan Choice')!, refundOption: true, cardType: 'CHOICE_CARD' },
+    };
+    const sent = await h.gql(SendGiftsDocument, { input });
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data!.sendGifts.order.total).toEqual({ amount: '15345', currency: 'JPY' });
+    h.advance(2);
+    const order = await read(sent.data!.sendGifts.order.id);
+    expect(order).toMatchObject({ status: 'SENT', refundOption: true, cardType: 'CHOICE_CARD' });
+    expect(order.recipients.edges.map((e) => e.node.amount)).toEqual([
+      { amount: '3000', currency: 'JPY' },
+      { amount: '12345', currency: 'JPY' },
+    ]);
+    const expires = Date.parse((order.recipients.edges[0]!.node.gift as { expiresAt: string }).expiresAt);
+    expect(Math.round((expires - h.clock.now()) / 86_400_000)).toBe(30);
+  });
+
+  it('refuses a fraction of a yen before anything is sent', async () => {
+    const before = creates();
+    const result = await h.gql(SendGiftsDocument, {
+      input: { ...branded('yen-fraction'), amount: { amount: '3000.5', currency: 'JPY' }, giftronaut: { productId: catalog.get('Japan Choice')! } },
+    });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.amount.amount' });
+    expect(creates()).toBe(before);
+  });
+});
+
+describe('a scheduled send', () => {
+  const tomorrow = () => new Date(h.clock.now() + 86_400_000).toISOString();
+
+  it('waits as SCHEDULED in its time zone, and can be canceled more than an hour ahead', async () => {
+    const sendAt = tomorrow();
+    const sent = await h.gql(SendGiftsDocument, { input: branded('scheduled-1', { sendAt, timezone: 'Asia/Tokyo' }) });
+    expect(sent.errors).toBeUndefined();
+    const id = sent.data!.sendGifts.order.id;
+    const scheduled = await read(id);
+    expect(scheduled).toMatchObject({ status: 'SCHEDULED', providerStatus: 'PENDING', timezone: 'Asia/Tokyo', scheduledFor: sendAt });
+    expect(scheduled.recipients.edges.map((e) => e.node.status)).toEqual(['SCHEDULED', 'SCHEDULED']);
+    expect(scheduled.capabilities).toEqual({ canCancel: true, canResend: false });
+
+    // Scheduled sends do not start before their time, however long the sandbox runs.
+    h.advance(10);
+    expect((await read(id)).status).toBe('SCHEDULED');
+
+    const canceled = await h.gql(CancelOrderDocument, { id });
+    expect(canceled.errors).toBeUndefined();
+    expect(canceled.data!.cancelOrder.order.status).toBe('CANCELED');
+    const after = await read(id);
+    expect(after.recipients.edges.map((e) => e.node.status)).toEqual(['CANCELED', 'CANCELED']);
+    expect(after.statusHistory.map((c) => c.to)).toEqual(['SCHEDULED', 'CANCELED']);
+  });
+
+  it('refuses a cancel inside the last hour with a clear, typed error', async () => {
+    const sendAt = new Date(h.clock.now() + 30 * 60_000).toISOString();
+    const sent = await h.gql(SendGiftsDocument, { input: branded('scheduled-soon', { sendAt, timezone: 'America/New_York' }) });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).capabilities.canCancel).toBe(false);
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GIFTRONAUT', providerCode: 'ORDER_NOT_CANCELABLE', retryable: false });
+    expect(result.errors![0]!.message).toMatch(/only scheduled orders, and only until 1 hour before their send time/);
+    expect((await read(id)).status).toBe('SCHEDULED');
+  });
+
+  it('refuses to cancel an immediate order', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('immediate-cancel') });
+    const result = await h.gql(CancelOrderDocument, { id: sent.data!.sendGifts.order.id });
+    expect(result.errors![0]!.extensions!.providerCode).toBe('ORDER_NOT_CANCELABLE');
+  });
+});
+
+describe('resending', () => {
+  it('sends a completed gift again to a corrected address, which the order then shows', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('resend-1') });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    expect((await read(id)).capabilities.canResend).toBe(true);
+    const result = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'alice@example.com', updatedEmail: 'alice.smith@example.com' }] } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.resendGift.requeued).toBe(1);
+    expect((await read(id)).recipients.edges.map((e) => e.node.email)).toEqual(['alice.smith@example.com', 'bob@example.com']);
+  });
+
+  it('refuses an address that is not a recipient, naming it, without calling Giftronaut', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('resend-2') });
+    const before = h.giftronaut.http.count('POST', '/api/v1/orders/:id/resend');
+    const result = await h.gql(ResendGiftDocument, { input: { orderId: sent.data!.sendGifts.order.id, recipients: [{ email: 'mallory@example.com' }] } });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].email' });
+    expect(h.giftronaut.http.count('POST', '/api/v1/orders/:id/resend')).toBe(before);
+  });
+});
+
+describe('creates Giftronaut deduplicates', () => {
+  it('are retried after a dropped connection, and Giftronaut holds exactly one order', async () => {
+    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'drop-after' } });
+    const orders = h.giftronaut.orderCount;
+    const before = creates();
+    const sent = await h.gql(SendGiftsDocument, { input: branded('dropped-once') });
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING' } });
+    expect(creates()).toBe(before + 2);
+    expect(h.giftronaut.orderCount).toBe(orders + 1);
+  });
+
+  it('are retried after a 5xx', async () => {
+    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 502 } });
+    const orders = h.giftronaut.orderCount;
+    const sent = await h.gql(SendGiftsDocument, { input: branded('bad-gateway') });
+    expect(sent.errors).toBeUndefined();
+    expect(h.giftronaut.orderCount).toBe(orders + 1);
+  });
+
+  it('left UNCONFIRMED after every retry failed are sent again by a same-key replay, still once', async () => {
+    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, times: 3, fault: { kind: 'drop-after' } });
+    const orders = h.giftronaut.orderCount;
+    const first = await h.gql(SendGiftsDocument, { input: branded('dropped-thrice') });
+    expect(errorCode(first)).toBe('PROVIDER_UNAVAILABLE');
+    expect(h.giftronaut.orderCount).toBe(orders + 1);
+    const replay = await h.gql(SendGiftsDocument, { input: branded('dropped-thrice') });
+    expect(replay.errors).toBeUndefined();
+    expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { status: 'PENDING', providerStatus: 'PENDING' } });
+    expect(h.giftronaut.orderCount).toBe(orders + 1);
+  });
+
+  it('from two tenants with the same key stay two orders', async () => {
+    const orders = h.giftronaut.orderCount;
+    await h.gql(SendGiftsDocument, { input: branded('same-key-two-tenants') }, await h.token({ tenant: 'one' }));
+    await h.gql(SendGiftsDocument, { input: branded('same-key-two-tenants') }, await h.token({ tenant: 'two' }));
+    expect(h.giftronaut.orderCount).toBe(orders + 2);
+  });
+});
+
+describe('bad input', () => {
+  const cases: [string, (key: string) => SendGiftsInput, string][] = [
+    ['an amount that is not a price point', (k) => branded(k, { amount: { amount: '30', currency: 'USD' } }), 'input.recipients[0].amount.amount'],
+    ['a send time without a time zone', (k) => branded(k, { sendAt: new Date(Date.now() + 86_400_000).toISOString() }), 'input.timezone'],
+    ['an unknown product', (k) => branded(k, { giftronaut: { productId: Buffer.from('CatalogItem:GIFTRONAUT:branded:99999').toString('base64url') } }), 'input.giftronaut.productId'],
+    ['a product id from another provider', (k) => branded(k, { giftronaut: { productId: Buffer.from('CatalogItem:GUUSTO:open-amount-CAD').toString('base64url') } }), 'input.giftronaut.productId'],
+    ['no product', (k) => branded(k, { giftronaut: null }), 'input.giftronaut.productId'],
+    ['a card type that contradicts the product', (k) => branded(k, { giftronaut: { productId: catalog.get('Blue Bottle Coffee')!, cardType: 'CHOICE_CARD' } }), 'input.giftronaut.cardType'],
+    ['the wrong currency for the product', (k) => branded(k, { amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: 'a@example.com' }] }), 'input.recipients[0].amount.currency'],
+    ['a choice amount out of range', (k) => branded(k, { amount: { amount: '600', currency: 'USD' }, giftronaut: { productId: catalog.get('Thank You Collection')! } }), 'input.recipients[0].amount.amount'],
+    ['a recipient without an email', (k) => branded(k, { recipients: [{ employeeNumber: '7' }] }), 'input.recipients[0].email'],
+    ['no sender name', (k) => branded(k, { senderName: null }), 'input.senderName'],
+    ['Guusto options on a Giftronaut order', (k) => branded(k, { guusto: { language: 'EN_CA' } }), 'input.guusto'],
+  ];
+
+  it.each(cases)('rejects %s with a typed error naming the field, nothing written or sent', async (_name, make, field) => {
+    const rows = h.store.counts();
+    const before = creates();
+    const result = await h.gql(SendGiftsDocument, { input: make(`bad-${field}`) });
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    expect((result.errors![0]!.extensions!.problems as { field: string }[]).map((p) => p.field)).toContain(field);
+    expect(h.store.counts()).toEqual(rows);
+    expect(creates()).toBe(before);
+  });
+
+  it('is refused by Giftronaut itself when the catalog cannot be checked first, as a typed error', async () => {
+    const fresh = await Harness.start();
+    try {
+      const id = catalog.get('Blue Bottle Coffee')!;
+      fresh.giftronaut.http.faults.add({ method: 'GET', path: /^\/api\/v1\/catalog\//, times: 6, fault: { kind: 'status', status: 503 } });
+      const result = await fresh.gql(SendGiftsDocument, { input: { ...branded('provider-judges'), amount: { amount: '30', currency: 'USD' }, giftronaut: { productId: id } } });
+      expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+      expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GIFTRONAUT', providerCode: 'INVALID_AMOUNT' });
+      expect(fresh.giftronaut.orderCount).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("is refused when the balance does not cover it, with Giftronaut's code", async () => {
+    const poor = await Harness.start({ giftronaut: { balanceUsd: 20 } });
+    try {
+      const result = await poor.gql(SendGiftsDocument, { input: branded('too-dear') });
+      expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+      expect(result.errors![0]!.extensions!.providerCode).toBe('INSUFFICIENT_BALANCE');
+    } finally {
+      await poor.close();
+    }
+  });
+});
