@@ -38,7 +38,7 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['an idempotency key with spaces', { ...valid, idempotencyKey: 'two words' }, 'input.idempotencyKey'],
   ['an empty idempotency key', { ...valid, idempotencyKey: '' }, 'input.idempotencyKey'],
   ['an idempotency key over 64 characters', { ...valid, idempotencyKey: 'k'.repeat(65) }, 'input.idempotencyKey'],
-  ['a provider that is not configured', { ...valid, provider: 'GOODY' }, 'input.provider'],
+  ['a provider that is not configured', { ...valid, provider: 'ANDOPEN' }, 'input.provider'],
   ['a message over 1000 characters', { ...valid, message: 'x'.repeat(1001) }, 'input.message'],
   ['two currencies in one Guusto order', { ...valid, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com', amount: { amount: '5', currency: 'USD' } }] }, 'input.recipients'],
 ];

@@ -22,6 +22,11 @@ describe('providers', () => {
         mode: 'SANDBOX',
         capabilities: { canCancel: true, canResend: true, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
       },
+      {
+        name: 'GOODY',
+        mode: 'SANDBOX',
+        capabilities: { canCancel: true, canResend: false, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
+      },
     ]);
   });
 
@@ -71,7 +76,7 @@ describe('catalog', () => {
   });
 
   it('refuses a provider that is not configured', async () => {
-    const result = await h.gql(CatalogDocument, { provider: 'GOODY' });
+    const result = await h.gql(CatalogDocument, { provider: 'ANDOPEN' });
     expect(errorCode(result)).toBe('BAD_USER_INPUT');
     expect(result.errors![0]!.extensions!.field).toBe('provider');
   });

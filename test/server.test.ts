@@ -30,6 +30,7 @@ describe('health', () => {
     expect(await ready.json()).toEqual({ status: 'ready', store: 'open', providers: [
         { name: 'GUUSTO', mode: 'SANDBOX' },
         { name: 'GIFTRONAUT', mode: 'SANDBOX' },
+        { name: 'GOODY', mode: 'SANDBOX' },
       ],
     });
   });
@@ -47,7 +48,7 @@ describe('graphql-ws on /ws', () => {
   it('accepts the token nested as the Apollo Router forwards it', async () => {
     const client = wsClient({ connectionParams: { token: await h.token({ scope: 'orders:read' }) } });
     const result = await runOnce<{ providers: { name: string }[] }>(client, '{ providers { name } }');
-    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }]);
+    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }, { name: 'GOODY' }]);
     await client.dispose();
   });
 

@@ -21,10 +21,10 @@ describe('the SQLite ledger', () => {
     expect(store.pragma('journal_mode')).toBe('wal');
     expect(store.pragma('synchronous')).toBe(2);
     expect(store.pragma('foreign_keys')).toBe(1);
-    expect(store.schemaVersion()).toBe(1);
+    expect(store.schemaVersion()).toBe(2);
     store.close();
     const reopened = SqliteStore.open(file);
-    expect(reopened.schemaVersion()).toBe(1);
+    expect(reopened.schemaVersion()).toBe(2);
     reopened.close();
   });
 

@@ -217,11 +217,14 @@ export class OrdersService {
   }
 
   /** What this order allows now: the provider's capabilities, narrowed by the order's state. */
-  capabilities(order: OrderRecord): (ProviderAdapter['capabilities'] & { canCancel: boolean; canResend: boolean }) | undefined {
+  capabilities(order: OrderRecord, recipients: readonly RecipientRecord[]): (ProviderAdapter['capabilities'] & { canCancel: boolean; canResend: boolean }) | undefined {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter) return undefined;
     const accepted = order.submission === 'ACCEPTED';
-    const now = adapter.orderCapabilities?.(order, this.clock()) ?? { canCancel: !isFinalStatus(order.status), canResend: order.status !== 'CANCELED' };
+    const now = adapter.orderCapabilities?.(order, recipients, this.clock()) ?? {
+      canCancel: !isFinalStatus(order.status),
+      canResend: order.status !== 'CANCELED',
+    };
     return {
       ...adapter.capabilities,
       canCancel: adapter.capabilities.canCancel && accepted && now.canCancel,
@@ -284,6 +287,7 @@ function toObservation(
     providerStatus: snapshot.providerStatus,
     providerRef: snapshot.providerRef,
     details: snapshot.details,
+    total: snapshot.total,
     recipients: seenRecipients,
   };
 }

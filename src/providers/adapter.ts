@@ -46,6 +46,8 @@ export interface OrderSnapshot {
   status: GiftStatus;
   providerStatus: string;
   details?: Record<string, unknown>;
+  /** What the order costs, where the provider prices it only once it exists (Goody). */
+  total?: Money | null;
   /** Per recipient, by position in the order; absent when the provider reports only the order. */
   recipients?: {
     position: number;
@@ -67,7 +69,6 @@ export type CreateOutcome =
 
 export interface ListedOrder extends OrderSnapshot {
   createdAt: string | null;
-  total: Money | null;
 }
 
 export interface CatalogEntry {
@@ -110,7 +111,7 @@ export interface ProviderAdapter {
   /** The order as the provider sees it now. */
   refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   /** What this order allows now, where it is narrower than the provider's capabilities. */
-  orderCapabilities?(order: OrderRecord, now: Date): { canCancel: boolean; canResend: boolean };
+  orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
   /** One page of the provider's own list of orders, newest first, including ones placed elsewhere. */
   listOrders?(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }>;
   cancel?(order: OrderRecord): Promise<OrderSnapshot>;

@@ -30,8 +30,8 @@ export class OrderFieldsResolver {
   }
 
   @FieldResolver(() => ProviderCapabilities, { description: 'What can be done with this order now.' })
-  capabilities(@Root() order: Order, @Ctx() ctx: GraphQLContext): ProviderCapabilities {
-    const now = ctx.services.orders.capabilities(order.record);
+  async capabilities(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<ProviderCapabilities> {
+    const now = ctx.services.orders.capabilities(order.record, await ctx.loaders!.recipients.load(order.record.id));
     return Object.assign(
       new ProviderCapabilities(),
       now ?? { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },

@@ -4,12 +4,14 @@ import { GIFTRONAUT_SCOPES } from '../providers/giftronaut/config.js';
 import type { ProviderConnections } from '../providers/index.js';
 import type { SandboxClock } from './kit/clock.js';
 import { GiftronautSandbox } from './giftronaut/sandbox.js';
+import { GoodySandbox } from './goody/sandbox.js';
 import { GuustoSandbox } from './guusto/sandbox.js';
 
 export interface RunningSandboxes {
   connections: ProviderConnections;
   guusto: GuustoSandbox;
   giftronaut: GiftronautSandbox;
+  goody: GoodySandbox;
   close(): Promise<void>;
 }
 
@@ -32,16 +34,20 @@ export async function startSandboxes(options: SandboxOptions): Promise<RunningSa
   const guusto = new GuustoSandbox({ ...guustoCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('guusto') });
   const giftronautCredentials = { clientId: 'giftgraph-sandbox', clientSecret: secret() };
   const giftronaut = new GiftronautSandbox({ ...giftronautCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('giftronaut') });
-  const [guustoUrl, giftronautUrl] = await Promise.all([guusto.listen(), giftronaut.listen()]);
+  const goodyKey = secret();
+  const goody = new GoodySandbox({ apiKey: goodyKey, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('goody') });
+  const [guustoUrl, giftronautUrl, goodyUrl] = await Promise.all([guusto.listen(), giftronaut.listen(), goody.listen()]);
   return {
     connections: {
       guusto: { baseUrl: guustoUrl, ...guustoCredentials },
       giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: GIFTRONAUT_SCOPES },
+      goody: { baseUrl: goodyUrl, apiKey: goodyKey },
     },
     guusto,
     giftronaut,
+    goody,
     close: async () => {
-      await Promise.all([guusto.close(), giftronaut.close()]);
+      await Promise.all([guusto.close(), giftronaut.close(), goody.close()]);
     },
   };
 }

@@ -10,6 +10,7 @@ export const ProviderMode = asEnum(['SANDBOX', 'LIVE'] as const);
 export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION'] as const);
 export const GuustoLanguage = asEnum(['EN_CA', 'FR_CA', 'ES_MX'] as const);
 export const GiftronautCardType = asEnum(['BRANDED_CARD', 'CHOICE_CARD'] as const);
+export const GoodySendMethod = asEnum(['EMAIL_AND_LINK', 'LINK_MULTIPLE_CUSTOM_LIST', 'DIRECT_SEND'] as const);
 
 registerEnumType(Provider, { name: 'Provider', description: 'A gift provider giftgraph sends through.' });
 registerEnumType(GiftStatus, {
@@ -38,6 +39,15 @@ registerEnumType(CatalogKind, { name: 'CatalogKind', description: 'What kind of 
 registerEnumType(ProviderMode, { name: 'ProviderMode', description: 'Whether a provider is the built-in sandbox or the real API.' });
 registerEnumType(StatusSource, { name: 'StatusSource', description: 'How giftgraph learned of a status change.' });
 registerEnumType(GuustoLanguage, { name: 'GuustoLanguage', description: 'The language of the Guusto gift email.' });
+registerEnumType(GoodySendMethod, {
+  name: 'GoodySendMethod',
+  description: 'How Goody delivers: it emails the gift link, or only makes links for you to share, or ships directly.',
+  valuesConfig: {
+    EMAIL_AND_LINK: { description: 'Goody emails each recipient, and each gift link is also returned. Needs every email.' },
+    LINK_MULTIPLE_CUSTOM_LIST: { description: 'Gift links only; you share them. No email needed.' },
+    DIRECT_SEND: { description: 'Ships to a mailing address, with no acceptance step. Not offered yet: giftgraph takes no addresses.' },
+  },
+});
 registerEnumType(GiftronautCardType, {
   name: 'GiftronautCardType',
   description: 'A branded card of one merchant at fixed price points, or a choice card the recipient spends on a collection.',

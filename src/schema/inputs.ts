@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { Field, ID, InputType } from 'type-graphql';
-import { GiftronautCardType, GiftStatus, GuustoLanguage, Provider } from './enums.js';
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider } from './enums.js';
 import { MoneyInput } from './money.js';
 
 @InputType({ description: 'One person to send a gift to. Which fields a provider needs varies: see each provider in the README.' })
@@ -51,6 +51,21 @@ export class GiftronautOptions {
   refundOption?: boolean | null;
 }
 
+@InputType({ description: 'Options only Goody understands. Every recipient gets the same cart.' })
+export class GoodyOptions {
+  @Field(() => ID, { description: 'The id of a PRODUCT from catalog(provider: GOODY).' })
+  productId!: string;
+
+  @Field(() => Int, { nullable: true, description: 'How many of the product each recipient gets; 1 by default.' })
+  quantity?: number | null;
+
+  @Field(() => GoodySendMethod, { nullable: true, description: 'EMAIL_AND_LINK by default.' })
+  sendMethod?: string | null;
+
+  @Field(() => String, { nullable: true, description: "A Goody greeting card id; Goody shows a message only on a card." })
+  cardId?: string | null;
+}
+
 @InputType()
 export class SendGiftsInput {
   @Field(() => Provider)
@@ -84,6 +99,9 @@ export class SendGiftsInput {
 
   @Field(() => GiftronautOptions, { nullable: true })
   giftronaut?: GiftronautOptions | null;
+
+  @Field(() => GoodyOptions, { nullable: true })
+  goody?: GoodyOptions | null;
 }
 
 @InputType()

@@ -1,9 +1,9 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { Directive, Field, ID, InterfaceType, ObjectType } from 'type-graphql';
+import { Directive, Field, ID, Int, InterfaceType, ObjectType } from 'type-graphql';
 import { encodeId } from '../core/global-id.js';
 import type { Provider as ProviderName } from '../core/model.js';
 import type { OrderRecord, StatusEventRecord } from '../store/records.js';
-import { GiftronautCardType, GiftStatus, GuustoLanguage, Provider, StatusSource } from './enums.js';
+import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider, StatusSource } from './enums.js';
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
 
@@ -125,6 +125,28 @@ export class GiftronautOrder extends Order {
   timezone!: string | null;
 }
 
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Order, description: 'A Goody order batch: one Goody order, and one gift link, per recipient.' })
+export class GoodyOrderBatch extends Order {
+  @Field(() => String, { nullable: true, description: "Goody's batch id, once Goody accepted the batch." })
+  goodyBatchId!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Goody's send_status: pending, complete, failed or canceled." })
+  sendStatus!: string | null;
+
+  @Field(() => GoodySendMethod, { nullable: true })
+  sendMethod!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'How many Goody orders the batch holds, once processed.' })
+  ordersCount!: number | null;
+
+  @Field(() => ID, { nullable: true, description: 'The CatalogItem id of the product sent.' })
+  productId!: string | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the gift links stop working, where set.' })
+  expiresAt!: Date | null;
+}
+
 /** The GraphQL type of each provider's orders. */
 const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   GUUSTO: 'GuustoOrder',
@@ -133,7 +155,7 @@ const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   ANDOPEN: 'AndOpenOrder',
 };
 
-export const ORDER_TYPES = [GuustoOrder, GiftronautOrder];
+export const ORDER_TYPES = [GuustoOrder, GiftronautOrder, GoodyOrderBatch];
 
 /** The view of a ledger order as its provider's GraphQL type. */
 export function orderView(record: OrderRecord): Order {
@@ -166,6 +188,15 @@ export function orderView(record: OrderRecord): Order {
         productName: text(d.productName),
         refundOption: d.refundOption === true,
         timezone: text(d.timezone),
+      });
+    case 'GOODY':
+      return Object.assign(new GoodyOrderBatch(), common, {
+        goodyBatchId: record.providerRef,
+        sendStatus: text(d.sendStatus),
+        sendMethod: text(d.sendMethod)?.toUpperCase() ?? null,
+        ordersCount: typeof d.ordersCount === 'number' ? d.ordersCount : null,
+        productId: text(d.productId),
+        expiresAt: text(d.expiresAt) ? new Date(text(d.expiresAt)!) : null,
       });
     default:
       throw new Error(`no GraphQL order type for ${record.provider} yet`);

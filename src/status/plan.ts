@@ -2,7 +2,7 @@ import { isForwardMove } from '../core/model.js';
 import type { Observation, OrderRecord, RecipientRecord } from '../store/records.js';
 
 export interface PlannedChange {
-  order: Partial<Pick<OrderRecord, 'status' | 'providerStatus' | 'providerRef' | 'details'>>;
+  order: Partial<Pick<OrderRecord, 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total'>>;
   recipients: { id: string; patch: Partial<Pick<RecipientRecord, 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'email'>> }[];
   events: { recipientId: string | null; from: RecipientRecord['status']; to: RecipientRecord['status']; providerStatus: string }[];
 }
@@ -28,6 +28,7 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
   const current = plan.order.status !== undefined || obs.status === order.status;
   const details = obs.details && (current ? { ...order.details, ...obs.details } : { ...obs.details, ...order.details });
   if (details && !sameDetails(details, order.details)) plan.order.details = details;
+  if (obs.total && current && (obs.total.minor !== order.total?.minor || obs.total.currency !== order.total.currency)) plan.order.total = obs.total;
 
   const byId = new Map(recipients.map((r) => [r.id, r]));
   for (const seen of obs.recipients ?? []) {

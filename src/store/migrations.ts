@@ -62,4 +62,17 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX status_events_order ON status_events (order_id, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'webhook receipts',
+    sql: `
+      -- Providers deliver webhooks at least once: each delivery id is accepted once.
+      CREATE TABLE webhook_receipts (
+        provider     TEXT NOT NULL,
+        delivery_id  TEXT NOT NULL,
+        received_at  TEXT NOT NULL,
+        PRIMARY KEY (provider, delivery_id)
+      );
+    `,
+  },
 ];

@@ -86,6 +86,7 @@ export interface Observation {
   providerStatus: string;
   providerRef?: string;
   details?: Record<string, unknown>;
+  total?: MoneyRecord | null;
   recipients?: RecipientObservation[];
 }
 

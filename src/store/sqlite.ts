@@ -259,7 +259,8 @@ export class SqliteStore implements Store {
       this
         .sql(
           `UPDATE orders SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
-             provider_ref = COALESCE(@providerRef, provider_ref), details = COALESCE(@details, details), updated_at = @now
+             provider_ref = COALESCE(@providerRef, provider_ref), details = COALESCE(@details, details),
+             total_minor = COALESCE(@totalMinor, total_minor), currency = COALESCE(@currency, currency), updated_at = @now
            WHERE id = @id`,
         )
         .run({
@@ -268,6 +269,8 @@ export class SqliteStore implements Store {
           providerStatus: o.providerStatus ?? null,
           providerRef: o.providerRef ?? null,
           details: o.details ? JSON.stringify(o.details) : null,
+          totalMinor: o.total?.minor ?? null,
+          currency: o.total?.currency ?? null,
           now: obs.occurredAt,
         });
       const updateRecipient = this.sql(
@@ -351,6 +354,10 @@ export class SqliteStore implements Store {
       .sql(`SELECT * FROM status_events WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY seq`)
       .all(...orderIds) as EventRow[];
     return rows.map(toEvent);
+  }
+
+  async recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean> {
+    return this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes === 1;
   }
 
   async recoverInterruptedSends(now: string): Promise<number> {

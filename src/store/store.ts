@@ -41,6 +41,8 @@ export interface Store {
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
+  /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */
+  recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean>;
   /** Orders left SENDING by a previous process stay UNCONFIRMED for good: we cannot know whether the provider took them. */
   recoverInterruptedSends(now: string): Promise<number>;
   ping(): boolean;

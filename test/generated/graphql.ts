@@ -171,6 +171,68 @@ export type GiftronautOrderRecipientsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Options only Goody understands. Every recipient gets the same cart. */
+export type GoodyOptions = {
+  /** A Goody greeting card id; Goody shows a message only on a card. */
+  cardId?: InputMaybe<Scalars['String']['input']>;
+  /** The id of a PRODUCT from catalog(provider: GOODY). */
+  productId: Scalars['ID']['input'];
+  /** How many of the product each recipient gets; 1 by default. */
+  quantity?: InputMaybe<Scalars['Int']['input']>;
+  /** EMAIL_AND_LINK by default. */
+  sendMethod?: InputMaybe<GoodySendMethod>;
+};
+
+/** A Goody order batch: one Goody order, and one gift link, per recipient. */
+export type GoodyOrderBatch = Order & {
+  __typename?: 'GoodyOrderBatch';
+  /** What can be done with this order now. */
+  capabilities: ProviderCapabilities;
+  createdAt: Scalars['DateTime']['output'];
+  /** When the gift links stop working, where set. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Goody's batch id, once Goody accepted the batch. */
+  goodyBatchId?: Maybe<Scalars['String']['output']>;
+  /** Global and opaque; carries the provider. */
+  id: Scalars['ID']['output'];
+  /** The idempotency key the order was sent with. */
+  idempotencyKey: Scalars['String']['output'];
+  /** How many Goody orders the batch holds, once processed. */
+  ordersCount?: Maybe<Scalars['Int']['output']>;
+  /** The CatalogItem id of the product sent. */
+  productId?: Maybe<Scalars['ID']['output']>;
+  provider: Provider;
+  /** The provider's own status value, unchanged (empty before the provider answered). */
+  providerStatus: Scalars['String']['output'];
+  recipients: RecipientConnection;
+  scheduledFor?: Maybe<Scalars['DateTime']['output']>;
+  sendMethod?: Maybe<GoodySendMethod>;
+  /** Goody's send_status: pending, complete, failed or canceled. */
+  sendStatus?: Maybe<Scalars['String']['output']>;
+  /** Summarizes the recipients' statuses. */
+  status: GiftStatus;
+  /** Every change of the order-level status, oldest first. */
+  statusHistory: Array<StatusChange>;
+  /** Null where the provider prices nothing (&Open). */
+  total?: Maybe<Money>;
+};
+
+
+/** A Goody order batch: one Goody order, and one gift link, per recipient. */
+export type GoodyOrderBatchRecipientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** How Goody delivers: it emails the gift link, or only makes links for you to share, or ships directly. */
+export type GoodySendMethod =
+  /** Ships to a mailing address, with no acceptance step. Not offered yet: giftgraph takes no addresses. */
+  | 'DIRECT_SEND'
+  /** Goody emails each recipient, and each gift link is also returned. Needs every email. */
+  | 'EMAIL_AND_LINK'
+  /** Gift links only; you share them. No email needed. */
+  | 'LINK_MULTIPLE_CUSTOM_LIST';
+
 /** The language of the Guusto gift email. */
 export type GuustoLanguage =
   | 'EN_CA'
@@ -453,6 +515,7 @@ export type SendGiftsInput = {
   /** Per recipient, unless a recipient has its own. */
   amount?: InputMaybe<MoneyInput>;
   giftronaut?: InputMaybe<GiftronautOptions>;
+  goody?: InputMaybe<GoodyOptions>;
   guusto?: InputMaybe<GuustoOptions>;
   /** Your unique key for this send (1..64 printable characters). The same key with the same input returns the same order and never sends twice. */
   idempotencyKey: Scalars['String']['input'];
@@ -496,6 +559,11 @@ type OrderParts_GiftronautOrder_Fragment = { __typename: 'GiftronautOrder', id: 
           | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
          | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
+type OrderParts_GoodyOrderBatch_Fragment = { __typename: 'GoodyOrderBatch', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+          | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+          | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+         | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
+
 type OrderParts_GuustoOrder_Fragment = { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
           | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
           | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -503,6 +571,7 @@ type OrderParts_GuustoOrder_Fragment = { __typename: 'GuustoOrder', requestId?: 
 
 export type OrderPartsFragment =
   | OrderParts_GiftronautOrder_Fragment
+  | OrderParts_GoodyOrderBatch_Fragment
   | OrderParts_GuustoOrder_Fragment
 ;
 
@@ -518,6 +587,10 @@ export type SendGiftsMutationVariables = Exact<{
 
 export type SendGiftsMutation = { __typename?: 'Mutation', sendGifts: { __typename?: 'SendGiftsPayload', created: boolean, order:
       | { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+                | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+                | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+               | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+      | { __typename: 'GoodyOrderBatch', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
                 | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
                 | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
                | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
@@ -537,6 +610,10 @@ export type OrderQuery = { __typename?: 'Query', order?:
               | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
               | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
              | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
+    | { __typename: 'GoodyOrderBatch', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
     | { __typename: 'GuustoOrder', requestId?: string | null, guustoOrderId?: string | null, orderStep?: string | null, language?: GuustoLanguage | null, id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
               | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
               | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -552,6 +629,7 @@ export type OrdersQueryVariables = Exact<{
 
 export type OrdersQuery = { __typename?: 'Query', orders: { __typename?: 'OrderConnection', edges: Array<{ __typename?: 'OrderEdge', cursor: string, node:
         | { __typename?: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
+        | { __typename?: 'GoodyOrderBatch', id: string, provider: Provider, status: GiftStatus, createdAt: string }
         | { __typename?: 'GuustoOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
        }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } };
 
@@ -564,6 +642,7 @@ export type OrderRecipientsQueryVariables = Exact<{
 
 export type OrderRecipientsQuery = { __typename?: 'Query', order?:
     | { __typename?: 'GiftronautOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
+    | { __typename?: 'GoodyOrderBatch', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
     | { __typename?: 'GuustoOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
    | null };
 
@@ -574,6 +653,7 @@ export type CancelOrderMutationVariables = Exact<{
 
 export type CancelOrderMutation = { __typename?: 'Mutation', cancelOrder: { __typename?: 'CancelOrderPayload', order:
       | { __typename?: 'GiftronautOrder', id: string, status: GiftStatus }
+      | { __typename?: 'GoodyOrderBatch', id: string, status: GiftStatus }
       | { __typename?: 'GuustoOrder', id: string, status: GiftStatus }
      } };
 
@@ -610,6 +690,10 @@ export type GiftronautOrderQueryVariables = Exact<{
 
 export type GiftronautOrderQuery = { __typename?: 'Query', order?:
     | { __typename?: 'GiftronautOrder', giftronautOrderId?: string | null, orderType?: string | null, cardType?: GiftronautCardType | null, productId?: string | null, productName?: string | null, refundOption: boolean, timezone?: string | null, id: string, status: GiftStatus, providerStatus: string, scheduledFor?: string | null, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', email?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate' }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }> } }
+    | { __typename?: 'GoodyOrderBatch', id: string, status: GiftStatus, providerStatus: string, scheduledFor?: string | null, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', email?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
               | { __typename: 'Certificate' }
               | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
              | null } }> } }

@@ -12,6 +12,7 @@ import { buildRegistry } from '../../src/providers/index.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import { ManualClock } from '../../src/sandboxes/kit/clock.js';
 import { GiftronautSandbox, type GiftronautSandboxOptions } from '../../src/sandboxes/giftronaut/sandbox.js';
+import { GoodySandbox, type GoodySandboxOptions } from '../../src/sandboxes/goody/sandbox.js';
 import { GuustoSandbox, type GuustoSandboxOptions } from '../../src/sandboxes/guusto/sandbox.js';
 import { SCOPES, signToken, type JwtSettings } from '../../src/server/auth.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -26,6 +27,7 @@ export interface GraphQLResult<R> {
 export interface HarnessOptions {
   guusto?: Partial<GuustoSandboxOptions>;
   giftronaut?: Partial<GiftronautSandboxOptions>;
+  goody?: Partial<GoodySandboxOptions>;
   /** Scopes the Giftronaut adapter asks for; all of them by default. */
   giftronautScopes?: string[];
   /** Provider call timeout; short so timeout tests stay quick. */
@@ -42,9 +44,11 @@ export class Harness {
   readonly logs: string[] = [];
   readonly guustoToken = randomBytes(24).toString('base64url');
   readonly giftronautSecret = randomBytes(24).toString('base64url');
+  readonly goodyKey = randomBytes(24).toString('base64url');
   readonly jwt: JwtSettings = { secret: randomBytes(32), issuer: 'giftgraph', audience: 'giftgraph' };
   guusto!: GuustoSandbox;
   giftronaut!: GiftronautSandbox;
+  goody!: GoodySandbox;
   store!: SqliteStore;
   providers!: ProviderRegistry;
   app!: App;
@@ -68,7 +72,8 @@ export class Harness {
       rateLimitPerMinute: 100_000,
       ...options.giftronaut,
     });
-    const [guustoUrl, giftronautUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen()]);
+    this.goody = new GoodySandbox({ apiKey: this.goodyKey, clock: this.clock, stepMs: STEP_MS, ...options.goody });
+    const [guustoUrl, giftronautUrl, goodyUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen(), this.goody.listen()]);
     this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
     const providers = (this.providers = buildRegistry(
       {
@@ -79,6 +84,7 @@ export class Harness {
           clientSecret: this.giftronautSecret,
           scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
         },
+        goody: { baseUrl: goodyUrl, apiKey: this.goodyKey },
       },
       'SANDBOX',
       options.providerTimeoutMs ?? 2_000,
@@ -122,7 +128,7 @@ export class Harness {
 
   async close(): Promise<void> {
     await this.app.stop();
-    await Promise.all([this.guusto.close(), this.giftronaut.close()]);
+    await Promise.all([this.guusto.close(), this.giftronaut.close(), this.goody.close()]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

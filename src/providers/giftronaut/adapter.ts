@@ -150,7 +150,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     return orderSnapshot(await this.api.getOrder(order.providerRef!));
   }
 
-  orderCapabilities(order: OrderRecord, now: Date): { canCancel: boolean; canResend: boolean } {
+  orderCapabilities(order: OrderRecord, _recipients: unknown, now: Date): { canCancel: boolean; canResend: boolean } {
     const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
     return {
       canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,

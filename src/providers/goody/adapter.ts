@@ -1,0 +1,256 @@
+import type { InputErrors } from '../../core/errors.js';
+import { decodeId } from '../../core/global-id.js';
+import { formatAmount, type Money } from '../../core/money.js';
+import { isFinalStatus } from '../../core/model.js';
+import type { OrderRecord, RecipientRecord } from '../../store/records.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import { ProviderCallError } from '../http.js';
+import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
+import type { GoodyConnection } from './config.js';
+import { batchSnapshot, CANCELABLE } from './map.js';
+
+export type GoodySendMethod = 'EMAIL_AND_LINK' | 'LINK_MULTIPLE_CUSTOM_LIST' | 'DIRECT_SEND';
+
+export interface GoodyOptions {
+  /** A CatalogItem id as `catalog(provider: GOODY)` returns it. */
+  productId?: string | null;
+  quantity?: number | null;
+  sendMethod?: GoodySendMethod | null;
+  cardId?: string | null;
+}
+
+const SEND_METHODS: Record<GoodySendMethod, GoodyBatchBody['send_method']> = {
+  EMAIL_AND_LINK: 'email_and_link',
+  LINK_MULTIPLE_CUSTOM_LIST: 'link_multiple_custom_list',
+  DIRECT_SEND: 'direct_send',
+};
+const CATALOG_TTL_MS = 5 * 60_000;
+/** How far back to look for a batch Goody says already exists: it was created moments ago. */
+const DUPLICATE_SEARCH_PAGES = 5;
+const MAX_QUANTITY = 10;
+
+export class GoodyAdapter implements ProviderAdapter {
+  readonly provider = 'GOODY' as const;
+  readonly capabilities = {
+    canCancel: true,
+    canResend: false,
+    canListOrders: true,
+    canSchedule: true,
+    hasWebhooks: true,
+    deduplicatesCreates: true,
+  };
+  readonly api: GoodyApi;
+  private productsCache: { at: number; value: Promise<Map<string, GoodyProduct>> } | undefined;
+
+  constructor(
+    connection: GoodyConnection,
+    timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.api = new GoodyApi(connection, timeoutMs);
+  }
+
+  validate(input: ValidationInput, errors: InputErrors): void {
+    const options = (input.options ?? {}) as GoodyOptions;
+    if (!options.productId) errors.add('input.goody.productId', 'Goody needs a productId from catalog(provider: GOODY)');
+    else if (!productOf(options)) errors.add('input.goody.productId', 'is not a Goody catalog item id');
+    const quantity = options.quantity ?? 1;
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) errors.add('input.goody.quantity', `must be from 1 to ${MAX_QUANTITY}`);
+    const method = options.sendMethod ?? 'EMAIL_AND_LINK';
+    if (method === 'DIRECT_SEND') {
+      errors.add('input.goody.sendMethod', 'DIRECT_SEND ships to a mailing address, which giftgraph does not take: use EMAIL_AND_LINK or LINK_MULTIPLE_CUSTOM_LIST');
+    }
+    if (!input.senderName) errors.add('input.senderName', 'Goody shows who the gift is from');
+    if (input.message && !options.cardId) errors.add('input.goody.cardId', 'Goody shows a message only on a greeting card: give a cardId');
+    const amounts = new Set<string>();
+    for (const r of input.recipients) {
+      const field = `input.recipients[${r.position}]`;
+      if (!r.firstName) errors.add(`${field}.firstName`, 'Goody needs a first name for every recipient');
+      if (method === 'EMAIL_AND_LINK' && !r.email) errors.add(`${field}.email`, 'Goody emails the gift with EMAIL_AND_LINK; give an email or use LINK_MULTIPLE_CUSTOM_LIST');
+      if (r.amount) {
+        if (r.amount.currency !== 'USD') errors.add(`${field}.amount.currency`, 'Goody prices in USD');
+        amounts.add(`${r.amount.minor}`);
+      }
+    }
+    if (amounts.size > 1) errors.add('input.recipients', 'Goody sends one cart to every recipient of a batch: give them all the same amount');
+  }
+
+  async validateRemote(input: ValidationInput, errors: InputErrors): Promise<void> {
+    const options = (input.options ?? {}) as GoodyOptions;
+    const id = productOf(options);
+    if (!id) return;
+    let products: Map<string, GoodyProduct>;
+    try {
+      products = await this.loadProducts();
+    } catch {
+      return; // The catalog is unreachable now; Goody checks the same rules when it gets the batch.
+    }
+    const product = products.get(id);
+    if (!product) return errors.add('input.goody.productId', "is not in Goody's catalog");
+    for (const r of input.recipients) {
+      const field = `input.recipients[${r.position}].amount`;
+      if (product.price_is_variable) {
+        const min = product.variable_price_min ?? 1;
+        const max = product.variable_price_max ?? Number.MAX_SAFE_INTEGER;
+        if (!r.amount) errors.add(field, `${product.name} has no fixed price: give an amount`);
+        else if (r.amount.minor < min || r.amount.minor > max) {
+          errors.add(`${field}.amount`, `${product.name} takes ${usd(min)} to ${usd(max)} USD`);
+        }
+      } else if (r.amount && r.amount.minor !== product.price) {
+        errors.add(`${field}.amount`, `${product.name} costs ${usd(product.price ?? 0)} USD; leave the amount out`);
+      }
+    }
+  }
+
+  async create(request: SendRequest): Promise<CreateOutcome> {
+    const options = request.options as GoodyOptions;
+    const amount = request.recipients[0]?.amount;
+    const body: GoodyBatchBody = {
+      from_name: request.senderName!,
+      send_method: SEND_METHODS[options.sendMethod ?? 'EMAIL_AND_LINK'],
+      recipients: request.recipients.map((r) => ({
+        first_name: r.firstName!,
+        ...(r.lastName ? { last_name: r.lastName } : {}),
+        ...(r.email ? { email: r.email } : {}),
+      })),
+      cart: { items: [{ product_id: productOf(options)!, quantity: options.quantity ?? 1, ...(amount ? { variable_price: amount.minor } : {}) }] },
+      ...(request.message ? { message: request.message } : {}),
+      ...(options.cardId ? { card_id: options.cardId } : {}),
+      ...(request.sendAt ? { scheduled_send_on: request.sendAt } : {}),
+      // Our order id, unique and the same on every retry: Goody refuses a second batch with it.
+      customer_reference_id: request.reference,
+    };
+    try {
+      return { kind: 'accepted', snapshot: await this.snapshot(await this.api.createBatch(body)) };
+    } catch (error) {
+      if (!(error instanceof ProviderCallError)) throw error;
+      if (error.kind === 'rejected' && isDuplicateReference(error)) {
+        // A retry of ours reached Goody after the first try had created the batch.
+        const original = await this.findBatch(request.reference).catch(() => undefined);
+        if (original) return { kind: 'accepted', snapshot: await this.snapshot(original) };
+        return { kind: 'unknown', error };
+      }
+      return error.kind === 'unknown' ? { kind: 'unknown', error } : { kind: 'not_sent', error };
+    }
+  }
+
+  isSettled(order: OrderRecord): boolean {
+    return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
+  }
+
+  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
+    return this.snapshot(await this.api.getBatch(order.providerRef!));
+  }
+
+  orderCapabilities(_order: OrderRecord, recipients: readonly RecipientRecord[]): { canCancel: boolean; canResend: boolean } {
+    return { canCancel: recipients.length > 0 && recipients.every((r) => CANCELABLE.has(r.providerStatus)), canResend: false };
+  }
+
+  /**
+   * Cancels every gift of the batch, or none: Goody cancels a gift only while it is created,
+   * notified or opened, so once one was accepted the batch is refused whole, saying how many were.
+   */
+  async cancel(order: OrderRecord): Promise<OrderSnapshot> {
+    const batch = await this.api.getBatch(order.providerRef!);
+    const orders = await this.allOrders(batch);
+    if (orders.length === 0) {
+      throw new ProviderCallError('GOODY', 'rejected', 'Goody creates the gifts of this batch at its send time; there is nothing to cancel yet', 409, 'not_cancelable');
+    }
+    const live = orders.filter((o) => o.status !== 'canceled');
+    const late = live.filter((o) => !CANCELABLE.has(o.status));
+    if (late.length > 0) {
+      throw new ProviderCallError(
+        'GOODY',
+        'rejected',
+        `${late.length} of ${orders.length} gifts were already accepted or fulfilled; Goody cancels a gift only while it is created, notified or opened`,
+        409,
+        'not_cancelable',
+      );
+    }
+    for (const o of live) await this.api.cancelOrder(o.id);
+    return this.refresh(order);
+  }
+
+  async listOrders(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }> {
+    const listed = await this.api.listBatches(page, Math.min(pageSize, MAX_PER_PAGE));
+    return {
+      total: listed.list_meta.total_count,
+      orders: listed.data.map((b) => ({ ...batchSnapshot(b, b.orders_preview ?? undefined, this.now()), createdAt: b.created_at ?? null })),
+    };
+  }
+
+  async catalog(): Promise<CatalogEntry[]> {
+    const products = await this.loadProducts();
+    const usdMoney = (minor: number): Money => ({ minor, currency: 'USD' });
+    return [...products.values()].map((p) => ({
+      localId: `product:${p.id}`,
+      kind: 'PRODUCT' as const,
+      name: p.brand?.name ? `${p.brand.name}: ${p.name}` : p.name,
+      currency: 'USD',
+      prices: p.price_is_variable || typeof p.price !== 'number' ? [] : [usdMoney(p.price)],
+      minAmount: p.price_is_variable && p.variable_price_min ? usdMoney(p.variable_price_min) : null,
+      maxAmount: p.price_is_variable && p.variable_price_max ? usdMoney(p.variable_price_max) : null,
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.api.close();
+  }
+
+  private async snapshot(batch: GoodyBatch): Promise<OrderSnapshot> {
+    return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now());
+  }
+
+  /** Every order of a batch: the preview holds at most 10, so larger batches are paged. */
+  private async allOrders(batch: GoodyBatch): Promise<GoodyOrder[]> {
+    const preview = batch.orders_preview ?? [];
+    const count = batch.orders_count ?? preview.length;
+    if (preview.length >= count) return preview;
+    const orders: GoodyOrder[] = [];
+    for (let page = 1; orders.length < count; page++) {
+      const next = await this.api.batchOrders(batch.id, page, MAX_PER_PAGE);
+      orders.push(...next.data);
+      if (next.data.length === 0 || page * MAX_PER_PAGE >= next.list_meta.total_count) break;
+    }
+    return orders;
+  }
+
+  private async findBatch(reference: string): Promise<GoodyBatch | undefined> {
+    for (let page = 1; page <= DUPLICATE_SEARCH_PAGES; page++) {
+      const listed = await this.api.listBatches(page, MAX_PER_PAGE);
+      const found = listed.data.find((b) => b.customer_reference_id === reference);
+      if (found) return this.api.getBatch(found.id);
+      if (page * MAX_PER_PAGE >= listed.list_meta.total_count) return undefined;
+    }
+    return undefined;
+  }
+
+  private loadProducts(): Promise<Map<string, GoodyProduct>> {
+    if (this.productsCache && Date.now() - this.productsCache.at < CATALOG_TTL_MS) return this.productsCache.value;
+    const value = (async () => {
+      const products = new Map<string, GoodyProduct>();
+      for (let page = 1; ; page++) {
+        const listed = await this.api.products(page, MAX_PER_PAGE);
+        for (const p of listed.data) products.set(p.id, p);
+        if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) return products;
+      }
+    })();
+    this.productsCache = { at: Date.now(), value };
+    value.catch(() => {
+      if (this.productsCache?.value === value) this.productsCache = undefined;
+    });
+    return value;
+  }
+}
+
+function productOf(options: GoodyOptions): string | undefined {
+  if (!options.productId) return undefined;
+  const decoded = decodeId(options.productId, 'CatalogItem');
+  if (!decoded || decoded.provider !== 'GOODY' || !decoded.local.startsWith('product:')) return undefined;
+  return decoded.local.slice('product:'.length) || undefined;
+}
+
+/** Goody's words for a repeated customer_reference_id are not published [assume: they name it and say it is taken]. */
+const isDuplicateReference = (error: ProviderCallError): boolean => /customer.?reference/i.test(error.message) && /taken|exists|duplicate|already/i.test(error.message);
+
+const usd = (minor: number): string => formatAmount({ minor, currency: 'USD' });

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** What the Goody adapter needs to reach the Automation API, real or sandbox. */
+export interface GoodyConnection {
+  /** Origin of the API; paths are under `/v1`. */
+  baseUrl: string;
+  apiKey: string;
+}
+
+export const GOODY_PRODUCTION_URL = 'https://api.ongoody.com';
+
+const env = z.object({
+  GOODY_API_KEY: z.string().min(1).optional(),
+  GOODY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+/** Goody's live credentials from the environment: undefined when none are set. */
+export function readGoodyEnv(source: NodeJS.ProcessEnv): { connection?: GoodyConnection; problems: string[] } {
+  const parsed = env.safeParse(source);
+  if (!parsed.success) return { problems: parsed.error.issues.map((i) => `${String(i.path[0])} ${i.message}`) };
+  if (!parsed.data.GOODY_API_KEY) {
+    return { problems: parsed.data.GOODY_BASE_URL ? ['GOODY_API_KEY is required when GOODY_BASE_URL is set'] : [] };
+  }
+  return { connection: { apiKey: parsed.data.GOODY_API_KEY, baseUrl: parsed.data.GOODY_BASE_URL ?? GOODY_PRODUCTION_URL }, problems: [] };
+}

@@ -1,0 +1,73 @@
+import type { GiftStatus } from '../../core/model.js';
+import type { Money } from '../../core/money.js';
+import type { OrderSnapshot } from '../adapter.js';
+import type { GoodyBatch, GoodyOrder } from './api.js';
+
+/**
+ * Goody's order statuses [doc] in the unified lifecycle. A created order already has its gift link
+ * (SENT); accepting the gift and what Goody does to fulfil it (pending_payment, paid, ordered) are
+ * REDEEMED until it ships. A canceled order may be reported as failed [doc]; we keep Goody's word.
+ */
+const ORDER_STATUS: Record<string, GiftStatus> = {
+  created: 'SENT',
+  notified: 'SENT',
+  opened: 'OPENED',
+  accepted: 'REDEEMED',
+  pending_payment: 'REDEEMED',
+  paid: 'REDEEMED',
+  ordered: 'REDEEMED',
+  shipped: 'SHIPPED',
+  delivered: 'DELIVERED',
+  failed: 'FAILED',
+  canceled: 'CANCELED',
+};
+
+/** Goody cancels a gift only while it is created, notified or opened [doc]. */
+export const CANCELABLE = new Set(['created', 'notified', 'opened']);
+
+export const goodyOrderStatus = (status: string): GiftStatus => ORDER_STATUS[status.toLowerCase()] ?? 'UNKNOWN';
+
+/** A batch's own status before its orders exist; once they do, the recipients' statuses speak. */
+function batchStatus(batch: GoodyBatch, now: number): GiftStatus {
+  switch (batch.send_status.toLowerCase()) {
+    case 'pending':
+      return batch.scheduled_send_on && Date.parse(batch.scheduled_send_on) > now ? 'SCHEDULED' : 'PROCESSING';
+    case 'complete':
+      return 'SENT';
+    case 'failed':
+      return 'FAILED';
+    case 'canceled':
+      return 'CANCELED';
+    default:
+      return 'UNKNOWN';
+  }
+}
+
+/**
+ * A batch with its orders, one per recipient. Orders are matched to our recipients by position:
+ * Goody creates them in the order of the batch's recipients [assume], and so lists them.
+ */
+export function batchSnapshot(batch: GoodyBatch, orders: readonly GoodyOrder[] | undefined, now: number): OrderSnapshot & { total: Money | null } {
+  return {
+    providerRef: batch.id,
+    status: batchStatus(batch, now),
+    providerStatus: batch.send_status,
+    details: {
+      goodyBatchId: batch.id,
+      sendStatus: batch.send_status,
+      sendMethod: batch.send_method ?? null,
+      ordersCount: batch.orders_count ?? null,
+      expiresAt: batch.expires_at ?? null,
+    },
+    total: orders && orders.length > 0 && orders.every((o) => typeof o.amounts?.amount_total === 'number')
+      ? { minor: orders.reduce((sum, o) => sum + o.amounts!.amount_total!, 0), currency: 'USD' }
+      : null,
+    recipients: orders?.map((o, position) => ({
+      position,
+      status: goodyOrderStatus(o.status),
+      providerStatus: o.status,
+      providerRef: o.id,
+      gift: o.individual_gift_link ? { kind: 'link' as const, url: o.individual_gift_link, expiresAt: batch.expires_at ?? null } : null,
+    })),
+  };
+}
