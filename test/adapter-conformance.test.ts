@@ -20,7 +20,7 @@ import { errorCode, Harness } from './support/harness.js';
 interface Fixture {
   provider: Provider;
   /** A valid send of two recipients, given the provider's catalog. */
-  input(key: string, catalog: { id: string; kind: string; currency?: string | null }[]): SendGiftsInput;
+  input(key: string, catalog: { id: string; kind: string; name: string; currency?: string | null }[]): SendGiftsInput;
   createPath: RegExp;
   sandbox(h: Harness): { http: SandboxHttpServer; orderCount: number };
 }
@@ -51,11 +51,29 @@ const fixtures: Fixture[] = [
     createPath: /^\/api\/v1\/orders\/(branded|choice)-cards$/,
     sandbox: (h) => h.giftronaut,
   },
+  {
+    provider: 'GOODY',
+    input: (key, catalog) => ({
+      provider: 'GOODY',
+      idempotencyKey: key,
+      senderName: 'Acme',
+      recipients: [
+        { email: 'ada@example.com', firstName: 'Ada' },
+        { email: 'grace@example.com', firstName: 'Grace' },
+      ],
+      goody: { productId: catalog.find((c) => c.kind === 'PRODUCT' && c.name.includes('Caramels'))!.id },
+    }),
+    createPath: /^\/v1\/order_batches$/,
+    sandbox: (h) => h.goody,
+  },
 ];
+
+const ACCEPTED = ['PENDING', 'SCHEDULED', 'PROCESSING', 'SENT'];
+const REACHED_RECIPIENT = ['SENT', 'OPENED', 'REDEEMED', 'SHIPPED', 'DELIVERED'];
 
 describe.each(fixtures)('the $provider adapter', (fixture) => {
   let h: Harness;
-  let catalog: { id: string; kind: string; currency?: string | null }[];
+  let catalog: { id: string; kind: string; name: string; currency?: string | null }[];
   const creates = () => fixture.sandbox(h).http.received.filter((r) => r.method === 'POST' && fixture.createPath.test(r.path)).length;
   const adapter = () => h.providers.get(fixture.provider)!.adapter;
 
@@ -74,15 +92,16 @@ describe.each(fixtures)('the $provider adapter', (fixture) => {
     const sent = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-send', catalog) });
     expect(sent.errors).toBeUndefined();
     const order = sent.data!.sendGifts.order;
-    expect(order).toMatchObject({ provider: fixture.provider, status: 'PENDING' });
+    expect(order.provider).toBe(fixture.provider);
+    expect(ACCEPTED).toContain(order.status);
     expect(order.recipients.edges).toHaveLength(2);
     expect(decodeId(order.id, 'Order')?.provider).toBe(fixture.provider);
 
     h.advance(2);
     const read = (await h.gql(OrderDocument, { id: order.id })).data!.order!;
-    expect(read.status).toBe('SENT');
-    expect(read.recipients.edges.every((e) => e.node.status === 'SENT' && e.node.gift !== null)).toBe(true);
-    expect(read.statusHistory.at(-1)).toMatchObject({ to: 'SENT', source: 'POLL' });
+    expect(REACHED_RECIPIENT).toContain(read.status);
+    expect(read.recipients.edges.every((e) => REACHED_RECIPIENT.includes(e.node.status) && e.node.gift !== null)).toBe(true);
+    expect(read.statusHistory.at(-1)).toMatchObject({ to: read.status, source: 'POLL' });
   });
 
   it('replays the same key without a second create', async () => {
@@ -106,17 +125,20 @@ describe.each(fixtures)('the $provider adapter', (fixture) => {
     expect(page.orders.every((o) => o.providerRef.length > 0)).toBe(true);
   });
 
-  it('cancels and resends where it can, and says so where it cannot', async () => {
+  it('resends and cancels exactly when the order says it can', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-after', catalog) });
     const id = sent.data!.sendGifts.order.id;
     h.advance(2);
-    await h.gql(OrderDocument, { id });
+    const can = (await h.gql(OrderDocument, { id })).data!.order!.capabilities;
+    const refusal = (providerCan: boolean) => (providerCan ? 'PROVIDER_REJECTED' : 'UNSUPPORTED_BY_PROVIDER');
+
     const resend = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'ada@example.com' }] } });
-    if (adapter().capabilities.canResend) expect(resend.data!.resendGift.requeued).toBe(1);
-    else expect(errorCode(resend)).toBe('UNSUPPORTED_BY_PROVIDER');
+    if (can.canResend) expect(resend.data!.resendGift.requeued).toBe(1);
+    else expect(errorCode(resend)).toBe(refusal(adapter().capabilities.canResend));
+
     const cancel = await h.gql(CancelOrderDocument, { id });
-    // A sent order cannot be canceled anywhere; a provider that cancels says why in its own words.
-    expect(errorCode(cancel)).toBe(adapter().capabilities.canCancel ? 'PROVIDER_REJECTED' : 'UNSUPPORTED_BY_PROVIDER');
+    if (can.canCancel) expect(cancel.data!.cancelOrder.order.status).toBe('CANCELED');
+    else expect(errorCode(cancel)).toBe(refusal(adapter().capabilities.canCancel));
   });
 
   it('never creates two orders when the connection drops after the provider processed the create', async () => {
@@ -126,7 +148,7 @@ describe.each(fixtures)('the $provider adapter', (fixture) => {
     const result = await h.gql(SendGiftsDocument, { input: fixture.input('conformance-drop', catalog) });
     expect(fixture.sandbox(h).orderCount).toBe(orders + 1);
     if (adapter().capabilities.deduplicatesCreates) {
-      expect(result.data!.sendGifts.order.status).toBe('PENDING');
+      expect(ACCEPTED).toContain(result.data!.sendGifts.order.status);
     } else {
       expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
       expect(result.errors![0]!.extensions!.retryable).toBe(false);

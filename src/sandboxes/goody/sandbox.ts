@@ -113,8 +113,8 @@ export class GoodySandbox {
     await this.http.close();
   }
 
-  /** How many batches the sandbox holds: what was really "sent". */
-  get batchCount(): number {
+  /** How many batches (our orders) the sandbox holds: what was really "sent". */
+  get orderCount(): number {
     return this.state.batches.length;
   }
 

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+let h: Harness;
+let products: Map<string, string>;
+beforeAll(async () => {
+  h = await Harness.start();
+  const items = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+  products = new Map(items.map((i) => [i.name.split(': ')[1]!, i.id]));
+});
+afterAll(() => h.close());
+
+const people = (n: number) => Array.from({ length: n }, (_, i) => ({ firstName: `Person${i}`, lastName: 'Doe', email: `person${i}@example.com` }));
+
+const batch = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsInput => ({
+  provider: 'GOODY',
+  idempotencyKey: key,
+  senderName: 'Acme People Team',
+  recipients: people(3),
+  goody: { productId: products.get('Sea Salt Caramels')! },
+  ...overrides,
+});
+
+const read = async (id: string, first = 100) => (await h.gql(GoodyBatchDocument, { id, first })).data!.order!;
+const batchCalls = () => h.goody.http.count('GET', '/v1/order_batches/:id/orders');
+
+describe('a batch of 3', () => {
+  it('is processed at once: every recipient has a gift link, and the total sums the orders', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('three') });
+    expect(sent.errors).toBeUndefined();
+    const order = await read(sent.data!.sendGifts.order.id);
+    expect(order).toMatchObject({ status: 'SENT', providerStatus: 'complete', sendStatus: 'complete', ordersCount: 3, sendMethod: 'EMAIL_AND_LINK' });
+    expect(order.total).toEqual({ amount: '96.00', currency: 'USD' });
+    const recipients = order.recipients.edges.map((e) => e.node);
+    expect(recipients.map((r) => [r.firstName, r.status, r.providerStatus])).toEqual([
+      ['Person0', 'SENT', 'created'],
+      ['Person1', 'SENT', 'created'],
+      ['Person2', 'SENT', 'created'],
+    ]);
+    expect(new Set(recipients.map((r) => (r.gift as { url: string }).url)).size).toBe(3);
+  });
+
+  it("follows each gift through Goody's lifecycle to DELIVERED", async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('lifecycle') });
+    const id = sent.data!.sendGifts.order.id;
+    const seen: string[] = [];
+    for (let step = 0; step < 6; step++) {
+      seen.push((await read(id)).status);
+      h.advance(1);
+    }
+    expect(seen).toEqual(['SENT', 'SENT', 'OPENED', 'REDEEMED', 'SHIPPED', 'DELIVERED']);
+    const calls = h.goody.http.count('GET', '/v1/order_batches/:id');
+    await read(id);
+    expect(h.goody.http.count('GET', '/v1/order_batches/:id')).toBe(calls);
+  });
+});
+
+describe('a batch of 25', () => {
+  it('is processed in the background, then read back with every recipient, paging past the preview', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('twenty-five', { recipients: people(25) }) });
+    expect(sent.errors).toBeUndefined();
+    const id = sent.data!.sendGifts.order.id;
+    const pending = await read(id);
+    expect(pending).toMatchObject({ status: 'PROCESSING', sendStatus: 'pending' });
+    expect(pending.recipients.edges.every((e) => e.node.gift === null)).toBe(true);
+
+    h.advance(1);
+    const before = batchCalls();
+    const done = await read(id);
+    expect(done).toMatchObject({ sendStatus: 'complete', ordersCount: 25 });
+    expect(batchCalls()).toBe(before + 1);
+    const recipients = done.recipients.edges.map((e) => e.node);
+    expect(recipients).toHaveLength(25);
+    expect(recipients.map((r) => r.firstName)).toEqual(people(25).map((p) => p.firstName));
+    expect(recipients.every((r) => r.gift?.__typename === 'GiftLink')).toBe(true);
+    expect(done.total).toEqual({ amount: '800.00', currency: 'USD' });
+  });
+});
+
+describe('canceling', () => {
+  it('succeeds while the gifts are early, for every gift of the batch', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-early') });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).capabilities.canCancel).toBe(true);
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
+    expect((await read(id)).recipients.edges.map((e) => e.node.providerStatus)).toEqual(['canceled', 'canceled', 'canceled']);
+  });
+
+  it('is refused, clearly and whole, once a gift was accepted', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-late') });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(3);
+    expect((await read(id)).capabilities.canCancel).toBe(false);
+    const before = h.goody.http.count('POST', '/v1/orders/:id/cancel');
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GOODY', providerCode: 'not_cancelable' });
+    expect(result.errors![0]!.message).toMatch(/3 of 3 gifts were already accepted/);
+    expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(before);
+  });
+
+  it('is refused for a scheduled batch whose gifts do not exist yet', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-scheduled', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString() }) });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).status).toBe('SCHEDULED');
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(result.errors![0]!.message).toMatch(/nothing to cancel yet/);
+  });
+});
+
+describe('other ways to send', () => {
+  it('makes links without emails, and loads a variable-price gift card with the amount asked', async () => {
+    const sent = await h.gql(SendGiftsDocument, {
+      input: batch('links-only', {
+        recipients: [{ firstName: 'Ada' }, { firstName: 'Grace' }],
+        amount: { amount: '75', currency: 'USD' },
+        goody: { productId: products.get('Digital Gift Card')!, sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST' },
+      }),
+    });
+    expect(sent.errors).toBeUndefined();
+    const order = await read(sent.data!.sendGifts.order.id);
+    expect(order).toMatchObject({ sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST', total: { amount: '150.00', currency: 'USD' } });
+    expect(order.recipients.edges.every((e) => e.node.gift?.__typename === 'GiftLink')).toBe(true);
+  });
+});
+
+describe('a create whose answer is lost', () => {
+  it('is retried, recognized as a duplicate by Goody, and resolves to the one batch it created', async () => {
+    h.goody.http.faults.add({ method: 'POST', path: '/v1/order_batches', fault: { kind: 'drop-after' } });
+    const batches = h.goody.orderCount;
+    const sent = await h.gql(SendGiftsDocument, { input: batch('dropped') });
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data!.sendGifts.created).toBe(true);
+    expect(h.goody.orderCount).toBe(batches + 1);
+    expect(h.goody.http.count('POST', '/v1/order_batches')).toBeGreaterThanOrEqual(2);
+    expect((await read(sent.data!.sendGifts.order.id)).recipients.edges).toHaveLength(3);
+  });
+});
+
+describe('bad input', () => {
+  const cases: [string, (k: string) => SendGiftsInput, string][] = [
+    ['a recipient without a first name', (k) => batch(k, { recipients: [{ email: 'x@example.com' }] }), 'input.recipients[0].firstName'],
+    ['no email when Goody sends the email', (k) => batch(k, { recipients: [{ firstName: 'Ada' }] }), 'input.recipients[0].email'],
+    ['a message without a greeting card', (k) => batch(k, { message: 'Thanks!' }), 'input.goody.cardId'],
+    ['no product', (k) => batch(k, { goody: null }), 'input.goody.productId'],
+    ['an unknown product', (k) => batch(k, { goody: { productId: Buffer.from('CatalogItem:GOODY:product:nope').toString('base64url') } }), 'input.goody.productId'],
+    ['an amount for a fixed-price product', (k) => batch(k, { amount: { amount: '10', currency: 'USD' } }), 'input.recipients[0].amount.amount'],
+    ['no amount for a gift card', (k) => batch(k, { goody: { productId: products.get('Digital Gift Card')! } }), 'input.recipients[0].amount'],
+    ['a gift card amount out of range', (k) => batch(k, { amount: { amount: '600', currency: 'USD' }, goody: { productId: products.get('Digital Gift Card')! } }), 'input.recipients[0].amount.amount'],
+    ['different amounts in one batch', (k) => batch(k, { recipients: [{ firstName: 'A', email: 'a@example.com', amount: { amount: '20', currency: 'USD' } }, { firstName: 'B', email: 'b@example.com', amount: { amount: '30', currency: 'USD' } }], goody: { productId: products.get('Digital Gift Card')! } }), 'input.recipients'],
+    ['a currency other than USD', (k) => batch(k, { amount: { amount: '20', currency: 'EUR' }, goody: { productId: products.get('Digital Gift Card')! } }), 'input.recipients[0].amount.currency'],
+    ['DIRECT_SEND', (k) => batch(k, { goody: { productId: products.get('Sea Salt Caramels')!, sendMethod: 'DIRECT_SEND' } }), 'input.goody.sendMethod'],
+    ['a quantity of zero', (k) => batch(k, { goody: { productId: products.get('Sea Salt Caramels')!, quantity: 0 } }), 'input.goody.quantity'],
+    ['no sender name', (k) => batch(k, { senderName: null }), 'input.senderName'],
+  ];
+
+  it.each(cases)('rejects %s with a typed error naming the field, nothing written or sent', async (_name, make, field) => {
+    const rows = h.store.counts();
+    const before = h.goody.http.count('POST', '/v1/order_batches');
+    const result = await h.gql(SendGiftsDocument, { input: make(`bad-${field}`) });
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    expect((result.errors![0]!.extensions!.problems as { field: string }[]).map((p) => p.field)).toContain(field);
+    expect(h.store.counts()).toEqual(rows);
+    expect(h.goody.http.count('POST', '/v1/order_batches')).toBe(before);
+  });
+});
