@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { OrderRecord } from '../src/store/records.js';
 
@@ -21,10 +22,11 @@ describe('the SQLite ledger', () => {
     expect(store.pragma('journal_mode')).toBe('wal');
     expect(store.pragma('synchronous')).toBe(2);
     expect(store.pragma('foreign_keys')).toBe(1);
-    expect(store.schemaVersion()).toBe(2);
+    const latest = MIGRATIONS.at(-1)!.version;
+    expect(store.schemaVersion()).toBe(latest);
     store.close();
     const reopened = SqliteStore.open(file);
-    expect(reopened.schemaVersion()).toBe(2);
+    expect(reopened.schemaVersion()).toBe(latest);
     reopened.close();
   });
 

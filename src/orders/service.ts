@@ -67,6 +67,7 @@ export class OrdersService {
       providerStatus: '',
       providerRef: null,
       gift: null,
+      submission: adapter?.sendsPerRecipient ? 'SENDING' : null,
     }));
 
     const reserved = await this.store.reserveOrder(order, recipients);
@@ -83,6 +84,9 @@ export class OrdersService {
       // The provider certainly never took it, so sending it now is the first real send.
       const claimed = await this.store.updateSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
       if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: true };
+    }
+    if (existing.submission === 'ACCEPTED' && adapter?.sendsPerRecipient) {
+      return { order: await this.sendMissing(existing, prepared), created: false };
     }
     if (existing.submission === 'UNCONFIRMED' && adapter?.capabilities.deduplicatesCreates) {
       // The provider deduplicates on our order id: sending again returns the original if it exists.
@@ -136,6 +140,32 @@ export class OrdersService {
           'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.',
         { provider: order.provider, retryable: false, orderId: encodeId('Order', order.provider, order.id) },
       );
+    }
+    return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+  }
+
+  /**
+   * A retry of an order sent one request per recipient: sends to the recipients whose create
+   * certainly failed, and to no one else: not to those sent, nor to those whose outcome is unknown.
+   */
+  private async sendMissing(order: OrderRecord, prepared: PreparedSend): Promise<OrderRecord> {
+    const claimed = new Set(await this.store.claimUnsentRecipients(order.id, this.clock().toISOString()));
+    if (claimed.size > 0) {
+      const { adapter } = this.providers.get(order.provider)!;
+      const recipients = await this.store.getRecipients([order.id]);
+      const positions = new Set(recipients.filter((r) => claimed.has(r.id)).map((r) => r.position));
+      let snapshot: OrderSnapshot;
+      try {
+        const outcome = await adapter.create({ ...prepared, reference: order.id, recipients: prepared.recipients.filter((r) => positions.has(r.position)) });
+        snapshot =
+          outcome.kind === 'accepted'
+            ? outcome.snapshot
+            : perRecipientFailure(order, [...positions], outcome.kind === 'not_sent' ? 'NOT_SENT' : 'UNCONFIRMED', outcome.error);
+      } catch (error) {
+        this.log.error({ err: error, orderId: order.id }, 'retry of unsent recipients failed unexpectedly; they are UNCONFIRMED');
+        snapshot = perRecipientFailure(order, [...positions], 'UNCONFIRMED', undefined);
+      }
+      await this.store.ingest(toObservation(order, recipients, snapshot, 'MUTATION', this.clock()));
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
   }
@@ -258,6 +288,18 @@ export class OrdersService {
   }
 }
 
+/** The observation for recipients whose retried create failed as a whole: not sent, or not known. */
+function perRecipientFailure(order: OrderRecord, positions: number[], submission: 'NOT_SENT' | 'UNCONFIRMED', error: ProviderCallError | undefined): OrderSnapshot {
+  const status = submission === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED';
+  const providerStatus = error?.providerCode ?? (submission === 'NOT_SENT' ? 'NOT_SENT' : '');
+  return {
+    providerRef: order.providerRef ?? '',
+    status: order.status,
+    providerStatus: order.providerStatus,
+    recipients: positions.map((position) => ({ position, status, providerStatus, submission })),
+  };
+}
+
 /** A provider's snapshot as an observation of our order; recipients without their own status share the order's. */
 function toObservation(
   order: OrderRecord,
@@ -267,7 +309,9 @@ function toObservation(
   at: Date,
 ): Observation {
   const byPosition = new Map(snapshot.recipients?.map((r) => [r.position, r]));
-  const seenRecipients = recipients.map((r) => {
+  // A snapshot that lists recipients speaks only for those it lists; one that lists none speaks for all.
+  const covered = recipients.filter((r) => !snapshot.recipients || byPosition.has(r.position));
+  const seenRecipients = covered.map((r) => {
     const seen = byPosition.get(r.position);
     return {
       recipientId: r.id,
@@ -276,6 +320,7 @@ function toObservation(
       providerRef: seen?.providerRef ?? null,
       email: seen?.email ?? null,
       gift: seen?.gift ?? null,
+      submission: seen?.submission,
     };
   });
   return {
@@ -283,7 +328,12 @@ function toObservation(
     source,
     occurredAt: at.toISOString(),
     // An order's status summarizes its recipients' where the provider reports them one by one.
-    status: snapshot.recipients ? summarizeStatus(seenRecipients.map((r) => r.status), snapshot.status) : snapshot.status,
+    status: snapshot.recipients
+      ? summarizeStatus(
+          recipients.map((r) => byPosition.get(r.position)?.status ?? r.status),
+          snapshot.status,
+        )
+      : snapshot.status,
     providerStatus: snapshot.providerStatus,
     providerRef: snapshot.providerRef,
     details: snapshot.details,

@@ -1,7 +1,7 @@
 import type { InputErrors } from '../core/errors.js';
 import type { Money } from '../core/money.js';
 import type { CatalogKind, GiftStatus, Provider } from '../core/model.js';
-import type { GiftRecord, OrderRecord, RecipientRecord } from '../store/records.js';
+import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../store/records.js';
 import type { ProviderCallError } from './http.js';
 
 /** What a provider can do, so clients and the service can tell before trying. */
@@ -57,6 +57,8 @@ export interface OrderSnapshot {
     /** The address the provider now sends to, where it can change (a resend to a corrected email). */
     email?: string | null;
     gift?: GiftRecord | null;
+    /** This recipient's own create outcome, from an adapter that sends one request per recipient. */
+    submission?: Submission;
   }[];
 }
 
@@ -98,6 +100,11 @@ export interface ValidationInput {
 export interface ProviderAdapter {
   readonly provider: Provider;
   readonly capabilities: ProviderCapabilities;
+  /**
+   * The provider takes one recipient per request and does not deduplicate (&Open): each recipient's
+   * create has its own outcome, and a same-key retry sends only to recipients certainly not sent.
+   */
+  readonly sendsPerRecipient?: boolean;
   /** The provider's own input rules, checked before anything is written or sent. No I/O. */
   validate(input: ValidationInput, errors: InputErrors): void;
   /**

@@ -3,7 +3,7 @@ import type { Observation, OrderRecord, RecipientRecord } from '../store/records
 
 export interface PlannedChange {
   order: Partial<Pick<OrderRecord, 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total'>>;
-  recipients: { id: string; patch: Partial<Pick<RecipientRecord, 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'email'>> }[];
+  recipients: { id: string; patch: Partial<Pick<RecipientRecord, 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'email' | 'submission'>> }[];
   events: { recipientId: string | null; from: RecipientRecord['status']; to: RecipientRecord['status']; providerStatus: string }[];
 }
 
@@ -45,6 +45,7 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
     if (seen.providerRef && !current.providerRef) patch.providerRef = seen.providerRef;
     if (seen.gift && !current.gift) patch.gift = seen.gift;
     if (seen.email && seen.email !== current.email) patch.email = seen.email;
+    if (seen.submission && seen.submission !== current.submission) patch.submission = seen.submission;
     if (Object.keys(patch).length > 0) plan.recipients.push({ id: current.id, patch });
   }
   return plan;

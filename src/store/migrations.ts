@@ -75,4 +75,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 3,
+    name: 'recipient submissions',
+    sql: `
+      -- Where a provider takes one recipient per request (&Open), each recipient's create has its own
+      -- outcome. NULL: the recipient follows its order's submission.
+      ALTER TABLE recipients ADD COLUMN submission TEXT
+        CHECK (submission IS NULL OR submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED'));
+    `,
+  },
 ];

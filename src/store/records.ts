@@ -64,6 +64,8 @@ export interface RecipientRecord {
   providerStatus: string;
   providerRef: string | null;
   gift: GiftRecord | null;
+  /** This recipient's own create outcome, where the provider takes one recipient per request; else null. */
+  submission: Submission | null;
 }
 
 export interface StatusEventRecord {
@@ -97,4 +99,5 @@ export interface RecipientObservation {
   providerRef?: string | null;
   email?: string | null;
   gift?: GiftRecord | null;
+  submission?: Submission;
 }

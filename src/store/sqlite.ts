@@ -42,6 +42,7 @@ interface RecipientRow {
   provider_status: string;
   provider_ref: string | null;
   gift: string | null;
+  submission: string | null;
 }
 
 interface EventRow {
@@ -88,6 +89,7 @@ const toRecipient = (r: RecipientRow): RecipientRecord => ({
   providerStatus: r.provider_status,
   providerRef: r.provider_ref,
   gift: r.gift ? (JSON.parse(r.gift) as RecipientRecord['gift']) : null,
+  submission: r.submission as Submission | null,
 });
 
 const toEvent = (r: EventRow): StatusEventRecord => ({
@@ -185,9 +187,9 @@ export class SqliteStore implements Store {
         });
       const insert = this.sql(
         `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
-           amount_minor, currency, status, provider_status, provider_ref, gift)
+           amount_minor, currency, status, provider_status, provider_ref, gift, submission)
          VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
-           @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift)`,
+           @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift, @submission)`,
       );
       for (const r of recipients) {
         insert.run({
@@ -227,16 +229,13 @@ export class SqliteStore implements Store {
           lastError: patch.lastError ? JSON.stringify(patch.lastError) : null,
           now,
         });
+      // Recipients tracked one by one move with the order's whole-order outcome.
+      this.sql('UPDATE recipients SET submission = ? WHERE order_id = ? AND submission IS NOT NULL').run(patch.submission, orderId);
       if (status !== current.status) {
         this
           .sql('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
           .run(status, patch.providerStatus ?? null, orderId);
-        this
-          .sql(
-            `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
-             VALUES (?, NULL, ?, ?, ?, ?, 'MUTATION')`,
-          )
-          .run(orderId, current.status, status, patch.providerStatus ?? '', now);
+        this.appendEvent(orderId, null, current.status, status, patch.providerStatus ?? '', now, 'MUTATION');
       }
       return true;
     }).immediate();
@@ -275,7 +274,8 @@ export class SqliteStore implements Store {
         });
       const updateRecipient = this.sql(
         `UPDATE recipients SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
-           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift), email = COALESCE(@email, email)
+           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift), email = COALESCE(@email, email),
+           submission = COALESCE(@submission, submission)
          WHERE id = @id`,
       );
       for (const { id, patch } of plan.recipients) {
@@ -286,12 +286,14 @@ export class SqliteStore implements Store {
           providerRef: patch.providerRef ?? null,
           gift: patch.gift ? JSON.stringify(patch.gift) : null,
           email: patch.email ?? null,
+          submission: patch.submission ?? null,
         });
       }
       const append = this.sql(
         `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       );
+      // The provider's answer about a recipient ends its claim, whatever it says.
       return plan.events.map((e) =>
         toEvent(append.get(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source) as EventRow),
       );
@@ -361,10 +363,46 @@ export class SqliteStore implements Store {
   }
 
   async recoverInterruptedSends(now: string): Promise<number> {
-    // Orders are reserved as UNCONFIRMED, so only the submission needs to say we stopped waiting.
-    return this
-      .sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'")
-      .run(now).changes;
+    return this.db.transaction(() => {
+      // A recipient claimed for a send that never finished: we cannot know whether it was sent.
+      const recipients = this.sql("SELECT id, order_id, status FROM recipients WHERE submission = 'SENDING'").all() as {
+        id: string;
+        order_id: string;
+        status: GiftStatus;
+      }[];
+      for (const r of recipients) {
+        this.sql("UPDATE recipients SET submission = 'UNCONFIRMED', status = 'UNCONFIRMED', provider_status = '' WHERE id = ?").run(r.id);
+        this.appendEvent(r.order_id, r.id, r.status, 'UNCONFIRMED', '', now, 'MUTATION');
+      }
+      // Orders are reserved as UNCONFIRMED, so only the submission needs to say we stopped waiting.
+      const orders = this.sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'").run(now).changes;
+      return orders + recipients.length;
+    }).immediate();
+  }
+
+  /**
+   * Claims recipients whose create certainly failed for a new attempt (NOT_SENT → SENDING), in one
+   * transaction, so two concurrent retries never both send to the same recipient. Returns the ids claimed.
+   */
+  async claimUnsentRecipients(orderId: string, now: string): Promise<string[]> {
+    return this.db.transaction(() => {
+      const unsent = this.sql("SELECT id, status FROM recipients WHERE order_id = ? AND submission = 'NOT_SENT' ORDER BY position").all(orderId) as {
+        id: string;
+        status: GiftStatus;
+      }[];
+      for (const r of unsent) {
+        this.sql("UPDATE recipients SET submission = 'SENDING', status = 'UNCONFIRMED', provider_status = '' WHERE id = ?").run(r.id);
+        this.appendEvent(orderId, r.id, r.status, 'UNCONFIRMED', '', now, 'MUTATION');
+      }
+      return unsent.map((r) => r.id);
+    }).immediate();
+  }
+
+  private appendEvent(orderId: string, recipientId: string | null, from: GiftStatus, to: GiftStatus, providerStatus: string, at: string, source: StatusSource): void {
+    this.sql(
+      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(orderId, recipientId, from, to, providerStatus, at, source);
   }
 
   /** Row counts of the ledger's tables, for operators and tests. */

@@ -43,8 +43,13 @@ export interface Store {
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
   /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */
   recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean>;
-  /** Orders left SENDING by a previous process stay UNCONFIRMED for good: we cannot know whether the provider took them. */
+  /**
+   * Orders (and recipients) left SENDING by a previous process stay UNCONFIRMED for good: we cannot
+   * know whether the provider took them.
+   */
   recoverInterruptedSends(now: string): Promise<number>;
+  /** Claims an order's certainly-unsent recipients for a new attempt, atomically; returns their ids. */
+  claimUnsentRecipients(orderId: string, now: string): Promise<string[]>;
   ping(): boolean;
   close(): void;
 }

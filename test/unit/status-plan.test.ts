@@ -9,7 +9,7 @@ const order = (status: OrderRecord['status'], providerStatus = ''): OrderRecord 
 });
 const recipient = (status: RecipientRecord['status']): RecipientRecord => ({
   id: 'r1', orderId: 'o1', position: 0, email: null, employeeNumber: null, firstName: null, lastName: null, company: null,
-  department: null, amount: null, status, providerStatus: '', providerRef: null, gift: null,
+  department: null, amount: null, status, providerStatus: '', providerRef: null, gift: null, submission: null,
 });
 const seen = (status: OrderRecord['status'], providerStatus: string) => ({ orderId: 'o1', source: 'POLL' as const, occurredAt: 't', status, providerStatus });
 
