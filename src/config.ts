@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readGiftronautEnv, type GiftronautConnection } from './providers/giftronaut/config.js';
+import { readAndOpenEnv, type AndOpenConnection } from './providers/andopen/config.js';
 import { readGoodyEnv, type GoodyConnection } from './providers/goody/config.js';
 import { readGuustoEnv, type GuustoConnection } from './providers/guusto/config.js';
 
@@ -30,6 +31,7 @@ export interface Config {
     guusto?: GuustoConnection;
     giftronaut?: GiftronautConnection;
     goody?: GoodyConnection;
+    andOpen?: AndOpenConnection;
   };
 }
 
@@ -64,15 +66,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const guusto = readGuustoEnv(env);
   const giftronaut = readGiftronautEnv(env);
   const goody = readGoodyEnv(env);
-  problems.push(...guusto.problems, ...giftronaut.problems, ...goody.problems);
+  const andOpen = readAndOpenEnv(env);
+  problems.push(...guusto.problems, ...giftronaut.problems, ...goody.problems, ...andOpen.problems);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
 
   const e = parsed.data;
-  const hasCredentials = [guusto, giftronaut, goody].some((p) => p.connection !== undefined);
+  const hasCredentials = [guusto, giftronaut, goody, andOpen].some((p) => p.connection !== undefined);
   const mode: Mode = e.GIFTGRAPH_MODE ?? (hasCredentials ? 'live' : 'sandbox');
   if (mode === 'live') {
     if (!hasCredentials) {
-      problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID, GIFTRONAUT_CLIENT_ID and GIFTRONAUT_CLIENT_SECRET, or GOODY_API_KEY)');
+      problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID, GIFTRONAUT_CLIENT_ID and GIFTRONAUT_CLIENT_SECRET, GOODY_API_KEY, or ANDOPEN_API_KEY)');
     }
     if (!e.GIFTGRAPH_JWT_SECRET) problems.push('GIFTGRAPH_JWT_SECRET is required in live mode');
   }
@@ -95,6 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
     sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },
-    live: mode === 'live' ? { guusto: guusto.connection, giftronaut: giftronaut.connection, goody: goody.connection } : {},
+    live: mode === 'live' ? { guusto: guusto.connection, giftronaut: giftronaut.connection, goody: goody.connection, andOpen: andOpen.connection } : {},
   };
 }

@@ -4,7 +4,7 @@ import { errorCode, Harness } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await Harness.start();
+  h = await Harness.start({ only: ['GUUSTO'] });
 });
 afterAll(() => h.close());
 
@@ -39,6 +39,7 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['an empty idempotency key', { ...valid, idempotencyKey: '' }, 'input.idempotencyKey'],
   ['an idempotency key over 64 characters', { ...valid, idempotencyKey: 'k'.repeat(65) }, 'input.idempotencyKey'],
   ['a provider that is not configured', { ...valid, provider: 'ANDOPEN' }, 'input.provider'],
+  ['options for another provider', { ...valid, goody: { productId: 'x' } }, 'input.goody'],
   ['a message over 1000 characters', { ...valid, message: 'x'.repeat(1001) }, 'input.message'],
   ['two currencies in one Guusto order', { ...valid, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com', amount: { amount: '5', currency: 'USD' } }] }, 'input.recipients'],
 ];

@@ -27,6 +27,11 @@ describe('providers', () => {
         mode: 'SANDBOX',
         capabilities: { canCancel: true, canResend: false, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
       },
+      {
+        name: 'ANDOPEN',
+        mode: 'SANDBOX',
+        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: true, deduplicatesCreates: false },
+      },
     ]);
   });
 
@@ -76,8 +81,13 @@ describe('catalog', () => {
   });
 
   it('refuses a provider that is not configured', async () => {
-    const result = await h.gql(CatalogDocument, { provider: 'ANDOPEN' });
-    expect(errorCode(result)).toBe('BAD_USER_INPUT');
-    expect(result.errors![0]!.extensions!.field).toBe('provider');
+    const guustoOnly = await Harness.start({ only: ['GUUSTO'] });
+    try {
+      const result = await guustoOnly.gql(CatalogDocument, { provider: 'ANDOPEN' });
+      expect(errorCode(result)).toBe('BAD_USER_INPUT');
+      expect(result.errors![0]!.extensions!.field).toBe('provider');
+    } finally {
+      await guustoOnly.close();
+    }
   });
 });

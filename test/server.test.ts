@@ -31,6 +31,7 @@ describe('health', () => {
         { name: 'GUUSTO', mode: 'SANDBOX' },
         { name: 'GIFTRONAUT', mode: 'SANDBOX' },
         { name: 'GOODY', mode: 'SANDBOX' },
+        { name: 'ANDOPEN', mode: 'SANDBOX' },
       ],
     });
   });
@@ -48,7 +49,7 @@ describe('graphql-ws on /ws', () => {
   it('accepts the token nested as the Apollo Router forwards it', async () => {
     const client = wsClient({ connectionParams: { token: await h.token({ scope: 'orders:read' }) } });
     const result = await runOnce<{ providers: { name: string }[] }>(client, '{ providers { name } }');
-    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }, { name: 'GOODY' }]);
+    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }, { name: 'GOODY' }, { name: 'ANDOPEN' }]);
     await client.dispose();
   });
 

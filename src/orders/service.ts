@@ -357,11 +357,16 @@ function toGraphQLError(error: ProviderCallError): GiftgraphError {
   const hint = rejected
     ? 'Nothing was sent. Fix the cause, then retry with the same idempotency key.'
     : 'Nothing was sent; it is safe to retry with the same idempotency key.';
-  return new GiftgraphError(providerErrorCode(error), `${error.provider} ${rejected ? 'refused the order' : 'is unavailable'}: ${error.message}. ${hint}`, {
+  // Problems the adapter could place in our input are named like our own validation's.
+  const problems = error.problems.filter((p) => p.param?.startsWith('input.')).map((p) => ({ field: p.param!, message: p.message }));
+  const graphqlError = new GiftgraphError(providerErrorCode(error), `${error.provider} ${rejected ? 'refused the order' : 'is unavailable'}: ${error.message}. ${hint}`, {
     provider: error.provider,
     providerCode: error.providerCode,
     retryable: !rejected,
+    ...(problems[0] ? { field: problems[0].field } : {}),
   });
+  if (problems.length > 0) (graphqlError.extensions as Record<string, unknown>).problems = problems;
+  return graphqlError;
 }
 
 /** Runs a provider call for a mutation, turning its failure into a typed error for the client. */

@@ -13,7 +13,16 @@ import { redact } from '../core/redact.js';
  */
 export type FailureKind = 'rejected' | 'unavailable' | 'unknown';
 
+/** One problem a provider named in its error, by the provider's own parameter name where it gave one. */
+export interface ProviderProblem {
+  param?: string;
+  message: string;
+}
+
 export class ProviderCallError extends Error {
+  /** Each problem the provider listed, where it lists several (&Open names every invalid field at once). */
+  problems: ProviderProblem[] = [];
+
   constructor(
     readonly provider: Provider,
     readonly kind: FailureKind,
@@ -39,8 +48,8 @@ export interface ProviderHttpOptions {
   timeoutMs: number;
   /** Headers sent with every request (auth); computed per request so tokens can rotate. */
   headers: () => Record<string, string> | Promise<Record<string, string>>;
-  /** Reads the provider's error body into a code and a client-safe message. */
-  readError: (status: number, body: unknown) => { code?: string; message?: string };
+  /** Reads the provider's error body into a code, a client-safe message and, where listed, each problem. */
+  readError: (status: number, body: unknown) => { code?: string; message?: string; problems?: ProviderProblem[] };
   retry?: Partial<RetryPolicy>;
   connections?: number;
   /**
@@ -169,6 +178,12 @@ export class ProviderHttpClient {
   }
 
   private httpError(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
+    const error = this.classifyStatus(status, body, headers);
+    error.problems = (this.options.readError(status, body).problems ?? []).map((p) => ({ ...p, message: redact(p.message) }));
+    return error;
+  }
+
+  private classifyStatus(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
     const { code, message } = this.options.readError(status, body);
     const provider = this.options.provider;
     const text = message ?? `${provider} answered HTTP ${status}`;

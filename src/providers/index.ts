@@ -1,3 +1,5 @@
+import { AndOpenAdapter } from './andopen/adapter.js';
+import type { AndOpenConnection } from './andopen/config.js';
 import { GiftronautAdapter } from './giftronaut/adapter.js';
 import type { GiftronautConnection } from './giftronaut/config.js';
 import { GoodyAdapter } from './goody/adapter.js';
@@ -11,6 +13,7 @@ export interface ProviderConnections {
   guusto?: GuustoConnection;
   giftronaut?: GiftronautConnection;
   goody?: GoodyConnection;
+  andOpen?: AndOpenConnection;
 }
 
 export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number): ProviderRegistry {
@@ -18,5 +21,6 @@ export function buildRegistry(connections: ProviderConnections, mode: ProviderMo
   if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode);
   if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs), mode);
   if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs), mode);
+  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs), mode);
   return registry;
 }

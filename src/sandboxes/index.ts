@@ -4,6 +4,7 @@ import { GIFTRONAUT_SCOPES } from '../providers/giftronaut/config.js';
 import type { ProviderConnections } from '../providers/index.js';
 import type { SandboxClock } from './kit/clock.js';
 import { GiftronautSandbox } from './giftronaut/sandbox.js';
+import { AndOpenSandbox } from './andopen/sandbox.js';
 import { GoodySandbox } from './goody/sandbox.js';
 import { GuustoSandbox } from './guusto/sandbox.js';
 
@@ -12,6 +13,7 @@ export interface RunningSandboxes {
   guusto: GuustoSandbox;
   giftronaut: GiftronautSandbox;
   goody: GoodySandbox;
+  andOpen: AndOpenSandbox;
   close(): Promise<void>;
 }
 
@@ -36,18 +38,22 @@ export async function startSandboxes(options: SandboxOptions): Promise<RunningSa
   const giftronaut = new GiftronautSandbox({ ...giftronautCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('giftronaut') });
   const goodyKey = secret();
   const goody = new GoodySandbox({ apiKey: goodyKey, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('goody') });
-  const [guustoUrl, giftronautUrl, goodyUrl] = await Promise.all([guusto.listen(), giftronaut.listen(), goody.listen()]);
+  const andOpenKey = `ao-v1-staging-${secret()}`;
+  const andOpen = new AndOpenSandbox({ apiKey: andOpenKey, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('andopen') });
+  const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([guusto.listen(), giftronaut.listen(), goody.listen(), andOpen.listen()]);
   return {
     connections: {
       guusto: { baseUrl: guustoUrl, ...guustoCredentials },
       giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: GIFTRONAUT_SCOPES },
       goody: { baseUrl: goodyUrl, apiKey: goodyKey },
+      andOpen: { baseUrl: andOpenUrl, apiKey: andOpenKey, version: '2026-05' },
     },
     guusto,
     giftronaut,
     goody,
+    andOpen,
     close: async () => {
-      await Promise.all([guusto.close(), giftronaut.close(), goody.close()]);
+      await Promise.all([guusto.close(), giftronaut.close(), goody.close(), andOpen.close()]);
     },
   };
 }

@@ -66,6 +66,12 @@ export class GoodyOptions {
   cardId?: string | null;
 }
 
+@InputType({ description: 'Options only &Open understands. The campaign defines the gift; each recipient gets one gift request.' })
+export class AndOpenOptions {
+  @Field(() => ID, { description: 'The id of a CAMPAIGN from catalog(provider: ANDOPEN).' })
+  campaignId!: string;
+}
+
 @InputType()
 export class SendGiftsInput {
   @Field(() => Provider)
@@ -102,6 +108,9 @@ export class SendGiftsInput {
 
   @Field(() => GoodyOptions, { nullable: true })
   goody?: GoodyOptions | null;
+
+  @Field(() => AndOpenOptions, { nullable: true })
+  andOpen?: AndOpenOptions | null;
 }
 
 @InputType()

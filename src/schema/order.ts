@@ -74,7 +74,7 @@ export abstract class Order {
   @Field(() => DateTimeResolver, { nullable: true })
   scheduledFor!: Date | null;
 
-  @Field(() => Money, { nullable: true, description: 'Null where the provider prices nothing (&Open).' })
+  @Field(() => Money, { nullable: true, description: 'Null where the provider prices nothing (&Open), or not yet (Goody).' })
   total!: Money | null;
 
   @Field(() => String, { description: 'The idempotency key the order was sent with.' })
@@ -147,6 +147,13 @@ export class GoodyOrderBatch extends Order {
   expiresAt!: Date | null;
 }
 
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Order, description: 'An &Open order: one &Open gift request per recipient, from one campaign.' })
+export class AndOpenOrder extends Order {
+  @Field(() => ID, { nullable: true, description: 'The CatalogItem id of the campaign.' })
+  campaignId!: string | null;
+}
+
 /** The GraphQL type of each provider's orders. */
 const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   GUUSTO: 'GuustoOrder',
@@ -155,7 +162,7 @@ const ORDER_TYPE_NAMES: Record<ProviderName, string> = {
   ANDOPEN: 'AndOpenOrder',
 };
 
-export const ORDER_TYPES = [GuustoOrder, GiftronautOrder, GoodyOrderBatch];
+export const ORDER_TYPES = [GuustoOrder, GiftronautOrder, GoodyOrderBatch, AndOpenOrder];
 
 /** The view of a ledger order as its provider's GraphQL type. */
 export function orderView(record: OrderRecord): Order {
@@ -198,8 +205,8 @@ export function orderView(record: OrderRecord): Order {
         productId: text(d.productId),
         expiresAt: text(d.expiresAt) ? new Date(text(d.expiresAt)!) : null,
       });
-    default:
-      throw new Error(`no GraphQL order type for ${record.provider} yet`);
+    case 'ANDOPEN':
+      return Object.assign(new AndOpenOrder(), common, { campaignId: text(d.campaignId) });
   }
 }
 

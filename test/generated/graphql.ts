@@ -18,6 +18,44 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
 };
 
+/** Options only &Open understands. The campaign defines the gift; each recipient gets one gift request. */
+export type AndOpenOptions = {
+  /** The id of a CAMPAIGN from catalog(provider: ANDOPEN). */
+  campaignId: Scalars['ID']['input'];
+};
+
+/** An &Open order: one &Open gift request per recipient, from one campaign. */
+export type AndOpenOrder = Order & {
+  __typename?: 'AndOpenOrder';
+  /** The CatalogItem id of the campaign. */
+  campaignId?: Maybe<Scalars['ID']['output']>;
+  /** What can be done with this order now. */
+  capabilities: ProviderCapabilities;
+  createdAt: Scalars['DateTime']['output'];
+  /** Global and opaque; carries the provider. */
+  id: Scalars['ID']['output'];
+  /** The idempotency key the order was sent with. */
+  idempotencyKey: Scalars['String']['output'];
+  provider: Provider;
+  /** The provider's own status value, unchanged (empty before the provider answered). */
+  providerStatus: Scalars['String']['output'];
+  recipients: RecipientConnection;
+  scheduledFor?: Maybe<Scalars['DateTime']['output']>;
+  /** Summarizes the recipients' statuses. */
+  status: GiftStatus;
+  /** Every change of the order-level status, oldest first. */
+  statusHistory: Array<StatusChange>;
+  /** Null where the provider prices nothing (&Open), or not yet (Goody). */
+  total?: Maybe<Money>;
+};
+
+
+/** An &Open order: one &Open gift request per recipient, from one campaign. */
+export type AndOpenOrderRecipientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type CancelOrderPayload = {
   __typename?: 'CancelOrderPayload';
   order: Order;
@@ -160,7 +198,7 @@ export type GiftronautOrder = Order & {
   statusHistory: Array<StatusChange>;
   /** IANA time zone of a scheduled send. */
   timezone?: Maybe<Scalars['String']['output']>;
-  /** Null where the provider prices nothing (&Open). */
+  /** Null where the provider prices nothing (&Open), or not yet (Goody). */
   total?: Maybe<Money>;
 };
 
@@ -213,7 +251,7 @@ export type GoodyOrderBatch = Order & {
   status: GiftStatus;
   /** Every change of the order-level status, oldest first. */
   statusHistory: Array<StatusChange>;
-  /** Null where the provider prices nothing (&Open). */
+  /** Null where the provider prices nothing (&Open), or not yet (Goody). */
   total?: Maybe<Money>;
 };
 
@@ -270,7 +308,7 @@ export type GuustoOrder = Order & {
   status: GiftStatus;
   /** Every change of the order-level status, oldest first. */
   statusHistory: Array<StatusChange>;
-  /** Null where the provider prices nothing (&Open). */
+  /** Null where the provider prices nothing (&Open), or not yet (Goody). */
   total?: Maybe<Money>;
 };
 
@@ -340,7 +378,7 @@ export type Order = {
   status: GiftStatus;
   /** Every change of the order-level status, oldest first. */
   statusHistory: Array<StatusChange>;
-  /** Null where the provider prices nothing (&Open). */
+  /** Null where the provider prices nothing (&Open), or not yet (Goody). */
   total?: Maybe<Money>;
 };
 
@@ -514,6 +552,7 @@ export type ResendRecipientInput = {
 export type SendGiftsInput = {
   /** Per recipient, unless a recipient has its own. */
   amount?: InputMaybe<MoneyInput>;
+  andOpen?: InputMaybe<AndOpenOptions>;
   giftronaut?: InputMaybe<GiftronautOptions>;
   goody?: InputMaybe<GoodyOptions>;
   guusto?: InputMaybe<GuustoOptions>;
@@ -554,6 +593,11 @@ export type StatusSource =
   | 'POLL'
   | 'WEBHOOK';
 
+type OrderParts_AndOpenOrder_Fragment = { __typename: 'AndOpenOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+          | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+          | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+         | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
+
 type OrderParts_GiftronautOrder_Fragment = { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
           | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
           | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -570,6 +614,7 @@ type OrderParts_GuustoOrder_Fragment = { __typename: 'GuustoOrder', requestId?: 
          | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
 export type OrderPartsFragment =
+  | OrderParts_AndOpenOrder_Fragment
   | OrderParts_GiftronautOrder_Fragment
   | OrderParts_GoodyOrderBatch_Fragment
   | OrderParts_GuustoOrder_Fragment
@@ -586,6 +631,10 @@ export type SendGiftsMutationVariables = Exact<{
 
 
 export type SendGiftsMutation = { __typename?: 'Mutation', sendGifts: { __typename?: 'SendGiftsPayload', created: boolean, order:
+      | { __typename: 'AndOpenOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+                | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+                | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+               | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
       | { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
                 | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
                 | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -606,6 +655,10 @@ export type OrderQueryVariables = Exact<{
 
 
 export type OrderQuery = { __typename?: 'Query', order?:
+    | { __typename: 'AndOpenOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
     | { __typename: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, providerStatus: string, createdAt: string, idempotencyKey: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean, deduplicatesCreates: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, providerStatus: string, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', id: string, email?: string | null, employeeNumber?: string | null, firstName?: string | null, lastName?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
               | { __typename: 'Certificate', id: string, shortToken?: string | null, longToken?: string | null, redemptionUrl?: string | null, message?: string | null, senderName?: string | null, amount: { __typename?: 'Money', amount: string, currency: string } }
               | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -628,6 +681,7 @@ export type OrdersQueryVariables = Exact<{
 
 
 export type OrdersQuery = { __typename?: 'Query', orders: { __typename?: 'OrderConnection', edges: Array<{ __typename?: 'OrderEdge', cursor: string, node:
+        | { __typename?: 'AndOpenOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
         | { __typename?: 'GiftronautOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
         | { __typename?: 'GoodyOrderBatch', id: string, provider: Provider, status: GiftStatus, createdAt: string }
         | { __typename?: 'GuustoOrder', id: string, provider: Provider, status: GiftStatus, createdAt: string }
@@ -641,6 +695,7 @@ export type OrderRecipientsQueryVariables = Exact<{
 
 
 export type OrderRecipientsQuery = { __typename?: 'Query', order?:
+    | { __typename?: 'AndOpenOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
     | { __typename?: 'GiftronautOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
     | { __typename?: 'GoodyOrderBatch', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
     | { __typename?: 'GuustoOrder', id: string, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', cursor: string, node: { __typename?: 'Recipient', email?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, endCursor?: string | null } } }
@@ -652,6 +707,7 @@ export type CancelOrderMutationVariables = Exact<{
 
 
 export type CancelOrderMutation = { __typename?: 'Mutation', cancelOrder: { __typename?: 'CancelOrderPayload', order:
+      | { __typename?: 'AndOpenOrder', id: string, status: GiftStatus }
       | { __typename?: 'GiftronautOrder', id: string, status: GiftStatus }
       | { __typename?: 'GoodyOrderBatch', id: string, status: GiftStatus }
       | { __typename?: 'GuustoOrder', id: string, status: GiftStatus }
@@ -689,6 +745,10 @@ export type GiftronautOrderQueryVariables = Exact<{
 
 
 export type GiftronautOrderQuery = { __typename?: 'Query', order?:
+    | { __typename?: 'AndOpenOrder', id: string, status: GiftStatus, providerStatus: string, scheduledFor?: string | null, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', email?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
+              | { __typename: 'Certificate' }
+              | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
+             | null } }> } }
     | { __typename?: 'GiftronautOrder', giftronautOrderId?: string | null, orderType?: string | null, cardType?: GiftronautCardType | null, productId?: string | null, productName?: string | null, refundOption: boolean, timezone?: string | null, id: string, status: GiftStatus, providerStatus: string, scheduledFor?: string | null, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean, canResend: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus, source: StatusSource }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', email?: string | null, status: GiftStatus, providerStatus: string, amount?: { __typename?: 'Money', amount: string, currency: string } | null, gift?:
               | { __typename: 'Certificate' }
               | { __typename: 'GiftLink', url: string, expiresAt?: string | null }
@@ -710,6 +770,10 @@ export type GoodyBatchQueryVariables = Exact<{
 
 
 export type GoodyBatchQuery = { __typename?: 'Query', order?:
+    | { __typename?: 'AndOpenOrder', id: string, status: GiftStatus, providerStatus: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', firstName?: string | null, email?: string | null, status: GiftStatus, providerStatus: string, gift?:
+              | { __typename: 'Certificate' }
+              | { __typename: 'GiftLink', url: string }
+             | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean } } }
     | { __typename?: 'GiftronautOrder', id: string, status: GiftStatus, providerStatus: string, total?: { __typename?: 'Money', amount: string, currency: string } | null, capabilities: { __typename?: 'ProviderCapabilities', canCancel: boolean }, statusHistory: Array<{ __typename?: 'StatusChange', from: GiftStatus, to: GiftStatus }>, recipients: { __typename?: 'RecipientConnection', edges: Array<{ __typename?: 'RecipientEdge', node: { __typename?: 'Recipient', firstName?: string | null, email?: string | null, status: GiftStatus, providerStatus: string, gift?:
               | { __typename: 'Certificate' }
               | { __typename: 'GiftLink', url: string }

@@ -8,11 +8,14 @@ import { print, type DocumentNode } from 'graphql';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
-import { buildRegistry } from '../../src/providers/index.js';
+import type { Provider } from '../../src/core/model.js';
+import { buildRegistry, type ProviderConnections } from '../../src/providers/index.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import { ManualClock } from '../../src/sandboxes/kit/clock.js';
 import { GiftronautSandbox, type GiftronautSandboxOptions } from '../../src/sandboxes/giftronaut/sandbox.js';
 import { GoodySandbox, type GoodySandboxOptions } from '../../src/sandboxes/goody/sandbox.js';
+import { AndOpenSandbox, type AndOpenSandboxOptions } from '../../src/sandboxes/andopen/sandbox.js';
+import type { AndOpenVersion } from '../../src/providers/andopen/config.js';
 import { GuustoSandbox, type GuustoSandboxOptions } from '../../src/sandboxes/guusto/sandbox.js';
 import { SCOPES, signToken, type JwtSettings } from '../../src/server/auth.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -28,6 +31,11 @@ export interface HarnessOptions {
   guusto?: Partial<GuustoSandboxOptions>;
   giftronaut?: Partial<GiftronautSandboxOptions>;
   goody?: Partial<GoodySandboxOptions>;
+  andOpen?: Partial<AndOpenSandboxOptions>;
+  /** Serve only these providers (all sandboxes still run); every provider by default. */
+  only?: Provider[];
+  /** The &Open API version the adapter speaks; the current one by default. */
+  andOpenVersion?: AndOpenVersion;
   /** Scopes the Giftronaut adapter asks for; all of them by default. */
   giftronautScopes?: string[];
   /** Provider call timeout; short so timeout tests stay quick. */
@@ -45,10 +53,12 @@ export class Harness {
   readonly guustoToken = randomBytes(24).toString('base64url');
   readonly giftronautSecret = randomBytes(24).toString('base64url');
   readonly goodyKey = randomBytes(24).toString('base64url');
+  readonly andOpenKey = `ao-v1-staging-${randomBytes(24).toString('base64url')}`;
   readonly jwt: JwtSettings = { secret: randomBytes(32), issuer: 'giftgraph', audience: 'giftgraph' };
   guusto!: GuustoSandbox;
   giftronaut!: GiftronautSandbox;
   goody!: GoodySandbox;
+  andOpen!: AndOpenSandbox;
   store!: SqliteStore;
   providers!: ProviderRegistry;
   app!: App;
@@ -73,10 +83,15 @@ export class Harness {
       ...options.giftronaut,
     });
     this.goody = new GoodySandbox({ apiKey: this.goodyKey, clock: this.clock, stepMs: STEP_MS, ...options.goody });
-    const [guustoUrl, giftronautUrl, goodyUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen(), this.goody.listen()]);
+    this.andOpen = new AndOpenSandbox({ apiKey: this.andOpenKey, clock: this.clock, stepMs: STEP_MS, ...options.andOpen });
+    const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([
+      this.guusto.listen(),
+      this.giftronaut.listen(),
+      this.goody.listen(),
+      this.andOpen.listen(),
+    ]);
     this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
-    const providers = (this.providers = buildRegistry(
-      {
+    const connections: ProviderConnections = {
         guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
         giftronaut: {
           baseUrl: giftronautUrl,
@@ -85,6 +100,15 @@ export class Harness {
           scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
         },
         goody: { baseUrl: goodyUrl, apiKey: this.goodyKey },
+        andOpen: { baseUrl: andOpenUrl, apiKey: this.andOpenKey, version: options.andOpenVersion ?? '2026-05' },
+    };
+    const served = (name: keyof ProviderConnections, provider: Provider) => (!options.only || options.only.includes(provider) ? connections[name] : undefined);
+    const providers = (this.providers = buildRegistry(
+      {
+        guusto: served('guusto', 'GUUSTO') as ProviderConnections['guusto'],
+        giftronaut: served('giftronaut', 'GIFTRONAUT') as ProviderConnections['giftronaut'],
+        goody: served('goody', 'GOODY') as ProviderConnections['goody'],
+        andOpen: served('andOpen', 'ANDOPEN') as ProviderConnections['andOpen'],
       },
       'SANDBOX',
       options.providerTimeoutMs ?? 2_000,
@@ -128,7 +152,7 @@ export class Harness {
 
   async close(): Promise<void> {
     await this.app.stop();
-    await Promise.all([this.guusto.close(), this.giftronaut.close(), this.goody.close()]);
+    await Promise.all([this.guusto.close(), this.giftronaut.close(), this.goody.close(), this.andOpen.close()]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
