@@ -64,6 +64,8 @@ export class Harness {
   app!: App;
   url = '';
   dir = '';
+  /** Where each sandbox listens, for tests that speak to a provider directly. */
+  urls = { guusto: '', giftronaut: '', goody: '', andOpen: '' };
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const h = new Harness();
@@ -91,16 +93,17 @@ export class Harness {
       this.andOpen.listen(),
     ]);
     this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
+    this.urls = { guusto: guustoUrl, giftronaut: giftronautUrl, goody: goodyUrl, andOpen: andOpenUrl };
     const connections: ProviderConnections = {
-        guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
-        giftronaut: {
-          baseUrl: giftronautUrl,
-          clientId: 'test-client',
-          clientSecret: this.giftronautSecret,
-          scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
-        },
-        goody: { baseUrl: goodyUrl, apiKey: this.goodyKey },
-        andOpen: { baseUrl: andOpenUrl, apiKey: this.andOpenKey, version: options.andOpenVersion ?? '2026-05' },
+      guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
+      giftronaut: {
+        baseUrl: giftronautUrl,
+        clientId: 'test-client',
+        clientSecret: this.giftronautSecret,
+        scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
+      },
+      goody: { baseUrl: goodyUrl, apiKey: this.goodyKey },
+      andOpen: { baseUrl: andOpenUrl, apiKey: this.andOpenKey, version: options.andOpenVersion ?? '2026-05' },
     };
     const served = (name: keyof ProviderConnections, provider: Provider) => (!options.only || options.only.includes(provider) ? connections[name] : undefined);
     const providers = (this.providers = buildRegistry(

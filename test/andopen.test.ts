@@ -1,0 +1,214 @@
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { createHmac } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AndOpenVersion } from '../src/providers/andopen/config.js';
+import { verifyAndOpenWebhook } from '../src/providers/andopen/webhook.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { CatalogDocument, OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
+
+const POST = { method: 'POST', path: '/gift_requests' } as const;
+
+describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s', (version) => {
+  let h: Harness;
+  let campaign: string;
+  const posts = () => h.andOpen.http.count('POST', '/gift_requests');
+
+  beforeAll(async () => {
+    h = await Harness.start({ andOpenVersion: version });
+    campaign = (await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 1 })).data!.catalog.edges[0]!.node.id;
+  });
+  afterAll(() => h.close());
+
+  const order = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsInput => ({
+    provider: 'ANDOPEN',
+    idempotencyKey: key,
+    recipients: [
+      { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com' },
+      { firstName: 'Grace', lastName: 'Hopper', email: 'grace@example.com' },
+      { firstName: 'Katherine', lastName: 'Johnson' },
+    ],
+    andOpen: { campaignId: campaign },
+    ...overrides,
+  });
+
+  it('sends one gift request per recipient and follows each to DELIVERED', async () => {
+    const requests = h.andOpen.giftRequestCount;
+    const sent = await h.gql(SendGiftsDocument, { input: order('three') });
+    expect(sent.errors).toBeUndefined();
+    expect(h.andOpen.giftRequestCount).toBe(requests + 3);
+    const first = sent.data!.sendGifts.order;
+    expect(first).toMatchObject({ __typename: 'AndOpenOrder', status: 'SENT', total: null });
+    expect(first.recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
+      ['SENT', 'submitted'],
+      ['SENT', 'submitted'],
+      ['SENT', 'submitted'],
+    ]);
+    expect(new Set(first.recipients.edges.map((e) => (e.node.gift as { url: string }).url)).size).toBe(3);
+
+    const seen: string[] = [];
+    for (let step = 0; step < 3; step++) {
+      h.advance(1);
+      seen.push((await h.gql(OrderDocument, { id: first.id })).data!.order!.status);
+    }
+    expect(seen).toEqual(['REDEEMED', 'SHIPPED', 'DELIVERED']);
+    const reads = h.andOpen.http.count('GET', '/gift_requests/:id');
+    await h.gql(OrderDocument, { id: first.id });
+    expect(h.andOpen.http.count('GET', '/gift_requests/:id')).toBe(reads);
+  });
+
+  it('retries only the recipient whose request certainly failed, never the others', async () => {
+    h.andOpen.http.faults.add({ ...POST, fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
+    const requests = h.andOpen.giftRequestCount;
+    const before = posts();
+    const first = await h.gql(SendGiftsDocument, { input: order('partial') });
+    expect(first.errors).toBeUndefined();
+    const statuses = first.data!.sendGifts.order.recipients.edges.map((e) => e.node.status);
+    expect(statuses.filter((s) => s === 'FAILED')).toHaveLength(1);
+    expect(h.andOpen.giftRequestCount).toBe(requests + 2);
+
+    const retry = await h.gql(SendGiftsDocument, { input: order('partial') });
+    expect(retry.data!.sendGifts.created).toBe(false);
+    expect(retry.data!.sendGifts.order.recipients.edges.map((e) => e.node.status)).toEqual(['SENT', 'SENT', 'SENT']);
+    expect(h.andOpen.giftRequestCount).toBe(requests + 3);
+    expect(posts()).toBe(before + 4);
+
+    await h.gql(SendGiftsDocument, { input: order('partial') });
+    expect(posts()).toBe(before + 4);
+  });
+
+  it('leaves an ambiguous create UNCONFIRMED, and never sends it again', async () => {
+    h.andOpen.http.faults.add({ ...POST, fault: { kind: 'drop-after' } });
+    const requests = h.andOpen.giftRequestCount;
+    const single = order('ambiguous', { recipients: [{ firstName: 'Ada', lastName: 'Lovelace' }] });
+    const result = await h.gql(SendGiftsDocument, { input: single });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.extensions!.retryable).toBe(false);
+    expect(h.andOpen.giftRequestCount).toBe(requests + 1);
+    const before = posts();
+    const replay = await h.gql(SendGiftsDocument, { input: single });
+    expect(replay.data!.sendGifts.order.status).toBe('UNCONFIRMED');
+    expect(posts()).toBe(before);
+  });
+
+  it('refuses an unknown campaign and a one-letter name, naming the fields, before any request', async () => {
+    const before = posts();
+    const unknown = await h.gql(SendGiftsDocument, {
+      input: order('no-campaign', { andOpen: { campaignId: Buffer.from('CatalogItem:ANDOPEN:campaign:00000000-0000-4000-8000-000000000000').toString('base64url') } }),
+    });
+    expect(unknown.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.andOpen.campaignId' });
+    const short = await h.gql(SendGiftsDocument, { input: order('short-name', { recipients: [{ firstName: 'A', lastName: 'Lovelace' }] }) });
+    expect(short.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].firstName' });
+    const amount = await h.gql(SendGiftsDocument, { input: order('amount', { amount: { amount: '10', currency: 'USD' } }) });
+    expect((amount.errors![0]!.extensions!.problems as { field: string }[]).map((p) => p.field)).toContain('input.recipients[0].amount');
+    expect(posts()).toBe(before);
+  });
+
+  it("names the field of &Open's own refusal when the campaign could not be checked first", async () => {
+    h.andOpen.http.faults.add({ method: 'GET', path: /^\/campaigns\//, times: 3, fault: { kind: 'status', status: 503 } });
+    const result = await h.gql(SendGiftsDocument, {
+      input: order('provider-refuses', {
+        recipients: [{ firstName: 'Ada', lastName: 'Lovelace' }],
+        andOpen: { campaignId: Buffer.from('CatalogItem:ANDOPEN:campaign:00000000-0000-4000-8000-000000000000').toString('base64url') },
+      }),
+    });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'ANDOPEN', field: 'input.andOpen.campaignId', retryable: false });
+    expect(result.errors![0]!.message).toMatch(/campaign_id does not exist/);
+  });
+
+  it('pages every campaign, in this version\'s pagination style', async () => {
+    const fresh = await Harness.start({ andOpenVersion: version, andOpen: { campaigns: 61 } });
+    try {
+      const items = (await fresh.gql(CatalogDocument, { provider: 'ANDOPEN', first: 100 })).data!.catalog.edges.map((e) => e.node);
+      expect(items).toHaveLength(61);
+      expect(new Set(items.map((i) => i.id)).size).toBe(61);
+      expect(items.every((i) => i.kind === 'CAMPAIGN' && i.prices.length === 0)).toBe(true);
+      expect(fresh.andOpen.http.count('GET', '/campaigns')).toBe(3);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('the &Open sandbox', () => {
+  it('requires a known API version, then a valid key, answering in that version\'s shape', async () => {
+    const h = await Harness.start();
+    try {
+      const call = (headers: Record<string, string>) =>
+        fetch(`${h.urls.andOpen}/campaigns`, { headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as any, requestId: r.headers.get('request-id') }));
+      const missing = await call({ authorization: `Bearer ${h.andOpenKey}` });
+      expect(missing.status).toBe(400);
+      expect(missing.body.errors[0].code).toBe('unsupported_api_version');
+      expect((await call({ authorization: `Bearer ${h.andOpenKey}`, 'andopen-api-version': '2024-01' })).status).toBe(400);
+      const badKey = await call({ authorization: 'Bearer ao-v1-staging-wrong', 'andopen-api-version': '2025-09' });
+      expect(badKey.status).toBe(401);
+      expect(badKey.body).toMatchObject({ errors: [{ status: '401' }], jsonapi: { version: '1.0' } });
+      const zero = await fetch(`${h.urls.andOpen}/campaigns?limit=0`, { headers: { authorization: `Bearer ${h.andOpenKey}`, 'andopen-api-version': '2026-05' } });
+      expect(zero.status).toBe(400);
+      expect(missing.requestId).toMatch(/^req_/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('&Open webhooks', () => {
+  const secret = 'andopen-signing-secret';
+  const received: { body: Buffer; headers: http.IncomingHttpHeaders }[] = [];
+  let receiver: http.Server;
+  let h: Harness;
+  let store: SqliteStore;
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c as Buffer));
+      req.on('end', () => {
+        received.push({ body: Buffer.concat(chunks), headers: req.headers });
+        res.writeHead(received.length === 1 ? 500 : 200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/andopen`;
+    h = await Harness.start({ andOpen: { webhookUrl: url, webhookSecret: secret } });
+    store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-andopen-')), 'ledger.db'));
+  });
+  afterAll(async () => {
+    await h.close();
+    store.close();
+    await new Promise((r) => receiver.close(r));
+  });
+
+  it('are signed over timestamp and body, refused when stale or tampered, and accepted once per event id', async () => {
+    const campaign = (await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 1 })).data!.catalog.edges[0]!.node.id;
+    await h.gql(SendGiftsDocument, {
+      input: { provider: 'ANDOPEN', idempotencyKey: 'hooked', recipients: [{ firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: campaign } },
+    });
+    h.advance(1);
+    await h.andOpen.webhooks.settle();
+    // The first delivery was answered 500 and came again, later, with the same event id.
+    expect(received.map((r) => r.headers['andopen-webhook-event-type']).sort()).toEqual(['gift_request.redeemed', 'gift_request.submitted', 'gift_request.submitted']);
+    const verdicts: Record<string, string[]> = {};
+    for (const r of received) {
+      const verdict = verifyAndOpenWebhook(r.body, r.headers, secret);
+      if (!verdict.ok) throw new Error(verdict.reason);
+      const accepted = await store.recordWebhookDelivery('ANDOPEN', verdict.eventId, new Date().toISOString());
+      (verdicts[verdict.eventType] ??= []).push(accepted ? 'accepted' : 'duplicate');
+    }
+    expect(verdicts).toEqual({ 'gift_request.submitted': ['accepted', 'duplicate'], 'gift_request.redeemed': ['accepted'] });
+
+    const good = received[0]!;
+    expect(verifyAndOpenWebhook(good.body, good.headers, 'another-secret')).toEqual({ ok: false, reason: 'bad signature' });
+    expect(verifyAndOpenWebhook(Buffer.from(good.body.toString().replace('submitted', 'delivered')), good.headers, secret)).toEqual({ ok: false, reason: 'bad signature' });
+    expect(verifyAndOpenWebhook(good.body, good.headers, secret, Date.now() + 6 * 60_000)).toEqual({ ok: false, reason: 'stale timestamp' });
+    const { 'andopen-webhook-signature': _gone, ...unsigned } = good.headers;
+    expect(verifyAndOpenWebhook(good.body, unsigned, secret)).toEqual({ ok: false, reason: 'missing headers' });
+    const ts = String(good.headers['andopen-webhook-dispatch-timestamp']);
+    expect(good.headers['andopen-webhook-signature']).toBe(createHmac('sha256', secret).update(`${ts}.${good.body.toString()}`).digest('hex'));
+  });
+});
