@@ -248,15 +248,39 @@ describe('bad input', () => {
     expect(creates()).toBe(before);
   });
 
-  it('is refused by Giftronaut itself when the catalog cannot be checked first, as a typed error', async () => {
+  it('is never sent in an unchecked currency: with no catalog read yet and none readable, nothing is written or sent', async () => {
     const fresh = await Harness.start();
     try {
-      const id = catalog.get('Blue Bottle Coffee')!;
+      const usdChoice = catalog.get('Thank You Collection')!;
       fresh.giftronaut.http.faults.add({ method: 'GET', path: /^\/api\/v1\/catalog\//, times: 6, fault: { kind: 'status', status: 503 } });
-      const result = await fresh.gql(SendGiftsDocument, { input: { ...branded('provider-judges'), amount: { amount: '30', currency: 'USD' }, giftronaut: { productId: id } } });
-      expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-      expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GIFTRONAUT', providerCode: 'INVALID_AMOUNT' });
+      const yen = { ...branded('yen-as-dollars'), amount: { amount: '300', currency: 'JPY' }, recipients: [{ email: 'a@example.com' }], giftronaut: { productId: usdChoice } };
+      const result = await fresh.gql(SendGiftsDocument, { input: yen });
+      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+      expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GIFTRONAUT', retryable: true });
+      expect(fresh.store.counts().orders).toBe(0);
       expect(fresh.giftronaut.orderCount).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('is checked against the last catalog read when Giftronaut cannot be asked now', async () => {
+    const fresh = await Harness.start();
+    try {
+      await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT' });
+      fresh.giftronaut.http.faults.add({ method: 'GET', path: /^\/api\/v1\/catalog\//, times: 100, fault: { kind: 'status', status: 503 } });
+      // Five minutes on, the cached catalog is stale, and Giftronaut cannot be asked.
+      const later = Date.now() + 6 * 60_000;
+      const realNow = Date.now;
+      Date.now = () => later;
+      try {
+        const yen = { ...branded('stale-catalog'), amount: { amount: '300', currency: 'JPY' }, recipients: [{ email: 'a@example.com' }], giftronaut: { productId: catalog.get('Thank You Collection')! } };
+        const result = await fresh.gql(SendGiftsDocument, { input: yen });
+        expect(errorCode(result)).toBe('BAD_USER_INPUT');
+        expect(result.errors![0]!.extensions!.field).toBe('input.recipients[0].amount.currency');
+      } finally {
+        Date.now = realNow;
+      }
     } finally {
       await fresh.close();
     }
@@ -271,5 +295,125 @@ describe('bad input', () => {
     } finally {
       await poor.close();
     }
+  });
+});
+
+describe('what the review found', () => {
+  it('keeps an UNCONFIRMED order UNCONFIRMED when its same-key retry is refused, and sends it once when retried again', async () => {
+    const fresh = await Harness.start();
+    try {
+      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      const input = { ...branded('refused-retry'), giftronaut: { productId: product } };
+      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, times: 3, fault: { kind: 'drop-after' } });
+      expect(errorCode(await fresh.gql(SendGiftsDocument, { input }))).toBe('PROVIDER_UNAVAILABLE');
+      expect(fresh.giftronaut.orderCount).toBe(1);
+
+      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 60 } });
+      const refused = await fresh.gql(SendGiftsDocument, { input });
+      expect(errorCode(refused)).toBe('PROVIDER_UNAVAILABLE');
+      expect(refused.errors![0]!.extensions!.retryable).toBe(true);
+      expect(refused.errors![0]!.message).toMatch(/stays UNCONFIRMED/);
+      const id = refused.errors![0]!.extensions!.orderId as string;
+      expect((await fresh.gql(GiftronautOrderDocument, { id })).data!.order!.status).toBe('UNCONFIRMED');
+
+      const again = await fresh.gql(SendGiftsDocument, { input });
+      expect(again.data!.sendGifts.order).toMatchObject({ id, status: 'PENDING' });
+      expect(fresh.giftronaut.orderCount).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('treats a 409 on our idempotency key as proof an order may exist, not as a refusal', async () => {
+    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 409, body: { error: 'DUPLICATE_IDEMPOTENCY_KEY', message: 'key reused' } } });
+    const result = await h.gql(SendGiftsDocument, { input: branded('duplicate-409') });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.extensions).toMatchObject({ retryable: true });
+    expect((await read(result.errors![0]!.extensions!.orderId as string)).status).toBe('UNCONFIRMED');
+  });
+
+  it('counts a token endpoint outage as nothing sent, so the same key sends it later', async () => {
+    const down = await Harness.start();
+    try {
+      const product = (await down.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      // The catalog call fetched a token; make the sandbox forget it so the send needs a new one.
+      down.clock.advance(86_401_000);
+      down.giftronaut.http.faults.add({ method: 'POST', path: '/oauth2/token', times: 3, fault: { kind: 'status', status: 503 } });
+      const input = { ...branded('token-outage'), giftronaut: { productId: product } };
+      const failed = await down.gql(SendGiftsDocument, { input });
+      expect(errorCode(failed)).toBe('PROVIDER_UNAVAILABLE');
+      expect(failed.errors![0]!.extensions!.retryable).toBe(true);
+      expect(down.giftronaut.orderCount).toBe(0);
+      const sent = await down.gql(SendGiftsDocument, { input });
+      expect(sent.errors).toBeUndefined();
+      expect(down.giftronaut.orderCount).toBe(1);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('renews a token refused on a create and sends it once', async () => {
+    const fresh = await Harness.start();
+    try {
+      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      fresh.clock.advance(86_401_000); // the sandbox's token has expired; our cached copy has not
+      const sent = await fresh.gql(SendGiftsDocument, { input: { ...branded('renew-on-create'), giftronaut: { productId: product } } });
+      expect(sent.errors).toBeUndefined();
+      expect(fresh.giftronaut.http.count('POST', '/api/v1/orders/branded-cards')).toBe(2);
+      expect(fresh.giftronaut.http.count('POST', '/oauth2/token')).toBe(2);
+      expect(fresh.giftronaut.orderCount).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('returns a scheduled order to a same-key replay after its send time passed', async () => {
+    const fresh = await Harness.start();
+    try {
+      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      const input = { ...branded('replay-late'), sendAt: new Date(Date.now() + 1_500).toISOString(), timezone: 'UTC', giftronaut: { productId: product } };
+      const first = await fresh.gql(SendGiftsDocument, { input });
+      expect(first.errors).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1_600));
+      const replay = await fresh.gql(SendGiftsDocument, { input });
+      expect(replay.errors).toBeUndefined();
+      expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id: first.data!.sendGifts.order.id } });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('offers a resend for a bounced gift, and the gift is SENT once resent to a corrected address', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('bounced', { recipients: [{ email: 'typo@bounce.invalid' }] }) });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    const bounced = await read(id);
+    expect(bounced).toMatchObject({ status: 'FAILED', providerStatus: 'COMPLETE', capabilities: { canResend: true } });
+    const resent = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'typo@bounce.invalid', updatedEmail: 'right@example.com' }] } });
+    expect(resent.data!.resendGift.requeued).toBe(1);
+    const after = await read(id);
+    expect(after.status).toBe('SENT');
+    expect(after.recipients.edges[0]!.node).toMatchObject({ email: 'right@example.com', status: 'SENT', gift: { __typename: 'GiftLink' } });
+  });
+
+  it('refuses a send time in the hour that repeats when clocks go back', async () => {
+    for (const sendAt of ['2027-11-07T05:30:00Z', '2027-11-07T06:30:00Z']) {
+      const result = await h.gql(SendGiftsDocument, { input: branded(`dst-${sendAt}`, { sendAt, timezone: 'America/New_York' }) });
+      expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.sendAt' });
+    }
+  });
+
+  it('sends Giftronaut the wall-clock time in the zone asked', async () => {
+    const sendAt = '2027-01-15T00:00:00.000Z';
+    const sent = await h.gql(SendGiftsDocument, { input: branded('tokyo-morning', { sendAt, timezone: 'Asia/Tokyo' }) });
+    const giftronautId = asGiftronaut(await read(sent.data!.sendGifts.order.id)).giftronautOrderId!;
+    const adapter = h.providers.get('GIFTRONAUT')!.adapter as unknown as { api: { getOrder(id: string): Promise<{ sendTiming?: unknown }> } };
+    expect((await adapter.api.getOrder(giftronautId)).sendTiming).toEqual({ type: 'SCHEDULED', scheduledAt: '2027-01-15T09:00:00', timezone: 'Asia/Tokyo' });
+  });
+
+  it('never logs the client secret or an access token', () => {
+    const logs = h.logs.join('\n');
+    expect(logs).not.toContain(h.giftronautSecret);
+    expect(logs).not.toMatch(/access_token|Bearer [A-Za-z0-9_-]{20,}/);
   });
 });

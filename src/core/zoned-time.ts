@@ -46,6 +46,15 @@ export function fromZonedLocal(local: string, zone: string): Date | undefined {
   return new Date(guess);
 }
 
+/**
+ * Whether the wall-clock time of `instant` in `zone` happens twice (clocks going back), so that a
+ * scheduler given only the local time cannot know which of the two instants was meant.
+ */
+export function isRepeatedLocalTime(instant: Date, zone: string): boolean {
+  const local = toZonedLocal(instant, zone);
+  return [30, 60].some((minutes) => [-1, 1].some((sign) => toZonedLocal(new Date(instant.getTime() + sign * minutes * 60_000), zone) === local));
+}
+
 function offsetMs(instant: Date, zone: string): number {
   const local = toZonedLocal(instant, zone);
   const m = LOCAL.exec(local)!;

@@ -30,7 +30,8 @@ export class OrdersService {
 
   async send(tenant: string, cmd: SendGiftsCommand): Promise<SendResult> {
     const adapter = this.providers.get(cmd.provider)?.adapter;
-    const prepared = await prepareSend(cmd, adapter, this.clock());
+    const prior = await this.store.findOrderByKey(tenant, cmd.idempotencyKey);
+    const prepared = await prepareSend(cmd, adapter, this.clock(), { replay: prior !== undefined });
     const now = this.clock().toISOString();
     const orderId = randomUUID();
     const order: OrderRecord = {
@@ -91,7 +92,7 @@ export class OrdersService {
     if (existing.submission === 'UNCONFIRMED' && adapter?.capabilities.deduplicatesCreates) {
       // The provider deduplicates on our order id: sending again returns the original if it exists.
       const claimed = await this.store.updateSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
-      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: false };
+      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared, { mayExist: true }), created: false };
     }
     const current = (await this.store.getOrders(tenant, [existing.id]))[0]!;
     if (current.submission === 'SENDING') {
@@ -103,7 +104,11 @@ export class OrdersService {
     return { order: current, created: false };
   }
 
-  private async submit(order: OrderRecord, prepared: PreparedSend): Promise<OrderRecord> {
+  /**
+   * Sends a reserved order and records the outcome. `mayExist`: an earlier attempt may have been
+   * taken, so a refusal now proves nothing about it and the order stays UNCONFIRMED.
+   */
+  private async submit(order: OrderRecord, prepared: PreparedSend, { mayExist = false } = {}): Promise<OrderRecord> {
     const { adapter } = this.providers.get(order.provider)!;
     let outcome;
     try {
@@ -116,6 +121,18 @@ export class OrdersService {
 
     if (outcome.kind === 'accepted') {
       await this.recordAcceptance(order, outcome.snapshot);
+    } else if (outcome.kind === 'not_sent' && mayExist) {
+      const error = outcome.error;
+      await this.store.updateSubmission(order.id, 'SENDING', {
+        submission: 'UNCONFIRMED',
+        lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
+      });
+      throw new GiftgraphError(
+        'PROVIDER_UNAVAILABLE',
+        `${order.provider} did not take this retry (${error.message}). An earlier attempt may have been taken, so the order stays UNCONFIRMED; ` +
+          'retry with the same idempotency key: it will not be sent twice.',
+        { provider: order.provider, providerCode: error.providerCode, retryable: true, orderId: encodeId('Order', order.provider, order.id) },
+      );
     } else if (outcome.kind === 'not_sent') {
       const error = outcome.error;
       await this.store.updateSubmission(order.id, 'SENDING', {
@@ -133,12 +150,15 @@ export class OrdersService {
           message: outcome.error?.message ?? 'the provider call failed after the request may have been sent',
         },
       });
-      this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED and not retried');
+      this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED');
+      const deduplicates = adapter.capabilities.deduplicatesCreates;
       throw new GiftgraphError(
         'PROVIDER_UNAVAILABLE',
         `${order.provider} did not confirm the order (${outcome.error?.message ?? 'unexpected failure'}), so it may have been sent. ` +
-          'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.',
-        { provider: order.provider, retryable: false, orderId: encodeId('Order', order.provider, order.id) },
+          (deduplicates
+            ? `It is recorded as UNCONFIRMED; retry with the same idempotency key: ${order.provider} deduplicates it, so it will not be sent twice.`
+            : 'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.'),
+        { provider: order.provider, retryable: deduplicates, orderId: encodeId('Order', order.provider, order.id) },
       );
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
@@ -236,13 +256,17 @@ export class OrdersService {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.resend || !adapter.capabilities.canResend) throw unsupported(order.provider, 'resend gifts');
     const known = await this.store.getRecipients([order.id]);
-    checkResend(recipients, known);
+    const asked = recipients.map((r) => ({ email: r.email.trim(), updatedEmail: r.updatedEmail?.trim() || null }));
+    checkResend(asked, known);
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'input.orderId');
-    const { requeued } = await providerCall(() => adapter.resend!(order, recipients));
-    // Read the order back, so a corrected address is what the ledger shows from now on.
-    await this.observe(order, await providerCall(() => adapter.refresh(order, known)), 'MUTATION').catch((error) =>
-      this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend'),
-    );
+    const { requeued } = await providerCall(() => adapter.resend!(order, asked));
+    // Read the order back, so a corrected address (and a bounced gift now sent) is what the ledger shows.
+    try {
+      const snapshot = await adapter.refresh(order, known);
+      await this.store.ingest({ ...toObservation(order, known, snapshot, 'MUTATION', this.clock()), revivesFailed: true });
+    } catch (error) {
+      this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend');
+    }
     return { order: (await this.store.getOrders(tenant, [order.id]))[0]!, requeued };
   }
 
@@ -376,10 +400,12 @@ async function providerCall<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (!(error instanceof ProviderCallError)) throw error;
     const rejected = error.kind === 'rejected';
+    // Only a call the provider certainly did not process is safe to repeat: a lost answer to a
+    // resend may have emailed the recipients already.
     throw new GiftgraphError(rejected ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${error.provider}: ${error.message}`, {
       provider: error.provider,
       providerCode: error.providerCode,
-      retryable: !rejected,
+      retryable: error.kind === 'unavailable',
     });
   }
 }
@@ -389,8 +415,8 @@ function checkResend(asked: { email: string; updatedEmail: string | null }[], kn
   if (asked.length === 0) errors.add('input.recipients', 'needs at least one recipient');
   const emails = new Set(known.map((r) => r.email?.toLowerCase()).filter(Boolean));
   asked.forEach((r, i) => {
-    if (!emails.has(r.email.trim().toLowerCase())) errors.add(`input.recipients[${i}].email`, 'is not a recipient of this order');
-    if (r.updatedEmail !== null && !isEmail(r.updatedEmail.trim())) errors.add(`input.recipients[${i}].updatedEmail`, 'is not a valid email address');
+    if (!emails.has(r.email.toLowerCase())) errors.add(`input.recipients[${i}].email`, 'is not a recipient of this order');
+    if (r.updatedEmail !== null && !isEmail(r.updatedEmail)) errors.add(`input.recipients[${i}].updatedEmail`, 'is not a valid email address');
   });
   errors.throwIfAny();
 }

@@ -65,9 +65,16 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,64}$/;
  * shares, the chosen provider's own, then (when those pass) the rules that need the provider's
  * data, such as a product's price points. Every problem is reported, each naming its field.
  */
-export async function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date): Promise<PreparedSend> {
-  const prepared = checkSend(cmd, adapter, now);
-  if (adapter?.validateRemote) {
+export async function prepareSend(
+  cmd: SendGiftsCommand,
+  adapter: ProviderAdapter | undefined,
+  now: Date,
+  { replay = false }: { replay?: boolean } = {},
+): Promise<PreparedSend> {
+  const prepared = checkSend(cmd, adapter, now, replay);
+  // A replay of a known key returns the order already sent: rules that depend on the moment (a
+  // send time now past, a catalog since changed) were met when it was first sent.
+  if (adapter?.validateRemote && !replay) {
     const errors = new InputErrors();
     await adapter.validateRemote(prepared, errors);
     errors.throwIfAny();
@@ -76,7 +83,7 @@ export async function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapte
 }
 
 /** The checks that need no I/O. */
-export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date): PreparedSend {
+export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date, replay = false): PreparedSend {
   const errors = new InputErrors();
   if (!IDEMPOTENCY_KEY.test(cmd.idempotencyKey)) {
     errors.add('input.idempotencyKey', 'must be 1 to 64 printable ASCII characters without spaces');
@@ -112,8 +119,10 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
   let sendAt: string | null = null;
   if (cmd.sendAt) {
     if (Number.isNaN(cmd.sendAt.getTime())) errors.add('input.sendAt', 'is not a valid date-time');
-    else if (cmd.sendAt.getTime() <= now.getTime()) errors.add('input.sendAt', 'must be in the future');
-    else sendAt = cmd.sendAt.toISOString();
+    else {
+      sendAt = cmd.sendAt.toISOString();
+      if (!replay && cmd.sendAt.getTime() <= now.getTime()) errors.add('input.sendAt', 'must be in the future');
+    }
   }
   if (timezone && !sendAt) errors.add('input.timezone', 'only applies with sendAt');
 

@@ -118,15 +118,22 @@ export class ProviderHttpClient {
     const attempts = req.idempotent ? this.retry.attempts : 1;
     let reauthorized = false;
     for (let attempt = 1; ; attempt++) {
+      // Outside the try: a failure to get credentials is its own error, and the request never left.
       const headers = await this.options.headers();
       try {
         return await this.once(req, attempt, headers);
       } catch (error) {
         const failure = this.classify(error);
-        if (failure.status === 401 && !reauthorized && this.options.onUnauthorized && (await this.options.onUnauthorized(headers))) {
+        if (failure.status === 401 && !reauthorized && this.options.onUnauthorized) {
           reauthorized = true;
-          attempt -= 1;
-          continue;
+          // New credentials that cannot be had explain the failure better than the stale 401 does.
+          const renewed = await this.options.onUnauthorized(headers).catch((renewal: unknown) => {
+            throw renewal instanceof ProviderCallError ? renewal : failure;
+          });
+          if (renewed) {
+            attempt -= 1;
+            continue;
+          }
         }
         const retryable = failure.kind !== 'rejected' && attempt < attempts;
         if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw failure;

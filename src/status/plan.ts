@@ -15,8 +15,11 @@ export interface PlannedChange {
  */
 export function planObservation(order: OrderRecord, recipients: readonly RecipientRecord[], obs: Observation): PlannedChange {
   const plan: PlannedChange = { order: {}, recipients: [], events: [] };
+  // A resend can bring a FAILED gift (a bounce) back to life; nothing else leaves a final status.
+  const moves = (from: RecipientRecord['status'], to: RecipientRecord['status']) =>
+    isForwardMove(from, to) || (obs.revivesFailed === true && from === 'FAILED' && to !== 'FAILED' && to !== 'UNKNOWN');
 
-  if (isForwardMove(order.status, obs.status)) {
+  if (moves(order.status, obs.status)) {
     plan.order.status = obs.status;
     plan.order.providerStatus = obs.providerStatus;
     plan.events.push({ recipientId: null, from: order.status, to: obs.status, providerStatus: obs.providerStatus });
@@ -35,7 +38,7 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
     const current = byId.get(seen.recipientId);
     if (!current) continue;
     const patch: PlannedChange['recipients'][number]['patch'] = {};
-    if (isForwardMove(current.status, seen.status)) {
+    if (moves(current.status, seen.status)) {
       patch.status = seen.status;
       patch.providerStatus = seen.providerStatus;
       plan.events.push({ recipientId: current.id, from: current.status, to: seen.status, providerStatus: seen.providerStatus });

@@ -90,6 +90,8 @@ export interface Observation {
   details?: Record<string, unknown>;
   total?: MoneyRecord | null;
   recipients?: RecipientObservation[];
+  /** Read right after a resend: a FAILED gift the provider now reports sent may leave FAILED. */
+  revivesFailed?: boolean;
 }
 
 export interface RecipientObservation {

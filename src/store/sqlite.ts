@@ -308,6 +308,11 @@ export class SqliteStore implements Store {
     return rows.map(toOrder);
   }
 
+  async findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined> {
+    const row = this.sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?').get(tenant, idempotencyKey) as OrderRow | undefined;
+    return row ? toOrder(row) : undefined;
+  }
+
   async listOrders(q: OrderListQuery): Promise<OrderRecord[]> {
     const where = ['o.tenant = @tenant'];
     const params: Record<string, unknown> = { tenant: q.tenant, limit: q.limit };

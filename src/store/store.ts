@@ -38,6 +38,8 @@ export interface Store {
    */
   ingest(observation: Observation, options?: { accept?: boolean }): Promise<StatusEventRecord[]>;
   getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
+  /** The order holding this tenant's idempotency key, if any. */
+  findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined>;
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;

@@ -1,7 +1,8 @@
 import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js';
-import { toZonedLocal } from '../../core/zoned-time.js';
+import { GiftgraphError } from '../../core/errors.js';
+import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import type { OrderRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
@@ -41,6 +42,8 @@ export class GiftronautAdapter implements ProviderAdapter {
   };
   readonly api: GiftronautApi;
   private catalogCache: { at: number; value: Promise<Catalog> } | undefined;
+  /** The last catalog read in full, for when Giftronaut cannot be asked. */
+  private lastCatalog: Catalog | undefined;
 
   constructor(connection: GiftronautConnection, timeoutMs: number) {
     this.api = new GiftronautApi(connection, timeoutMs);
@@ -57,6 +60,12 @@ export class GiftronautAdapter implements ProviderAdapter {
     if (!input.senderName) errors.add('input.senderName', 'Giftronaut shows a sender name in every gift email');
     if (options.subject !== undefined && options.subject !== null && options.subject.trim() === '') errors.add('input.giftronaut.subject', 'cannot be empty');
     if (input.sendAt && !input.timezone) errors.add('input.timezone', 'Giftronaut schedules a send in a time zone: give one, e.g. America/New_York');
+    if (input.sendAt && input.timezone && isAmbiguousLocalTime(new Date(input.sendAt), input.timezone)) {
+      errors.add(
+        'input.sendAt',
+        `falls in the hour that repeats when clocks go back in ${input.timezone}; Giftronaut schedules by local time and cannot tell the two apart: choose another time`,
+      );
+    }
     const currencies = new Set<string>();
     for (const r of input.recipients) {
       const field = `input.recipients[${r.position}]`;
@@ -74,7 +83,16 @@ export class GiftronautAdapter implements ProviderAdapter {
     try {
       catalog = await this.loadCatalog();
     } catch {
-      return; // The catalog is unreachable now; Giftronaut checks the same rules when it gets the order.
+      // Giftronaut checks price points itself, but it cannot check a currency: the order carries
+      // none, so an amount in the wrong currency would be read in the product's. Fail closed.
+      if (!this.lastCatalog) {
+        throw new GiftgraphError(
+          'PROVIDER_UNAVAILABLE',
+          "Giftronaut's catalog cannot be read now, and an amount's currency must be checked against the product's before anything is sent. Nothing was sent; retry shortly.",
+          { provider: 'GIFTRONAUT', retryable: true },
+        );
+      }
+      catalog = this.lastCatalog;
     }
     const field = 'input.giftronaut.productId';
     if (product.cardType === 'BRANDED_CARD') {
@@ -138,7 +156,9 @@ export class GiftronautAdapter implements ProviderAdapter {
       return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body)) };
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
-      return error.kind === 'unknown' ? { kind: 'unknown', error } : { kind: 'not_sent', error };
+      // A 409 on our key proves an order exists under it, whatever else the answer says.
+      if (error.kind === 'unknown' || error.providerCode === 'DUPLICATE_IDEMPOTENCY_KEY') return { kind: 'unknown', error };
+      return { kind: 'not_sent', error };
     }
   }
 
@@ -154,7 +174,8 @@ export class GiftronautAdapter implements ProviderAdapter {
     const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
     return {
       canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,
-      canResend: order.status === 'SENT',
+      // Giftronaut resends completed orders, also to a bounced recipient at a corrected address.
+      canResend: order.providerStatus === 'COMPLETE',
     };
   }
 
@@ -233,15 +254,26 @@ export class GiftronautAdapter implements ProviderAdapter {
   /** Both catalogs, shared by concurrent callers and kept for a few minutes; a failed read is not kept. */
   private loadCatalog(): Promise<Catalog> {
     if (this.catalogCache && Date.now() - this.catalogCache.at < CATALOG_TTL_MS) return this.catalogCache.value;
-    const value = Promise.all([this.api.brandedCards(), this.api.choiceCards()]).then(([branded, choice]) => ({
-      branded: new Map(branded.map((c) => [String(c.productId), c])),
-      choice: new Map(choice.map((c) => [String(c.productId), c])),
-    }));
+    const value = Promise.all([this.api.brandedCards(), this.api.choiceCards()]).then(([branded, choice]) => {
+      this.lastCatalog = {
+        branded: new Map(branded.map((c) => [String(c.productId), c])),
+        choice: new Map(choice.map((c) => [String(c.productId), c])),
+      };
+      return this.lastCatalog;
+    });
     this.catalogCache = { at: Date.now(), value };
     value.catch(() => {
       if (this.catalogCache?.value === value) this.catalogCache = undefined;
     });
     return value;
+  }
+}
+
+function isAmbiguousLocalTime(instant: Date, zone: string): boolean {
+  try {
+    return isRepeatedLocalTime(instant, zone);
+  } catch {
+    return false; // An unknown zone is reported by the shared checks.
   }
 }
 

@@ -80,14 +80,23 @@ export class GiftronautTokens {
       client_secret: this.connection.clientSecret,
       scope: this.connection.scopes.join(' '),
     });
-    const res = await this.http.request({
-      method: 'POST',
-      path: '/oauth2/token',
-      body: form.toString(),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      // Asking for a token twice only yields two tokens.
-      idempotent: true,
-    });
+    let res;
+    try {
+      res = await this.http.request({
+        method: 'POST',
+        path: '/oauth2/token',
+        body: form.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        // Asking for a token twice only yields two tokens.
+        idempotent: true,
+      });
+    } catch (error) {
+      // Without a token the API request it was for never left: that request was not sent.
+      if (error instanceof ProviderCallError && error.kind === 'unknown') {
+        throw new ProviderCallError('GIFTRONAUT', 'unavailable', `Giftronaut's token endpoint failed: ${error.message}`, error.status, error.providerCode);
+      }
+      throw error;
+    }
     const parsed = tokenResponse.safeParse(res.body);
     if (!parsed.success) throw new ProviderCallError('GIFTRONAUT', 'unavailable', 'Giftronaut answered the token request in an unexpected shape');
     const lifetime = parsed.data.expires_in * 1000;
