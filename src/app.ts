@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { OrdersService } from './orders/service.js';
+import { InProcessStatusBus, type StatusBus } from './status/bus.js';
+import { eventsAfter, EventTail } from './status/feed.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { buildGiftgraphSchema } from './schema/build.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
@@ -11,26 +13,37 @@ export interface AppOptions {
   providers: ProviderRegistry;
   jwt: JwtSettings;
   log: Logger;
+  /** In-process unless given (a shared broker, for several replicas). */
+  bus?: StatusBus;
 }
 
 export interface App {
   server: GiftgraphServer;
   orders: OrdersService;
+  /** Publishes everything committed so far; tests wait on it instead of sleeping. */
+  tail: EventTail;
   listen(port: number, host: string): Promise<string>;
   /** Stops serving (gracefully), then releases provider connections and closes the store. */
   stop(): Promise<void>;
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus() }: AppOptions): Promise<App> {
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log);
+  const tail = new EventTail(store, bus);
+  await tail.start();
+  const live = {
+    lastSeq: () => store.lastEventSeq(),
+    events: (query: { tenant: string; afterSeq: number; orderId?: string }) => eventsAfter(store, bus, query),
+  };
   const schema = await buildGiftgraphSchema();
-  const server = new GiftgraphServer({ schema, services: { orders, providers, log }, store, verifier: new TokenVerifier(jwt), log });
+  const server = new GiftgraphServer({ schema, services: { orders, providers, live, log }, store, verifier: new TokenVerifier(jwt), log });
   return {
     server,
     orders,
+    tail,
     listen: (port, host) => server.listen(port, host),
     async stop() {
       await server.stop();

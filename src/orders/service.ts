@@ -230,6 +230,11 @@ export class OrdersService {
     return ids.map((id) => byId.get(id));
   }
 
+  /** Orders as the ledger holds them, without asking any provider: for event deliveries. */
+  peek(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
+    return this.store.getOrders(tenant, ids);
+  }
+
   async list(query: OrderListQuery): Promise<OrderRecord[]> {
     return this.store.listOrders(query);
   }

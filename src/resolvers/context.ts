@@ -7,9 +7,16 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import { requireScope, type AuthContext, type Scope, type Viewer } from '../server/auth.js';
 import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
 
+/** Live status: the event log's end, and one tenant's events after a position, then live. */
+export interface LiveStatus {
+  lastSeq(): Promise<number>;
+  events(query: { tenant: string; afterSeq: number; orderId?: string }): AsyncIterable<StatusEventRecord>;
+}
+
 export interface Services {
   orders: OrdersService;
   providers: ProviderRegistry;
+  live: LiveStatus;
   log: Logger;
 }
 

@@ -9,6 +9,7 @@ import { MutationResolver } from '../resolvers/mutation.js';
 import { OrderFieldsResolver, RecipientFieldsResolver } from '../resolvers/order-fields.js';
 import { ProviderInfoResolver } from '../resolvers/provider-info.js';
 import { QueryResolver } from '../resolvers/query.js';
+import { SubscriptionResolver } from '../resolvers/subscription.js';
 import { authChecker } from '../server/auth.js';
 import { ORDER_TYPES } from './order.js';
 
@@ -25,7 +26,17 @@ let built: Promise<GraphQLSchema> | undefined;
 export function buildGiftgraphSchema(): Promise<GraphQLSchema> {
   built ??= (async () => {
     const schema = await buildSchema({
-      resolvers: [QueryResolver, MutationResolver, OrderFieldsResolver, RecipientFieldsResolver, ProviderInfoResolver],
+      resolvers: [QueryResolver, MutationResolver, SubscriptionResolver, OrderFieldsResolver, RecipientFieldsResolver, ProviderInfoResolver],
+      // type-graphql asks for a PubSub; our one subscription brings its own stream from the context
+      // (the event log and the status bus), so topic-based subscriptions are refused outright.
+      pubSub: {
+        publish: () => {
+          throw new Error('topic subscriptions are not used: publish status events through the StatusBus');
+        },
+        subscribe: () => {
+          throw new Error('topic subscriptions are not used: orderStatusChanged streams from the event log');
+        },
+      },
       orphanedTypes: [...ORDER_TYPES],
       authChecker,
       scalarsMap: [{ type: Date, scalar: DateTimeResolver }],

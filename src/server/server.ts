@@ -4,7 +4,7 @@ import type { ApolloServer } from '@apollo/server';
 import { execute, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { GiftgraphError } from '../core/errors.js';
 import { createContext, type GraphQLContext, type Services } from '../resolvers/context.js';
 import type { Store } from '../store/store.js';
@@ -152,7 +152,9 @@ export class GiftgraphServer {
           const auth = await this.authenticate(tokenFromConnectionParams(ctx.connectionParams));
           ctx.extra.auth = auth;
           // Only a token that was sent and failed is refused here; a missing one fails per operation.
-          return auth.authError === null;
+          if (auth.authError) return false;
+          if (auth.viewer) closeWhenExpired(ctx.extra.socket, auth.viewer.expiresAt);
+          return true;
         },
         context: (ctx) => createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null }),
       },
@@ -172,6 +174,14 @@ export function tokenFromConnectionParams(params: Record<string, unknown> | unde
   const nested = (params.connectionParams as Record<string, unknown> | undefined)?.token;
   if (typeof nested === 'string') return /^Bearer\s/i.test(nested) ? nested : `Bearer ${nested}`;
   return undefined;
+}
+
+/** A subscription lives no longer than its token: the socket closes with 4401 when the token expires. */
+function closeWhenExpired(socket: WebSocket, expiresAtSeconds: number): void {
+  const ms = Math.min(expiresAtSeconds * 1000 - Date.now(), 2 ** 31 - 1);
+  const timer = setTimeout(() => socket.close(4401, 'Token expired'), Math.max(ms, 0));
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {

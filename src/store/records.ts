@@ -69,7 +69,9 @@ export interface RecipientRecord {
 }
 
 export interface StatusEventRecord {
+  /** Position in the event log: strictly increasing, the order of commits. */
   seq: number;
+  tenant: string;
   orderId: string;
   recipientId: string | null;
   from: GiftStatus;

@@ -47,6 +47,7 @@ interface RecipientRow {
 
 interface EventRow {
   seq: number;
+  tenant: string;
   order_id: string;
   recipient_id: string | null;
   from_status: string;
@@ -94,6 +95,7 @@ const toRecipient = (r: RecipientRow): RecipientRecord => ({
 
 const toEvent = (r: EventRow): StatusEventRecord => ({
   seq: r.seq,
+  tenant: r.tenant,
   orderId: r.order_id,
   recipientId: r.recipient_id,
   from: r.from_status as GiftStatus,
@@ -110,6 +112,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   /** Prepared statements by SQL text: preparing is a large share of a small query's cost. */
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly appendListeners: (() => void)[] = [];
+  private pendingNotify = false;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -208,7 +212,7 @@ export class SqliteStore implements Store {
     expected: Submission,
     patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
   ): Promise<boolean> {
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       const current = this.sql('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
         | { status: GiftStatus }
         | undefined;
@@ -239,10 +243,12 @@ export class SqliteStore implements Store {
       }
       return true;
     }).immediate();
+    this.notifyAppend();
+    return result;
   }
 
   async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
-    return this.db.transaction((): StatusEventRecord[] => {
+    const events = this.db.transaction((): StatusEventRecord[] => {
       if (options.accept) {
         // The provider's answer proves it took the order, also when a restart meanwhile marked it UNCONFIRMED.
         this.sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission IN ('SENDING', 'UNCONFIRMED')")
@@ -289,15 +295,20 @@ export class SqliteStore implements Store {
           submission: patch.submission ?? null,
         });
       }
-      const append = this.sql(
-        `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      );
-      // The provider's answer about a recipient ends its claim, whatever it says.
-      return plan.events.map((e) =>
-        toEvent(append.get(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source) as EventRow),
-      );
+      return plan.events.map((e) => ({
+        seq: this.appendEvent(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source),
+        tenant: orderRow.tenant,
+        orderId: obs.orderId,
+        recipientId: e.recipientId,
+        from: e.from,
+        to: e.to,
+        providerStatus: e.providerStatus,
+        occurredAt: obs.occurredAt,
+        source: obs.source,
+      }));
     }).immediate();
+    if (events.length > 0) this.notifyAppend();
+    return events;
   }
 
   async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
@@ -358,7 +369,7 @@ export class SqliteStore implements Store {
   async getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
     if (orderIds.length === 0) return [];
     const rows = this
-      .sql(`SELECT * FROM status_events WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY seq`)
+      .sql(`SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id WHERE e.order_id IN (${placeholders(orderIds.length)}) ORDER BY e.seq`)
       .all(...orderIds) as EventRow[];
     return rows.map(toEvent);
   }
@@ -368,7 +379,7 @@ export class SqliteStore implements Store {
   }
 
   async recoverInterruptedSends(now: string): Promise<number> {
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       // A recipient claimed for a send that never finished: we cannot know whether it was sent.
       const recipients = this.sql("SELECT id, order_id, status FROM recipients WHERE submission = 'SENDING'").all() as {
         id: string;
@@ -383,6 +394,8 @@ export class SqliteStore implements Store {
       const orders = this.sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'").run(now).changes;
       return orders + recipients.length;
     }).immediate();
+    this.notifyAppend();
+    return result;
   }
 
   /**
@@ -390,7 +403,7 @@ export class SqliteStore implements Store {
    * transaction, so two concurrent retries never both send to the same recipient. Returns the ids claimed.
    */
   async claimUnsentRecipients(orderId: string, now: string): Promise<string[]> {
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       const unsent = this.sql("SELECT id, status FROM recipients WHERE order_id = ? AND submission = 'NOT_SENT' ORDER BY position").all(orderId) as {
         id: string;
         status: GiftStatus;
@@ -401,13 +414,60 @@ export class SqliteStore implements Store {
       }
       return unsent.map((r) => r.id);
     }).immediate();
+    this.notifyAppend();
+    return result;
   }
 
-  private appendEvent(orderId: string, recipientId: string | null, from: GiftStatus, to: GiftStatus, providerStatus: string, at: string, source: StatusSource): void {
-    this.sql(
+  /** Appends to the event log inside the caller's transaction; returns the event's position. */
+  private appendEvent(orderId: string, recipientId: string | null, from: GiftStatus, to: GiftStatus, providerStatus: string, at: string, source: StatusSource): number {
+    this.pendingNotify = true;
+    return this.sql(
       `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(orderId, recipientId, from, to, providerStatus, at, source);
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+    )
+      .pluck()
+      .get(orderId, recipientId, from, to, providerStatus, at, source) as number;
+  }
+
+  onAppend(listener: () => void): void {
+    this.appendListeners.push(listener);
+  }
+
+  /** Tells listeners after a commit; never from inside a transaction, whose events are not visible yet. */
+  private notifyAppend(): void {
+    if (!this.pendingNotify) return;
+    this.pendingNotify = false;
+    for (const listener of this.appendListeners) listener();
+  }
+
+  async getEventsAfter(q: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]> {
+    const rows = this.sql(
+      `SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id
+       WHERE e.seq > @afterSeq AND (@tenant IS NULL OR o.tenant = @tenant) AND (@orderId IS NULL OR e.order_id = @orderId)
+       ORDER BY e.seq LIMIT @limit`,
+    ).all({ afterSeq: q.afterSeq, tenant: q.tenant ?? null, orderId: q.orderId ?? null, limit: q.limit }) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return (this.sql('SELECT COALESCE(MAX(seq), 0) FROM status_events').pluck().get() as number) ?? 0;
+  }
+
+  async listOpenOrders(limit: number): Promise<OrderRecord[]> {
+    const rows = this.sql(
+      `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
+       ORDER BY created_at LIMIT ?`,
+    ).all(limit) as OrderRow[];
+    return rows.map(toOrder);
+  }
+
+  async findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined> {
+    const row = this.sql(
+      `SELECT o.* FROM orders o WHERE o.provider = @provider AND (o.provider_ref = @ref
+         OR EXISTS (SELECT 1 FROM recipients r WHERE r.order_id = o.id AND r.provider_ref = @ref))
+       LIMIT 1`,
+    ).get({ provider, ref }) as OrderRow | undefined;
+    return row ? toOrder(row) : undefined;
   }
 
   /** Row counts of the ledger's tables, for operators and tests. */

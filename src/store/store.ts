@@ -43,6 +43,16 @@ export interface Store {
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
+  /** Events after a position in the log, oldest first: of one tenant (and order), or of all for the outbox tail. */
+  getEventsAfter(query: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]>;
+  /** The newest position in the log (0 when empty). */
+  lastEventSeq(): Promise<number>;
+  /** Called after every commit that appended events, so they can be published. */
+  onAppend(listener: () => void): void;
+  /** Accepted orders that may still change, oldest first: what the poller watches after a restart. */
+  listOpenOrders(limit: number): Promise<OrderRecord[]>;
+  /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
+  findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
   /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */
   recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean>;
   /**

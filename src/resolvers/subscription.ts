@@ -1,0 +1,76 @@
+import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { badInput, notFound } from '../core/errors.js';
+import { decodeId } from '../core/global-id.js';
+import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
+import { Order, orderView } from '../schema/order.js';
+import { Recipient } from '../schema/recipient.js';
+import { OrderStatusEvent } from '../schema/status-event.js';
+import type { StatusEventRecord } from '../store/records.js';
+import { authorize, type GraphQLContext } from './context.js';
+
+interface Args {
+  orderId?: string | null;
+  after?: string | null;
+}
+
+const isEventPosition = (v: unknown): v is { e: number } =>
+  typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
+
+export const eventCursor = (seq: number): string => encodeCursor({ e: seq });
+
+/**
+ * Checks the subscriber and its arguments, then streams its tenant's events: first every event
+ * after `after` from the log, then live ones, with nothing missed or repeated at the seam.
+ */
+async function subscribe({ args, context }: SubscribeResolverData<unknown, Args, GraphQLContext>): Promise<AsyncIterable<StatusEventRecord>> {
+  const { viewer } = authorize(context, 'orders:read');
+  let orderId: string | undefined;
+  if (args.orderId) {
+    const decoded = decodeId(args.orderId, 'Order');
+    if (!decoded) throw badInput('orderId', 'is not an Order id');
+    const [order] = await context.services.orders.peek(viewer.tenant, [decoded.local]);
+    if (!order || order.provider !== decoded.provider) throw notFound('Order');
+    orderId = order.id;
+  }
+  const afterSeq = args.after ? decodeCursor(args.after, 'after', isEventPosition).e : await context.services.live.lastSeq();
+  return context.services.live.events({ tenant: viewer.tenant, afterSeq, orderId });
+}
+
+@Resolver(() => OrderStatusEvent)
+export class SubscriptionResolver {
+  @Subscription(() => OrderStatusEvent, {
+    subscribe,
+    description:
+      "Every status change of your tenant's orders (or of one order) and of each recipient's gift. With `after`, first every change after that cursor, then live ones.",
+  })
+  orderStatusChanged(
+    @Root() event: StatusEventRecord,
+    @Arg('orderId', () => ID, { nullable: true }) _orderId?: string | null,
+    @Arg('after', () => String, { nullable: true }) _after?: string | null,
+  ): OrderStatusEvent {
+    return Object.assign(new OrderStatusEvent(), {
+      cursor: eventCursor(event.seq),
+      from: event.from,
+      to: event.to,
+      providerStatus: event.providerStatus,
+      occurredAt: new Date(event.occurredAt),
+      source: event.source,
+      record: event,
+    });
+  }
+
+  @FieldResolver(() => Order)
+  async order(@Root() event: OrderStatusEvent, @Ctx() ctx: GraphQLContext): Promise<Order> {
+    const [order] = await ctx.services.orders.peek(event.record.tenant, [event.record.orderId]);
+    return orderView(order!);
+  }
+
+  @FieldResolver(() => Recipient, { nullable: true })
+  async recipient(@Root() event: OrderStatusEvent, @Ctx() ctx: GraphQLContext): Promise<Recipient | null> {
+    if (!event.record.recipientId) return null;
+    const recipients = await ctx.services.orders.recipients([event.record.orderId]);
+    const recipient = recipients.find((r) => r.id === event.record.recipientId);
+    const [order] = await ctx.services.orders.peek(event.record.tenant, [event.record.orderId]);
+    return recipient && order ? Recipient.from(order.provider, recipient) : null;
+  }
+}

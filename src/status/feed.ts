@@ -1,0 +1,87 @@
+import type { Store } from '../store/store.js';
+import type { StatusEventRecord } from '../store/records.js';
+import type { StatusBus } from './bus.js';
+
+const PAGE = 500;
+
+/**
+ * The outbox tail: after every commit that appended to the event log, reads what was appended
+ * since the last position and publishes it, in order. Every committed event is published, whatever
+ * wrote it, and none twice.
+ */
+export class EventTail {
+  private lastSeq = 0;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: StatusBus,
+  ) {}
+
+  /** Starts from the end of the log: what came before is for replay, not for live delivery. */
+  async start(): Promise<void> {
+    this.lastSeq = await this.store.lastEventSeq();
+    this.store.onAppend(() => this.wake());
+  }
+
+  /** Resolves once everything committed so far has been published. */
+  async flush(): Promise<void> {
+    this.wake();
+    while (this.running) await this.running;
+  }
+
+  private wake(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const events = await this.store.getEventsAfter({ afterSeq: this.lastSeq, limit: PAGE });
+      if (events.length === 0) return;
+      this.lastSeq = events.at(-1)!.seq;
+      this.bus.publish(events);
+    }
+  }
+}
+
+/**
+ * One tenant's events after a cursor, then live ones, with no gap and no duplicate at the seam:
+ * the live stream is opened first and buffers while the log is replayed, and live events at or
+ * before the last replayed position are skipped.
+ */
+export async function* eventsAfter(
+  store: Store,
+  bus: StatusBus,
+  query: { tenant: string; afterSeq: number; orderId?: string },
+): AsyncGenerator<StatusEventRecord> {
+  const live = bus.subscribe(query.tenant);
+  try {
+    let last = query.afterSeq;
+    for (;;) {
+      const page = await store.getEventsAfter({ afterSeq: last, tenant: query.tenant, orderId: query.orderId, limit: PAGE });
+      for (const event of page) {
+        last = event.seq;
+        yield event;
+      }
+      if (page.length < PAGE) break;
+    }
+    for await (const event of live) {
+      if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;
+      last = event.seq;
+      yield event;
+    }
+  } finally {
+    live.close();
+  }
+}

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { Harness } from './support/harness.js';
+import { Subscriber } from './support/subscriber.js';
+
+let h: Harness;
+const open: Subscriber[] = [];
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(async () => {
+  await Promise.all(open.map((s) => s.close()));
+  await h.close();
+});
+
+const subscribe = async (variables: ConstructorParameters<typeof Subscriber>[2] = {}, token?: string) => {
+  const s = new Subscriber(h.url, token ?? (await h.token()), variables);
+  open.push(s);
+  // The subscription is live once the server has it: an event sent now must reach it.
+  await new Promise((r) => setTimeout(r, 100));
+  return s;
+};
+
+const guusto = (key: string): SendGiftsInput => ({
+  provider: 'GUUSTO',
+  idempotencyKey: key,
+  message: 'Thanks!',
+  amount: { amount: '10', currency: 'CAD' },
+  recipients: [{ email: 'ada@example.com' }, { email: 'grace@example.com' }],
+});
+
+const GUUSTO_LIFE = [
+  '*:UNCONFIRMED>PENDING',
+  'ada@example.com:UNCONFIRMED>PENDING',
+  'grace@example.com:UNCONFIRMED>PENDING',
+  '*:PENDING>PROCESSING',
+  'ada@example.com:PENDING>PROCESSING',
+  'grace@example.com:PENDING>PROCESSING',
+  '*:PROCESSING>SENT',
+  'ada@example.com:PROCESSING>SENT',
+  'grace@example.com:PROCESSING>SENT',
+];
+
+describe('orderStatusChanged', () => {
+  it('delivers every transition from send to final, in order, once', async () => {
+    const s = await subscribe();
+    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-1') });
+    const id = sent.data!.sendGifts.order.id;
+    for (let step = 0; step < 2; step++) {
+      h.advance(1);
+      await h.gql(OrderDocument, { id });
+    }
+    await expect.poll(() => s.events.length).toBe(GUUSTO_LIFE.length);
+    expect(s.transitions()).toEqual(GUUSTO_LIFE);
+    expect(s.events.map((e) => e.source)).toEqual(['MUTATION', 'MUTATION', 'MUTATION', 'POLL', 'POLL', 'POLL', 'POLL', 'POLL', 'POLL']);
+    expect(new Set(s.events.map((e) => e.order.id))).toEqual(new Set([id]));
+    const cursors = s.events.map((e) => e.cursor);
+    expect(new Set(cursors).size).toBe(cursors.length);
+  });
+
+  it('resumes after a disconnect with exactly the events missed, then live ones', async () => {
+    const first = await subscribe();
+    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-resume') });
+    const id = sent.data!.sendGifts.order.id;
+    await expect.poll(() => first.events.length).toBe(3);
+    const cursor = first.events.at(-1)!.cursor;
+    await first.close();
+
+    h.advance(1);
+    await h.gql(OrderDocument, { id }); // three events happen while nobody listens
+    const resumed = await subscribe({ after: cursor });
+    await expect.poll(() => resumed.events.length).toBe(3);
+    h.advance(1);
+    await h.gql(OrderDocument, { id });
+    await expect.poll(() => resumed.events.length).toBe(6);
+    expect(resumed.transitions()).toEqual(GUUSTO_LIFE.slice(3));
+  });
+
+  it('follows one order when asked', async () => {
+    const other = await h.gql(SendGiftsDocument, { input: guusto('live-other') });
+    const mine = await h.gql(SendGiftsDocument, { input: guusto('live-mine') });
+    const s = await subscribe({ orderId: mine.data!.sendGifts.order.id, after: null });
+    h.advance(1);
+    await h.gql(OrderDocument, { id: other.data!.sendGifts.order.id });
+    await h.gql(OrderDocument, { id: mine.data!.sendGifts.order.id });
+    await expect.poll(() => s.events.length).toBe(3);
+    await h.app.tail.flush();
+    expect(s.events.every((e) => e.order.id === mine.data!.sendGifts.order.id)).toBe(true);
+  });
+
+  it("shows another tenant's subscriber nothing, and refuses it one of our orders", async () => {
+    const theirs = await subscribe({}, await h.token({ tenant: 'globex' }));
+    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-private') });
+    h.advance(1);
+    await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+    await h.app.tail.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(theirs.events).toEqual([]);
+
+    const snooping = await subscribe({ orderId: sent.data!.sendGifts.order.id }, await h.token({ tenant: 'globex' }));
+    await expect.poll(() => snooping.errors.length).toBe(1);
+    expect(JSON.stringify(snooping.errors)).toMatch(/NOT_FOUND/);
+  });
+
+  it('needs orders:read, and closes with 4401 when the token expires', async () => {
+    const writer = await subscribe({}, await h.token({ scope: 'orders:write' }));
+    await expect.poll(() => writer.errors.length).toBe(1);
+    expect(JSON.stringify(writer.errors)).toMatch(/FORBIDDEN/);
+
+    const brief = await subscribe({}, await h.token({ ttlSeconds: 1 }));
+    await expect.poll(() => brief.closeCode, { timeout: 3_000 }).toBe(4401);
+  });
+});
