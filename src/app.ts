@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { OrdersService } from './orders/service.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
 import { eventsAfter, EventTail } from './status/feed.js';
+import { Poller, type PollerOptions } from './status/poller.js';
+import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { buildGiftgraphSchema } from './schema/build.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
@@ -15,6 +17,8 @@ export interface AppOptions {
   log: Logger;
   /** In-process unless given (a shared broker, for several replicas). */
   bus?: StatusBus;
+  /** Poll open orders in the background (on in `npm start`); off unless given. */
+  polling?: PollerOptions | false;
 }
 
 export interface App {
@@ -28,18 +32,24 @@ export interface App {
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus() }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false }: AppOptions): Promise<App> {
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log);
   const tail = new EventTail(store, bus);
   await tail.start();
+  const poller = polling ? new Poller(orders, store, providers, log, polling) : undefined;
+  if (poller) {
+    tail.onPublished((events) => void poller.onEvents(events).catch((error) => log.warn({ err: error }, 'poller could not watch new orders')));
+    await poller.start();
+  }
   const live = {
     lastSeq: () => store.lastEventSeq(),
     events: (query: { tenant: string; afterSeq: number; orderId?: string }) => eventsAfter(store, bus, query),
   };
   const schema = await buildGiftgraphSchema();
-  const server = new GiftgraphServer({ schema, services: { orders, providers, live, log }, store, verifier: new TokenVerifier(jwt), log });
+  const webhooks = new WebhookReceiver(store, providers, orders, log);
+  const server = new GiftgraphServer({ schema, services: { orders, providers, live, log }, store, verifier: new TokenVerifier(jwt), webhooks, log });
   return {
     server,
     orders,
@@ -47,6 +57,7 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
     listen: (port, host) => server.listen(port, host),
     async stop() {
       await server.stop();
+      await poller?.stop();
       await providers.close();
       store.close();
     },

@@ -6,6 +6,7 @@ import { buildRegistry } from './providers/index.js';
 import { startSandboxes, type RunningSandboxes } from './sandboxes/index.js';
 import { loadOrCreateDevSecret, signToken } from './server/auth.js';
 import { createLogger } from './server/logger.js';
+import { DEFAULT_POLLING } from './status/poller.js';
 import { SqliteStore } from './store/sqlite.js';
 
 async function main(): Promise<void> {
@@ -24,15 +25,21 @@ async function main(): Promise<void> {
 
   let sandboxes: RunningSandboxes | undefined;
   let registry;
+  let url: string | undefined;
   if (config.mode === 'sandbox') {
-    sandboxes = await startSandboxes({ stepMs: config.sandbox.stepMs, stateDir: path.join(path.dirname(config.dbPath), 'sandboxes') });
+    sandboxes = await startSandboxes({
+      stepMs: config.sandbox.stepMs,
+      stateDir: path.join(path.dirname(config.dbPath), 'sandboxes'),
+      // The sandboxes deliver signed webhooks to this server, as the real providers would.
+      webhookBase: () => url && url.replace('://0.0.0.0', '://127.0.0.1').replace('://localhost', '://127.0.0.1'),
+    });
     registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs);
   } else {
     registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs);
   }
   const jwt = { secret: config.jwt.secret ?? loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
-  const app = await createApp({ store, providers: registry, jwt, log });
-  const url = await app.listen(config.port, config.host);
+  const app = await createApp({ store, providers: registry, jwt, log, polling: DEFAULT_POLLING });
+  url = await app.listen(config.port, config.host);
   log.info({ url: `${url}/graphql`, mode: config.mode, providers: registry.all().map((p) => p.adapter.provider) }, 'giftgraph is serving');
 
   if (config.mode === 'sandbox') {

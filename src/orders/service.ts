@@ -185,7 +185,7 @@ export class OrdersService {
         this.log.error({ err: error, orderId: order.id }, 'retry of unsent recipients failed unexpectedly; they are UNCONFIRMED');
         snapshot = perRecipientFailure(order, [...positions], 'UNCONFIRMED', undefined);
       }
-      await this.store.ingest(toObservation(order, recipients, snapshot, 'MUTATION', this.clock()));
+      await this.store.ingest({ ...toObservation(order, recipients, snapshot, 'MUTATION', this.clock()), reopens: true });
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
   }
@@ -252,7 +252,14 @@ export class OrdersService {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.cancel || !adapter.capabilities.canCancel) throw unsupported(order.provider, 'cancel orders');
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'id');
-    await this.observe(order, await providerCall(() => adapter.cancel!(order)), 'MUTATION');
+    const recipients = await this.store.getRecipients([order.id]);
+    try {
+      await this.observe(order, await providerCall(() => adapter.cancel!(order, recipients)), 'MUTATION');
+    } catch (error) {
+      // A cancel that failed part of the way may have canceled some gifts: record what is true now.
+      await this.refresh(order, 'POLL').catch(() => undefined);
+      throw error;
+    }
     return (await this.store.getOrders(tenant, [order.id]))[0]!;
   }
 
@@ -268,7 +275,7 @@ export class OrdersService {
     // Read the order back, so a corrected address (and a bounced gift now sent) is what the ledger shows.
     try {
       const snapshot = await adapter.refresh(order, known);
-      await this.store.ingest({ ...toObservation(order, known, snapshot, 'MUTATION', this.clock()), revivesFailed: true });
+      await this.store.ingest({ ...toObservation(order, known, snapshot, 'MUTATION', this.clock()), reopens: true });
     } catch (error) {
       this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend');
     }
@@ -301,14 +308,29 @@ export class OrdersService {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter || adapter.isSettled(order)) return order;
     try {
-      const recipients = await this.store.getRecipients([order.id]);
-      const events = await this.store.ingest(toObservation(order, recipients, await adapter.refresh(order, recipients), 'POLL', this.clock()));
-      if (events.length === 0) return order;
-      return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
+      return await this.refresh(order, 'POLL');
     } catch (error) {
       this.log.warn({ err: error, orderId: order.id, provider: order.provider }, 'refresh failed; serving the last known state');
       return order;
     }
+  }
+
+  /**
+   * Asks the provider for the order now and records what changed, as seen by a poll or prompted by a
+   * webhook. Throws when the provider cannot answer; returns the order as the ledger then holds it.
+   */
+  async refresh(order: OrderRecord, source: 'POLL' | 'WEBHOOK'): Promise<OrderRecord> {
+    const adapter = this.providers.get(order.provider)!.adapter;
+    const recipients = await this.store.getRecipients([order.id]);
+    const events = await this.store.ingest(toObservation(order, recipients, await adapter.refresh(order, recipients), source, this.clock()));
+    if (events.length === 0) return order;
+    return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
+  }
+
+  /** Whether the provider may still report something about this order. */
+  isLive(order: OrderRecord): boolean {
+    const adapter = this.providers.get(order.provider)?.adapter;
+    return Boolean(adapter) && !adapter!.isSettled(order);
   }
 
   private async observe(order: OrderRecord, snapshot: OrderSnapshot, source: Observation['source']): Promise<void> {

@@ -73,6 +73,19 @@ export interface ListedOrder extends OrderSnapshot {
   createdAt: string | null;
 }
 
+export type WebhookVerdict = { ok: true; deliveryId: string; eventType: string } | { ok: false; reason: string };
+
+/** How a provider's webhooks are checked and read. Present only where a signing secret is configured. */
+export interface ProviderWebhooks {
+  /** Checks the signature (and freshness) of a delivery over its raw body. */
+  verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, now: number): WebhookVerdict;
+  /**
+   * The provider references (of an order, or of one recipient's gift) an event speaks of; [] for a
+   * known event about no order (a balance alert); undefined for an event type we do not know.
+   */
+  references(eventType: string, payload: unknown): string[] | undefined;
+}
+
 export interface CatalogEntry {
   localId: string;
   kind: CatalogKind;
@@ -105,6 +118,7 @@ export interface ProviderAdapter {
    * create has its own outcome, and a same-key retry sends only to recipients certainly not sent.
    */
   readonly sendsPerRecipient?: boolean;
+  readonly webhooks?: ProviderWebhooks;
   /** The provider's own input rules, checked before anything is written or sent. No I/O. */
   validate(input: ValidationInput, errors: InputErrors): void;
   /**
@@ -121,7 +135,7 @@ export interface ProviderAdapter {
   orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
   /** One page of the provider's own list of orders, newest first, including ones placed elsewhere. */
   listOrders?(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }>;
-  cancel?(order: OrderRecord): Promise<OrderSnapshot>;
+  cancel?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
   catalog(): Promise<CatalogEntry[]>;
   /** Funds available to send with, per currency, where the provider reports them. */

@@ -22,6 +22,8 @@ export interface ProviderProblem {
 export class ProviderCallError extends Error {
   /** Each problem the provider listed, where it lists several (&Open names every invalid field at once). */
   problems: ProviderProblem[] = [];
+  /** An earlier attempt of this request may have been processed, whatever this last answer says. */
+  afterAmbiguousAttempt = false;
 
   constructor(
     readonly provider: Provider,
@@ -117,6 +119,7 @@ export class ProviderHttpClient {
   async request(req: ProviderRequest): Promise<ProviderResponse> {
     const attempts = req.idempotent ? this.retry.attempts : 1;
     let reauthorized = false;
+    let ambiguous = false;
     for (let attempt = 1; ; attempt++) {
       // Outside the try: a failure to get credentials is its own error, and the request never left.
       const headers = await this.options.headers();
@@ -136,7 +139,8 @@ export class ProviderHttpClient {
           }
         }
         const retryable = failure.kind !== 'rejected' && attempt < attempts;
-        if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw failure;
+        if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw ambiguous ? afterAmbiguity(failure) : failure;
+        if (failure.kind === 'unknown') ambiguous = true;
         await sleep(failure.retryAfterMs ?? this.backoff(attempt));
       }
     }
@@ -215,6 +219,20 @@ export class ProviderHttpClient {
     }
     return new ProviderCallError(provider, 'unknown', `${provider} call failed: ${(error as Error).message ?? String(error)}`);
   }
+}
+
+/**
+ * The last failure of a request an earlier attempt of which may have been processed: "not processed
+ * now" says nothing of that attempt, so it becomes unknown; a refusal keeps its words, marked.
+ */
+function afterAmbiguity(failure: ProviderCallError): ProviderCallError {
+  const error =
+    failure.kind === 'unavailable'
+      ? new ProviderCallError(failure.provider, 'unknown', `${failure.message} (after an earlier attempt that may have been processed)`, failure.status, failure.providerCode)
+      : failure;
+  error.problems = failure.problems;
+  error.afterAmbiguousAttempt = true;
+  return error;
 }
 
 function parseBody(text: string): unknown {

@@ -14,3 +14,12 @@ export function parseResponse<T>(provider: Provider, name: string, schema: z.Zod
   }
   return result.data;
 }
+
+/** A raw body as JSON, or undefined when it is not JSON. */
+export function parseJsonBody(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

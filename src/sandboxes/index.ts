@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { GIFTRONAUT_SCOPES } from '../providers/giftronaut/config.js';
 import type { ProviderConnections } from '../providers/index.js';
 import type { SandboxClock } from './kit/clock.js';
-import { GiftronautSandbox } from './giftronaut/sandbox.js';
 import { AndOpenSandbox } from './andopen/sandbox.js';
+import { GiftronautSandbox } from './giftronaut/sandbox.js';
 import { GoodySandbox } from './goody/sandbox.js';
 import { GuustoSandbox } from './guusto/sandbox.js';
 
@@ -22,31 +22,40 @@ export interface SandboxOptions {
   /** Folder for the sandboxes' state files; in memory when absent. */
   stateDir?: string;
   clock?: SandboxClock;
+  /** Where giftgraph listens, once it does: the sandboxes post their webhooks to its /webhooks/<provider>. */
+  webhookBase?: () => string | undefined;
 }
 
 const secret = () => randomBytes(24).toString('base64url');
 
 /**
- * Starts every provider's sandbox on a loopback port with fresh credentials, and returns how the
- * adapters reach them: over HTTP, exactly as they reach the real providers.
+ * Starts every provider's sandbox on a loopback port with fresh credentials and webhook secrets, and
+ * returns how the adapters reach them: over HTTP, exactly as they reach the real providers.
  */
 export async function startSandboxes(options: SandboxOptions): Promise<RunningSandboxes> {
   const stateFile = (name: string) => (options.stateDir ? path.join(options.stateDir, `${name}.json`) : undefined);
+  const hook = (name: string) => () => {
+    const base = options.webhookBase?.();
+    return base ? `${base}/webhooks/${name}` : undefined;
+  };
+  const common = { stepMs: options.stepMs, clock: options.clock };
+
   const guustoCredentials = { token: secret(), workspaceId: '444' };
-  const guusto = new GuustoSandbox({ ...guustoCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('guusto') });
-  const giftronautCredentials = { clientId: 'giftgraph-sandbox', clientSecret: secret() };
-  const giftronaut = new GiftronautSandbox({ ...giftronautCredentials, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('giftronaut') });
-  const goodyKey = secret();
-  const goody = new GoodySandbox({ apiKey: goodyKey, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('goody') });
-  const andOpenKey = `ao-v1-staging-${secret()}`;
-  const andOpen = new AndOpenSandbox({ apiKey: andOpenKey, stepMs: options.stepMs, clock: options.clock, stateFile: stateFile('andopen') });
+  const guusto = new GuustoSandbox({ ...guustoCredentials, ...common, stateFile: stateFile('guusto') });
+  const giftronautCredentials = { clientId: 'giftgraph-sandbox', clientSecret: secret(), webhookSecret: secret() };
+  const giftronaut = new GiftronautSandbox({ ...giftronautCredentials, ...common, webhookUrl: hook('giftronaut'), stateFile: stateFile('giftronaut') });
+  const goodyCredentials = { apiKey: secret(), webhookSecret: `whsec_${randomBytes(24).toString('base64')}` };
+  const goody = new GoodySandbox({ ...goodyCredentials, ...common, webhookUrl: hook('goody'), stateFile: stateFile('goody') });
+  const andOpenCredentials = { apiKey: `ao-v1-staging-${secret()}`, webhookSecret: secret() };
+  const andOpen = new AndOpenSandbox({ ...andOpenCredentials, ...common, webhookUrl: hook('andopen'), stateFile: stateFile('andopen') });
+
   const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([guusto.listen(), giftronaut.listen(), goody.listen(), andOpen.listen()]);
   return {
     connections: {
       guusto: { baseUrl: guustoUrl, ...guustoCredentials },
       giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: GIFTRONAUT_SCOPES },
-      goody: { baseUrl: goodyUrl, apiKey: goodyKey },
-      andOpen: { baseUrl: andOpenUrl, apiKey: andOpenKey, version: '2026-05' },
+      goody: { baseUrl: goodyUrl, ...goodyCredentials },
+      andOpen: { baseUrl: andOpenUrl, ...andOpenCredentials, version: '2026-05' },
     },
     guusto,
     giftronaut,

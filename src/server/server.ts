@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GiftgraphError } from '../core/errors.js';
 import { createContext, type GraphQLContext, type Services } from '../resolvers/context.js';
+import type { WebhookReceiver } from '../status/webhooks.js';
 import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier } from './auth.js';
 import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
@@ -17,8 +18,12 @@ export interface ServerDeps {
   services: Services;
   store: Store;
   verifier: TokenVerifier;
+  webhooks: WebhookReceiver;
   log: Logger;
 }
+
+/** Webhook bodies are small JSON documents; anything larger is refused before it is read further. */
+const MAX_WEBHOOK_BYTES = 256 * 1024;
 
 /** The WebSocket path: the Apollo Router's default subscription passthrough path. */
 export const WS_PATH = '/ws';
@@ -122,8 +127,21 @@ export class GiftgraphServer {
         const ready = storeOpen && providers.length > 0 && !this.stopping;
         return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', store: storeOpen ? 'open' : 'closed', providers });
       }
-      default:
-        return json(res, 404, { error: 'not found' });
+      default: {
+        const hook = /^\/webhooks\/([a-z]+)$/.exec(url.pathname);
+        if (!hook) return json(res, 404, { error: 'not found' });
+        if (req.method !== 'POST') return json(res, 405, { error: 'webhooks are POSTed' });
+        const raw = await readRaw(req, MAX_WEBHOOK_BYTES);
+        if (!raw) return json(res, 413, { error: `body larger than ${MAX_WEBHOOK_BYTES} bytes` });
+        try {
+          const reply = await this.deps.webhooks.receive(hook[1]!, raw, req.headers);
+          return json(res, reply.status, reply.body);
+        } catch (error) {
+          // Not recorded: the provider retries, and the retry does the work.
+          this.deps.log.warn({ err: error, provider: hook[1] }, 'webhook could not be recorded; asking the provider to retry');
+          return json(res, 503, { error: 'could not record the event now; retry' });
+        }
+      }
     }
   }
 
@@ -182,6 +200,19 @@ function closeWhenExpired(socket: WebSocket, expiresAtSeconds: number): void {
   const timer = setTimeout(() => socket.close(4401, 'Token expired'), Math.max(ms, 0));
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** The raw body, as signatures are computed over it; undefined past `limit` bytes. */
+async function readRaw(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {

@@ -11,6 +11,7 @@ const PAGE = 500;
  */
 export class EventTail {
   private lastSeq = 0;
+  private readonly listeners: ((events: readonly StatusEventRecord[]) => void)[] = [];
   private running: Promise<void> | undefined;
   private again = false;
 
@@ -23,6 +24,11 @@ export class EventTail {
   async start(): Promise<void> {
     this.lastSeq = await this.store.lastEventSeq();
     this.store.onAppend(() => this.wake());
+  }
+
+  /** Also tells `listener` of every batch published (the poller learns of new orders this way). */
+  onPublished(listener: (events: readonly StatusEventRecord[]) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Resolves once everything committed so far has been published. */
@@ -51,6 +57,7 @@ export class EventTail {
       if (events.length === 0) return;
       this.lastSeq = events.at(-1)!.seq;
       this.bus.publish(events);
+      for (const listener of this.listeners) listener(events);
     }
   }
 }

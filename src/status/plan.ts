@@ -1,4 +1,4 @@
-import { isForwardMove } from '../core/model.js';
+import { isFinalStatus, isForwardMove } from '../core/model.js';
 import type { Observation, OrderRecord, RecipientRecord } from '../store/records.js';
 
 export interface PlannedChange {
@@ -15,11 +15,13 @@ export interface PlannedChange {
  */
 export function planObservation(order: OrderRecord, recipients: readonly RecipientRecord[], obs: Observation): PlannedChange {
   const plan: PlannedChange = { order: {}, recipients: [], events: [] };
-  // A resend can bring a FAILED gift (a bounce) back to life; nothing else leaves a final status.
+  // A resend or a retry can bring a FAILED gift back to life, and so reopen the order it summarizes;
+  // nothing else leaves a final status.
   const moves = (from: RecipientRecord['status'], to: RecipientRecord['status']) =>
-    isForwardMove(from, to) || (obs.revivesFailed === true && from === 'FAILED' && to !== 'FAILED' && to !== 'UNKNOWN');
+    isForwardMove(from, to) || (obs.reopens === true && from === 'FAILED' && to !== 'FAILED' && to !== 'UNKNOWN');
+  const orderMoves = isForwardMove(order.status, obs.status) || (obs.reopens === true && isFinalStatus(order.status) && obs.status !== order.status);
 
-  if (moves(order.status, obs.status)) {
+  if (orderMoves) {
     plan.order.status = obs.status;
     plan.order.providerStatus = obs.providerStatus;
     plan.events.push({ recipientId: null, from: order.status, to: obs.status, providerStatus: obs.providerStatus });

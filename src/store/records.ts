@@ -92,8 +92,11 @@ export interface Observation {
   details?: Record<string, unknown>;
   total?: MoneyRecord | null;
   recipients?: RecipientObservation[];
-  /** Read right after a resend: a FAILED gift the provider now reports sent may leave FAILED. */
-  revivesFailed?: boolean;
+  /**
+   * Read right after a resend, or after a retry sent to refused recipients: a FAILED gift the provider
+   * now reports sent leaves FAILED, and the order's summary may leave a final status.
+   */
+  reopens?: boolean;
 }
 
 export interface RecipientObservation {

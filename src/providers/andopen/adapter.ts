@@ -2,10 +2,11 @@ import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord, Submission } from '../../store/records.js';
-import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
 import { AndOpenApi, type Campaign, type GiftRequest } from './api.js';
 import type { AndOpenConnection } from './config.js';
+import { andOpenWebhooks } from './webhook.js';
 
 export interface AndOpenOptions {
   /** A CAMPAIGN id as `catalog(provider: ANDOPEN)` returns it. */
@@ -46,10 +47,12 @@ export class AndOpenAdapter implements ProviderAdapter {
   };
   readonly sendsPerRecipient = true;
   readonly api: AndOpenApi;
+  readonly webhooks: ProviderWebhooks | undefined;
   private campaignsCache: { at: number; value: Promise<Campaign[]> } | undefined;
 
   constructor(connection: AndOpenConnection, timeoutMs: number) {
     this.api = new AndOpenApi(connection, timeoutMs);
+    this.webhooks = connection.webhookSecret ? andOpenWebhooks(connection.webhookSecret) : undefined;
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {
@@ -84,35 +87,24 @@ export class AndOpenAdapter implements ProviderAdapter {
     const campaignId = campaignOf(request.options as AndOpenOptions)!;
     const outcomes = await mapLimited(request.recipients, CONCURRENCY, (r) => this.send(campaignId, r));
     const failures = outcomes.filter((o) => o.error).map((o) => o.error!);
-    const snapshot: OrderSnapshot = {
-      providerRef: '',
-      status: 'SENT',
-      providerStatus: '',
-      details: { openRequests: outcomes.filter((o) => o.recipient.submission === 'ACCEPTED' && !isFinalStatus(o.recipient.status)).length },
-      recipients: outcomes.map((o) => o.recipient),
-    };
-    if (failures.length === outcomes.length) {
-      const unknown = failures.find((e) => e.kind === 'unknown');
-      return unknown ? { kind: 'unknown', error: unknown } : { kind: 'not_sent', error: mergeProblems(failures) };
-    }
+    const snapshot: OrderSnapshot = { providerRef: '', status: 'SENT', providerStatus: '', recipients: outcomes.map((o) => o.recipient) };
+    // Only a uniform failure is the whole order's: anything mixed is recorded recipient by recipient,
+    // so a retry can send to the refused ones and never to those whose outcome is unknown.
+    if (failures.length === outcomes.length && failures.every((e) => e.kind === 'unknown')) return { kind: 'unknown', error: failures[0]! };
+    if (failures.length === outcomes.length && failures.every((e) => e.kind !== 'unknown')) return { kind: 'not_sent', error: mergeProblems(failures) };
     return { kind: 'accepted', snapshot };
   }
 
   isSettled(order: OrderRecord): boolean {
-    return order.submission !== 'ACCEPTED' || order.details.openRequests === 0;
+    // The order summarizes its recipients: final once every gift request sent is final.
+    return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
   }
 
   async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
     const sent = recipients.filter((r) => r.providerRef && !isFinalStatus(r.status));
     const fresh = await mapLimited(sent, CONCURRENCY, async (r) => ({ recipient: r, request: await this.api.getGiftRequest(r.providerRef!) }));
     const seen = fresh.map(({ recipient, request }) => giftRequestOutcome(recipient.position, request, 'ACCEPTED'));
-    return {
-      providerRef: '',
-      status: order.status,
-      providerStatus: order.providerStatus,
-      details: { openRequests: seen.filter((r) => !isFinalStatus(r.status)).length },
-      recipients: seen,
-    };
+    return { providerRef: '', status: order.status, providerStatus: order.providerStatus, recipients: seen };
   }
 
   async catalog(): Promise<CatalogEntry[]> {

@@ -9,6 +9,7 @@ export interface AndOpenConnection {
   apiKey: string;
   /** `2026-05` (flat JSON, the current docs) or `2025-09` (JSON:API, the seed's). */
   version: AndOpenVersion;
+  webhookSecret?: string;
 }
 
 export const ANDOPEN_PRODUCTION_URL = 'https://api.andopen.co';
@@ -20,6 +21,7 @@ const env = z.object({
     .optional(),
   ANDOPEN_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   ANDOPEN_API_VERSION: z.enum(ANDOPEN_VERSIONS).optional(),
+  ANDOPEN_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 /** &Open's live credentials from the environment: undefined when none are set. */
@@ -35,6 +37,7 @@ export function readAndOpenEnv(source: NodeJS.ProcessEnv): { connection?: AndOpe
       apiKey: parsed.data.ANDOPEN_API_KEY,
       baseUrl: parsed.data.ANDOPEN_BASE_URL ?? ANDOPEN_PRODUCTION_URL,
       version: parsed.data.ANDOPEN_API_VERSION ?? '2026-05',
+      webhookSecret: parsed.data.ANDOPEN_WEBHOOK_SECRET,
     },
     problems: [],
   };

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ProviderWebhooks } from '../adapter.js';
 
 export const ANDOPEN_TOLERANCE_MS = 5 * 60_000;
 
@@ -30,3 +31,18 @@ export function verifyAndOpenWebhook(
 }
 
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** &Open's event names are not published [assume: gift_request.<state>]; each carries the gift request. */
+export function andOpenWebhooks(secret: string): ProviderWebhooks {
+  return {
+    verify(rawBody, headers, now) {
+      const verdict = verifyAndOpenWebhook(rawBody, headers, secret, now);
+      return verdict.ok ? { ok: true, deliveryId: verdict.eventId, eventType: verdict.eventType } : verdict;
+    },
+    references(eventType, payload) {
+      if (!/^gift_request\.[a-z_]+$/.test(eventType)) return undefined;
+      const id = (payload as { data?: { id?: unknown } }).data?.id;
+      return typeof id === 'string' ? [id] : [];
+    },
+  };
+}

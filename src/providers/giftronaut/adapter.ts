@@ -4,11 +4,12 @@ import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js'
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import type { OrderRecord } from '../../store/records.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
 import { GiftronautApi, type CardType, type GiftronautBrandedCard, type GiftronautChoiceCard, type GiftronautCreateBody } from './api.js';
 import type { GiftronautConnection } from './config.js';
 import { orderSnapshot } from './map.js';
+import { giftronautWebhooks } from './webhook.js';
 
 export interface GiftronautOptions {
   cardType?: CardType | null;
@@ -41,12 +42,14 @@ export class GiftronautAdapter implements ProviderAdapter {
     deduplicatesCreates: true,
   };
   readonly api: GiftronautApi;
+  readonly webhooks: ProviderWebhooks | undefined;
   private catalogCache: { at: number; value: Promise<Catalog> } | undefined;
   /** The last catalog read in full, for when Giftronaut cannot be asked. */
   private lastCatalog: Catalog | undefined;
 
   constructor(connection: GiftronautConnection, timeoutMs: number) {
     this.api = new GiftronautApi(connection, timeoutMs);
+    this.webhooks = connection.webhookSecret ? giftronautWebhooks(connection.webhookSecret) : undefined;
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {
@@ -156,8 +159,11 @@ export class GiftronautAdapter implements ProviderAdapter {
       return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body)) };
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
-      // A 409 on our key proves an order exists under it, whatever else the answer says.
-      if (error.kind === 'unknown' || error.providerCode === 'DUPLICATE_IDEMPOTENCY_KEY') return { kind: 'unknown', error };
+      // A 409 on our key proves an order exists under it, whatever else the answer says; and a refusal
+      // after an earlier attempt that may have been processed says nothing of that attempt.
+      if (error.kind === 'unknown' || error.providerCode === 'DUPLICATE_IDEMPOTENCY_KEY' || error.afterAmbiguousAttempt) {
+        return { kind: 'unknown', error };
+      }
       return { kind: 'not_sent', error };
     }
   }

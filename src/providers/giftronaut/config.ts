@@ -8,6 +8,8 @@ export interface GiftronautConnection {
   clientSecret: string;
   /** Scopes asked for with each token. */
   scopes: string[];
+  /** The endpoint's signing secret, for X-Giftronaut-Signature. */
+  webhookSecret?: string;
 }
 
 export const GIFTRONAUT_PRODUCTION_URL = 'https://api.giftronaut.com';
@@ -17,6 +19,7 @@ const env = z.object({
   GIFTRONAUT_CLIENT_ID: z.string().min(1).optional(),
   GIFTRONAUT_CLIENT_SECRET: z.string().min(1).optional(),
   GIFTRONAUT_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  GIFTRONAUT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   GIFTRONAUT_SCOPES: z
     .string()
     .regex(/^[a-z.]+( [a-z.]+)*$/, 'must be space-separated scopes such as "orders.read orders.write"')
@@ -37,6 +40,7 @@ export function readGiftronautEnv(source: NodeJS.ProcessEnv): { connection?: Gif
       clientSecret,
       baseUrl: parsed.data.GIFTRONAUT_BASE_URL ?? GIFTRONAUT_PRODUCTION_URL,
       scopes: parsed.data.GIFTRONAUT_SCOPES?.split(' ') ?? GIFTRONAUT_SCOPES,
+      webhookSecret: parsed.data.GIFTRONAUT_WEBHOOK_SECRET,
     },
     problems: [],
   };

@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import type { ProviderWebhooks } from '../adapter.js';
+import { parseJsonBody } from '../parse.js';
 
 /** The envelope of every Giftronaut webhook. */
 export const giftronautEvent = z.object({
@@ -22,4 +24,24 @@ export function verifyGiftronautSignature(rawBody: Buffer, header: string | unde
   const expected = createHmac('sha256', secret).update(rawBody).digest();
   const given = Buffer.from(match[1]!, 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const ORDER_EVENTS = new Set(['order.created', 'order.delivery_complete', 'order.delivery_partial', 'order.canceled', 'order.failed']);
+
+/** Giftronaut webhooks [doc]: the envelope's eventId is the delivery id; order events carry data.orderId. */
+export function giftronautWebhooks(secret: string): ProviderWebhooks {
+  return {
+    verify(rawBody, headers) {
+      const header = headers['x-giftronaut-signature'];
+      if (!verifyGiftronautSignature(rawBody, Array.isArray(header) ? header[0] : header, secret)) return { ok: false, reason: 'bad signature' };
+      const event = giftronautEvent.safeParse(parseJsonBody(rawBody));
+      return event.success ? { ok: true, deliveryId: event.data.eventId, eventType: event.data.eventType } : { ok: false, reason: 'not a Giftronaut event' };
+    },
+    references(eventType, payload) {
+      if (eventType.startsWith('balance.')) return [];
+      if (!ORDER_EVENTS.has(eventType)) return undefined;
+      const orderId = (payload as { data?: { orderId?: unknown } }).data?.orderId;
+      return typeof orderId === 'string' ? [orderId] : [];
+    },
+  };
 }

@@ -1,13 +1,14 @@
-import type { InputErrors } from '../../core/errors.js';
+import { GiftgraphError, type InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
 import type { GoodyConnection } from './config.js';
-import { batchSnapshot, CANCELABLE } from './map.js';
+import { batchSnapshot, CANCELABLE, type BatchRecipient } from './map.js';
+import { goodyWebhooks } from './webhook.js';
 
 export type GoodySendMethod = 'EMAIL_AND_LINK' | 'LINK_MULTIPLE_CUSTOM_LIST' | 'DIRECT_SEND';
 
@@ -28,6 +29,8 @@ const CATALOG_TTL_MS = 5 * 60_000;
 /** How far back to look for a batch Goody says already exists: it was created moments ago. */
 const DUPLICATE_SEARCH_PAGES = 5;
 const MAX_QUANTITY = 10;
+/** Gifts with nothing left to cancel: canceled, or reported failed (as Goody may report a cancel). */
+const ENDED = new Set(['canceled', 'failed']);
 
 export class GoodyAdapter implements ProviderAdapter {
   readonly provider = 'GOODY' as const;
@@ -40,7 +43,10 @@ export class GoodyAdapter implements ProviderAdapter {
     deduplicatesCreates: true,
   };
   readonly api: GoodyApi;
+  readonly webhooks: ProviderWebhooks | undefined;
   private productsCache: { at: number; value: Promise<Map<string, GoodyProduct>> } | undefined;
+  /** The last catalog read in full, for when Goody cannot be asked. */
+  private lastProducts: Map<string, GoodyProduct> | undefined;
 
   constructor(
     connection: GoodyConnection,
@@ -48,6 +54,7 @@ export class GoodyAdapter implements ProviderAdapter {
     private readonly now: () => number = Date.now,
   ) {
     this.api = new GoodyApi(connection, timeoutMs);
+    this.webhooks = connection.webhookSecret ? goodyWebhooks(connection.webhookSecret) : undefined;
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {
@@ -83,7 +90,16 @@ export class GoodyAdapter implements ProviderAdapter {
     try {
       products = await this.loadProducts();
     } catch {
-      return; // The catalog is unreachable now; Goody checks the same rules when it gets the batch.
+      // Without the catalog an amount cannot be known to be a product's variable price, and Goody
+      // might charge the product's own price instead: fail closed when an amount was asked for.
+      if (!this.lastProducts && input.recipients.some((r) => r.amount)) {
+        throw new GiftgraphError('PROVIDER_UNAVAILABLE', "Goody's catalog cannot be read now, so an amount cannot be checked. Nothing was sent; retry shortly.", {
+          provider: 'GOODY',
+          retryable: true,
+        });
+      }
+      if (!this.lastProducts) return; // No amount to check: Goody checks the product itself.
+      products = this.lastProducts;
     }
     const product = products.get(id);
     if (!product) return errors.add('input.goody.productId', "is not in Goody's catalog");
@@ -113,50 +129,66 @@ export class GoodyAdapter implements ProviderAdapter {
         ...(r.lastName ? { last_name: r.lastName } : {}),
         ...(r.email ? { email: r.email } : {}),
       })),
-      cart: { items: [{ product_id: productOf(options)!, quantity: options.quantity ?? 1, ...(amount ? { variable_price: amount.minor } : {}) }] },
+      // An amount is a variable price only for a product that has one; for any other it was checked
+      // to equal the product's price, and Goody must not be sent it.
+      cart: {
+        items: [
+          {
+            product_id: productOf(options)!,
+            quantity: options.quantity ?? 1,
+            ...(amount && this.lastProducts?.get(productOf(options)!)?.price_is_variable ? { variable_price: amount.minor } : {}),
+          },
+        ],
+      },
       ...(request.message ? { message: request.message } : {}),
       ...(options.cardId ? { card_id: options.cardId } : {}),
       ...(request.sendAt ? { scheduled_send_on: request.sendAt } : {}),
       // Our order id, unique and the same on every retry: Goody refuses a second batch with it.
       customer_reference_id: request.reference,
     };
+    let created: GoodyBatch;
     try {
-      return { kind: 'accepted', snapshot: await this.snapshot(await this.api.createBatch(body)) };
+      created = await this.api.createBatch(body);
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
-      if (error.kind === 'rejected' && isDuplicateReference(error)) {
-        // A retry of ours reached Goody after the first try had created the batch.
-        const original = await this.findBatch(request.reference).catch(() => undefined);
-        if (original) return { kind: 'accepted', snapshot: await this.snapshot(original) };
-        return { kind: 'unknown', error };
-      }
-      return error.kind === 'unknown' ? { kind: 'unknown', error } : { kind: 'not_sent', error };
+      if (error.kind === 'unavailable') return { kind: 'not_sent', error };
+      // Goody checks a batch before it checks for a repeated reference, and its words for a repeat
+      // are not published: after an unknown outcome, or whatever the refusal, a batch with our
+      // reference may exist (from an earlier attempt, or a same-key retry of an UNCONFIRMED order). Look.
+      const original = await this.findBatch(request.reference).catch(() => undefined);
+      if (original) return { kind: 'accepted', snapshot: await this.snapshotOrBare(original, request.recipients) };
+      const mayExist = error.kind === 'unknown' || error.afterAmbiguousAttempt || isDuplicateReference(error);
+      return mayExist ? { kind: 'unknown', error } : { kind: 'not_sent', error };
     }
+    // Goody took the batch: from here on nothing may turn it into "not sent".
+    return { kind: 'accepted', snapshot: await this.snapshotOrBare(created, request.recipients) };
   }
 
   isSettled(order: OrderRecord): boolean {
     return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
   }
 
-  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
-    return this.snapshot(await this.api.getBatch(order.providerRef!));
+  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+    return this.snapshot(await this.api.getBatch(order.providerRef!), recipients);
   }
 
   orderCapabilities(_order: OrderRecord, recipients: readonly RecipientRecord[]): { canCancel: boolean; canResend: boolean } {
-    return { canCancel: recipients.length > 0 && recipients.every((r) => CANCELABLE.has(r.providerStatus)), canResend: false };
+    const live = recipients.filter((r) => !ENDED.has(r.providerStatus));
+    return { canCancel: live.length > 0 && live.every((r) => CANCELABLE.has(r.providerStatus)), canResend: false };
   }
 
   /**
    * Cancels every gift of the batch, or none: Goody cancels a gift only while it is created,
    * notified or opened, so once one was accepted the batch is refused whole, saying how many were.
    */
-  async cancel(order: OrderRecord): Promise<OrderSnapshot> {
+  async cancel(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
     const batch = await this.api.getBatch(order.providerRef!);
     const orders = await this.allOrders(batch);
     if (orders.length === 0) {
       throw new ProviderCallError('GOODY', 'rejected', 'Goody creates the gifts of this batch at its send time; there is nothing to cancel yet', 409, 'not_cancelable');
     }
-    const live = orders.filter((o) => o.status !== 'canceled');
+    // A canceled gift may be reported as failed [doc]: neither is left to cancel.
+    const live = orders.filter((o) => !ENDED.has(o.status));
     const late = live.filter((o) => !CANCELABLE.has(o.status));
     if (late.length > 0) {
       throw new ProviderCallError(
@@ -167,8 +199,26 @@ export class GoodyAdapter implements ProviderAdapter {
         'not_cancelable',
       );
     }
-    for (const o of live) await this.api.cancelOrder(o.id);
-    return this.refresh(order);
+    // Gifts are canceled one by one; one that fails (accepted meanwhile, or Goody unreachable) does
+    // not undo the others, so the answer says how many were canceled, and the ledger is read back.
+    const failures: string[] = [];
+    for (const o of live) {
+      try {
+        await this.api.cancelOrder(o.id);
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (failures.length > 0) {
+      throw new ProviderCallError(
+        'GOODY',
+        'rejected',
+        `${live.length - failures.length} of ${live.length} gifts were canceled; the others were not (${failures[0]})`,
+        409,
+        'partially_canceled',
+      );
+    }
+    return this.refresh(order, recipients);
   }
 
   async listOrders(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }> {
@@ -197,8 +247,17 @@ export class GoodyAdapter implements ProviderAdapter {
     return this.api.close();
   }
 
-  private async snapshot(batch: GoodyBatch): Promise<OrderSnapshot> {
-    return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now());
+  /** A batch just created: with its orders if they can be read now, else bare, for the next refresh to fill. */
+  private async snapshotOrBare(batch: GoodyBatch, recipients: readonly BatchRecipient[]): Promise<OrderSnapshot> {
+    try {
+      return await this.snapshot(batch, recipients);
+    } catch {
+      return batchSnapshot(batch, undefined, this.now());
+    }
+  }
+
+  private async snapshot(batch: GoodyBatch, recipients: readonly BatchRecipient[]): Promise<OrderSnapshot> {
+    return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now(), recipients);
   }
 
   /** Every order of a batch: the preview holds at most 10, so larger batches are paged. */
@@ -232,7 +291,10 @@ export class GoodyAdapter implements ProviderAdapter {
       for (let page = 1; ; page++) {
         const listed = await this.api.products(page, MAX_PER_PAGE);
         for (const p of listed.data) products.set(p.id, p);
-        if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) return products;
+        if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) {
+          this.lastProducts = products;
+          return products;
+        }
       }
     })();
     this.productsCache = { at: Date.now(), value };
@@ -250,7 +312,7 @@ function productOf(options: GoodyOptions): string | undefined {
   return decoded.local.slice('product:'.length) || undefined;
 }
 
-/** Goody's words for a repeated customer_reference_id are not published [assume: they name it and say it is taken]. */
+/** Goody's words for a repeated customer_reference_id are not published [assume: they name it and say it is taken]; a hint only. */
 const isDuplicateReference = (error: ProviderCallError): boolean => /customer.?reference/i.test(error.message) && /taken|exists|duplicate|already/i.test(error.message);
 
 const usd = (minor: number): string => formatAmount({ minor, currency: 'USD' });

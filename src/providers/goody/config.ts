@@ -5,6 +5,8 @@ export interface GoodyConnection {
   /** Origin of the API; paths are under `/v1`. */
   baseUrl: string;
   apiKey: string;
+  /** The Svix endpoint secret, `whsec_...`. */
+  webhookSecret?: string;
 }
 
 export const GOODY_PRODUCTION_URL = 'https://api.ongoody.com';
@@ -12,6 +14,7 @@ export const GOODY_PRODUCTION_URL = 'https://api.ongoody.com';
 const env = z.object({
   GOODY_API_KEY: z.string().min(1).optional(),
   GOODY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  GOODY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be the whsec_... secret Svix shows for the endpoint').optional(),
 });
 
 /** Goody's live credentials from the environment: undefined when none are set. */
@@ -21,5 +24,12 @@ export function readGoodyEnv(source: NodeJS.ProcessEnv): { connection?: GoodyCon
   if (!parsed.data.GOODY_API_KEY) {
     return { problems: parsed.data.GOODY_BASE_URL ? ['GOODY_API_KEY is required when GOODY_BASE_URL is set'] : [] };
   }
-  return { connection: { apiKey: parsed.data.GOODY_API_KEY, baseUrl: parsed.data.GOODY_BASE_URL ?? GOODY_PRODUCTION_URL }, problems: [] };
+  return {
+    connection: {
+      apiKey: parsed.data.GOODY_API_KEY,
+      baseUrl: parsed.data.GOODY_BASE_URL ?? GOODY_PRODUCTION_URL,
+      webhookSecret: parsed.data.GOODY_WEBHOOK_SECRET,
+    },
+    problems: [],
+  };
 }

@@ -43,11 +43,47 @@ function batchStatus(batch: GoodyBatch, now: number): GiftStatus {
   }
 }
 
+/** Who we sent to, as far as Goody can tell recipients apart. */
+export interface BatchRecipient {
+  position: number;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+}
+
 /**
- * A batch with its orders, one per recipient. Orders are matched to our recipients by position:
- * Goody creates them in the order of the batch's recipients [assume], and so lists them.
+ * Which of our recipients each Goody order is for: by email, else by name, else (for the same name
+ * twice) in the order Goody lists them. A gift link is never given to a recipient it does not match.
  */
-export function batchSnapshot(batch: GoodyBatch, orders: readonly GoodyOrder[] | undefined, now: number): OrderSnapshot & { total: Money | null } {
+export function matchOrders(orders: readonly GoodyOrder[], recipients: readonly BatchRecipient[]): Map<GoodyOrder, number> {
+  const free = new Set(recipients.map((r) => r.position));
+  const matches = new Map<GoodyOrder, number>();
+  const same = (a: string | null | undefined, b: string | null | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
+  const rules: ((o: GoodyOrder, r: BatchRecipient) => boolean)[] = [
+    (o, r) => Boolean(o.recipient_email && r.email) && same(o.recipient_email, r.email),
+    (o, r) => !r.email && Boolean(r.firstName) && same(o.recipient_first_name, r.firstName) && same(o.recipient_last_name, r.lastName),
+  ];
+  for (const rule of rules) {
+    for (const order of orders) {
+      if (matches.has(order)) continue;
+      const recipient = recipients.find((r) => free.has(r.position) && rule(order, r));
+      if (recipient) {
+        matches.set(order, recipient.position);
+        free.delete(recipient.position);
+      }
+    }
+  }
+  return matches;
+}
+
+/** A batch with its orders, one per recipient, each order matched to the recipient it is for. */
+export function batchSnapshot(
+  batch: GoodyBatch,
+  orders: readonly GoodyOrder[] | undefined,
+  now: number,
+  recipients: readonly BatchRecipient[] = [],
+): OrderSnapshot & { total: Money | null } {
+  const matched = orders ? matchOrders(orders, recipients) : new Map<GoodyOrder, number>();
   return {
     providerRef: batch.id,
     status: batchStatus(batch, now),
@@ -62,12 +98,18 @@ export function batchSnapshot(batch: GoodyBatch, orders: readonly GoodyOrder[] |
     total: orders && orders.length > 0 && orders.every((o) => typeof o.amounts?.amount_total === 'number')
       ? { minor: orders.reduce((sum, o) => sum + o.amounts!.amount_total!, 0), currency: 'USD' }
       : null,
-    recipients: orders?.map((o, position) => ({
-      position,
-      status: goodyOrderStatus(o.status),
-      providerStatus: o.status,
-      providerRef: o.id,
-      gift: o.individual_gift_link ? { kind: 'link' as const, url: o.individual_gift_link, expiresAt: batch.expires_at ?? null } : null,
-    })),
+    recipients: orders?.flatMap((o) => {
+      const position = matched.get(o);
+      if (position === undefined) return [];
+      return [
+        {
+          position,
+          status: goodyOrderStatus(o.status),
+          providerStatus: o.status,
+          providerRef: o.id,
+          gift: o.individual_gift_link ? { kind: 'link' as const, url: o.individual_gift_link, expiresAt: batch.expires_at ?? null } : null,
+        },
+      ];
+    }),
   };
 }

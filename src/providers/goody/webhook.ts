@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ProviderWebhooks } from '../adapter.js';
+import { parseJsonBody } from '../parse.js';
 
 /** Goody delivers webhooks through Svix; signatures older or newer than this are refused. */
 export const SVIX_TOLERANCE_MS = 5 * 60_000;
@@ -41,3 +43,33 @@ function svixKey(secret: string): Buffer | undefined {
 }
 
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** Goody's webhook events [doc]. Order events carry the order (a recipient's gift), batch events the batch. */
+const EVENTS = new Set([
+  'order_batch.created',
+  'order_batch.completed',
+  'order.created',
+  'order.gift_opened',
+  'order.gift_accepted',
+  'order.thank_you_note_added',
+  'order.shipped',
+  'order.delivered',
+  'order.canceled',
+  'order.refunded',
+]);
+
+export function goodyWebhooks(secret: string): ProviderWebhooks {
+  return {
+    verify(rawBody, headers, now) {
+      const verdict = verifySvix(rawBody, headers, secret, now);
+      if (!verdict.ok) return verdict;
+      const eventType = (parseJsonBody(rawBody) as { event_type?: unknown } | undefined)?.event_type;
+      return typeof eventType === 'string' ? { ok: true, deliveryId: verdict.deliveryId, eventType } : { ok: false, reason: 'not a Goody event' };
+    },
+    references(eventType, payload) {
+      if (!EVENTS.has(eventType)) return undefined;
+      const data = (payload as { data?: { id?: unknown; order_batch_id?: unknown } }).data ?? {};
+      return [data.id, data.order_batch_id].filter((ref): ref is string => typeof ref === 'string');
+    },
+  };
+}

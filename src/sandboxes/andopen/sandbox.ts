@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { systemClock, type SandboxClock } from '../kit/clock.js';
 import { SandboxHttpServer, type SandboxReply, type SandboxRequest } from '../kit/server.js';
 import { SnapshotFile } from '../kit/snapshot.js';
-import { WebhookSender } from '../kit/webhooks.js';
+import { WebhookSender, type WebhookTarget } from '../kit/webhooks.js';
 
 export interface AndOpenSandboxOptions {
   /** The full key, `ao-v1-staging-<secret>`. */
@@ -12,7 +12,7 @@ export interface AndOpenSandboxOptions {
   stepMs?: number;
   /** How many campaigns exist: more than a page (25), so paging is exercised. */
   campaigns?: number;
-  webhookUrl?: string;
+  webhookUrl?: WebhookTarget;
   webhookSecret?: string;
   stateFile?: string;
 }

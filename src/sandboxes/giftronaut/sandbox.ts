@@ -4,7 +4,7 @@ import { fromZonedLocal } from '../../core/zoned-time.js';
 import { systemClock, type SandboxClock } from '../kit/clock.js';
 import { SandboxHttpServer, type SandboxReply, type SandboxRequest } from '../kit/server.js';
 import { SnapshotFile } from '../kit/snapshot.js';
-import { WebhookSender } from '../kit/webhooks.js';
+import { WebhookSender, type WebhookTarget } from '../kit/webhooks.js';
 import { BRANDED_CARDS, CHOICE_CARDS, USD_PER_UNIT } from './catalog.js';
 
 export interface GiftronautSandboxOptions {
@@ -21,7 +21,7 @@ export interface GiftronautSandboxOptions {
   rateLimitPerMinute?: number;
   /** Starting available balance in USD. */
   balanceUsd?: number;
-  webhookUrl?: string;
+  webhookUrl?: WebhookTarget;
   webhookSecret?: string;
   stateFile?: string;
 }

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { systemClock, type SandboxClock } from '../kit/clock.js';
 import { SandboxHttpServer, type SandboxReply, type SandboxRequest } from '../kit/server.js';
 import { SnapshotFile } from '../kit/snapshot.js';
-import { WebhookSender } from '../kit/webhooks.js';
+import { WebhookSender, type WebhookTarget } from '../kit/webhooks.js';
 import { CARDS, PRODUCTS, type SandboxProduct } from './catalog.js';
 
 export interface GoodySandboxOptions {
@@ -10,7 +10,7 @@ export interface GoodySandboxOptions {
   clock?: SandboxClock;
   /** Time each step of a gift's life takes, and a large batch's background processing. */
   stepMs?: number;
-  webhookUrl?: string;
+  webhookUrl?: WebhookTarget;
   /** `whsec_<base64>`, as Svix issues it. */
   webhookSecret?: string;
   stateFile?: string;

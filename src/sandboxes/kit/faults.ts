@@ -32,17 +32,17 @@ export class FaultPlan {
     this.rules = [];
   }
 
-  /** The faults for this request, consuming one use of each matching rule. */
+  /**
+   * The fault for this request: the first rule added that matches it, which uses up one of its times.
+   * Rules added one after another so apply to successive requests ("drop this one, then 429 the next").
+   */
   take(method: string, path: string): Fault[] {
-    const hits: Fault[] = [];
-    for (const rule of this.rules) {
-      if (rule.left <= 0) continue;
-      if (rule.method && rule.method !== method) continue;
-      if (rule.path !== undefined && !(typeof rule.path === 'string' ? rule.path === path : rule.path.test(path))) continue;
-      rule.left -= 1;
-      hits.push(rule.fault);
-    }
+    const rule = this.rules.find(
+      (r) => r.left > 0 && (!r.method || r.method === method) && (r.path === undefined || (typeof r.path === 'string' ? r.path === path : r.path.test(path))),
+    );
+    if (!rule) return [];
+    rule.left -= 1;
     this.rules = this.rules.filter((r) => r.left > 0);
-    return hits;
+    return [rule.fault];
   }
 }

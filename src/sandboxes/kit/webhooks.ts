@@ -5,6 +5,8 @@ export interface WebhookDelivery {
   headers: Record<string, string>;
 }
 
+export type WebhookTarget = string | (() => string | undefined);
+
 export interface DeliveryRecord {
   body: string;
   attempts: number;
@@ -20,16 +22,18 @@ export class WebhookSender {
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
+  /** `target` may be known only later (the receiver's port): it is asked at each send. */
   constructor(
-    private readonly url: string | undefined,
+    private readonly target: WebhookTarget | undefined,
     private readonly options: { attempts?: number; baseDelayMs?: number } = {},
   ) {}
 
   send(delivery: WebhookDelivery): void {
-    if (!this.url || this.closed) return;
+    const url = typeof this.target === 'function' ? this.target() : this.target;
+    if (!url || this.closed) return;
     const record: DeliveryRecord = { body: delivery.body, attempts: 0, delivered: false };
     this.log.push(record);
-    const task = this.deliver(this.url, delivery, record).finally(() => this.inFlight.delete(task));
+    const task = this.deliver(url, delivery, record).finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
   }
 

@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import type { Provider } from '../core/model.js';
+import type { OrdersService } from '../orders/service.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { OrderRecord, StatusEventRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+export interface PollerOptions {
+  /** How often due orders are looked for. */
+  tickMs: number;
+  /** The first poll of an order comes this long after it was seen; each later wait half as long again... */
+  firstDelayMs: number;
+  /** ...up to this. */
+  maxDelayMs: number;
+  /** A provider whose webhooks reach us is polled only this often, as a safety net. */
+  webhookDelayMs: number;
+  /** At most this many polls in flight per provider... */
+  concurrency: number;
+  /** ...and at most this many started per provider per second. */
+  perSecond: number;
+}
+
+export const DEFAULT_POLLING: PollerOptions = {
+  tickMs: 250,
+  firstDelayMs: 1_000,
+  maxDelayMs: 5 * 60_000,
+  webhookDelayMs: 10 * 60_000,
+  concurrency: 4,
+  perSecond: 10,
+};
+
+/** How many open orders are picked up from the ledger at start. */
+const RESUME_LIMIT = 50_000;
+
+interface Entry {
+  order: OrderRecord;
+  dueAt: number;
+  polls: number;
+}
+
+/**
+ * Polls every order its provider may still move along, until it settles: fast at first, slower as
+ * it ages (a gift usually moves within seconds; one that has not, rarely moves soon), with jitter, a per-provider concurrency cap and rate. Open orders are picked up again from
+ * the ledger at start, so polling survives restarts; new ones are learned of from the event log.
+ */
+export class Poller {
+  private readonly schedule = new Map<string, Entry>();
+  private readonly inFlight = new Map<Provider, number>();
+  private readonly started = new Map<Provider, number[]>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly store: Store,
+    private readonly providers: ProviderRegistry,
+    private readonly log: Logger,
+    private readonly options: PollerOptions = DEFAULT_POLLING,
+  ) {}
+
+  async start(): Promise<void> {
+    const open = await this.store.listOpenOrders(RESUME_LIMIT);
+    // Resumed orders are spread over the first delay rather than polled all at once.
+    for (const order of open) this.track(order, Math.random() * this.options.firstDelayMs);
+    if (open.length > 0) this.log.info({ orders: open.length }, 'resumed polling of open orders');
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer.unref();
+  }
+
+  /** Events from the log: orders not watched yet are watched from now on. */
+  async onEvents(events: readonly StatusEventRecord[]): Promise<void> {
+    const unseen = new Map<string, string>();
+    for (const e of events) if (!this.schedule.has(e.orderId)) unseen.set(e.orderId, e.tenant);
+    for (const [orderId, tenant] of unseen) {
+      const [order] = await this.store.getOrders(tenant, [orderId]);
+      if (order) this.track(order);
+    }
+  }
+
+  track(order: OrderRecord, delayMs = this.delay(order, 0)): void {
+    if (!this.orders.isLive(order) || this.schedule.has(order.id)) return;
+    this.schedule.set(order.id, { order, dueAt: Date.now() + delayMs, polls: 0 });
+  }
+
+  get watching(): number {
+    return this.schedule.size;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.running]);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const entry of this.schedule.values()) {
+      if (entry.dueAt > now || entry.dueAt === Number.POSITIVE_INFINITY) continue;
+      const provider = entry.order.provider;
+      if ((this.inFlight.get(provider) ?? 0) >= this.options.concurrency) continue;
+      const recent = (this.started.get(provider) ?? []).filter((t) => t > now - 1_000);
+      if (recent.length >= this.options.perSecond) continue;
+      recent.push(now);
+      this.started.set(provider, recent);
+      entry.dueAt = Number.POSITIVE_INFINITY; // in flight
+      const run = this.poll(entry).finally(() => this.running.delete(run));
+      this.running.add(run);
+    }
+  }
+
+  private async poll(entry: Entry): Promise<void> {
+    const provider = entry.order.provider;
+    this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
+    try {
+      const current = (await this.store.getOrders(entry.order.tenant, [entry.order.id]))[0];
+      const updated = current && this.orders.isLive(current) ? await this.orders.refresh(current, 'POLL') : current;
+      if (!updated || !this.orders.isLive(updated)) {
+        this.schedule.delete(entry.order.id);
+        return;
+      }
+      entry.order = updated;
+      entry.polls += 1;
+      entry.dueAt = Date.now() + this.delay(updated, entry.polls);
+    } catch (error) {
+      this.log.warn({ err: error, orderId: entry.order.id, provider }, 'poll failed; will try again later');
+      entry.polls += 1;
+      entry.dueAt = Date.now() + this.delay(entry.order, entry.polls);
+    } finally {
+      this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1);
+    }
+  }
+
+  /** The wait before the next poll: growing by half each time from the first delay up to the cap, ±20% jitter. */
+  private delay(order: OrderRecord, polls: number): number {
+    const hooked = this.providers.get(order.provider)?.adapter.webhooks !== undefined;
+    const base = hooked ? this.options.webhookDelayMs : Math.min(this.options.firstDelayMs * 1.5 ** polls, this.options.maxDelayMs);
+    return base * (0.8 + Math.random() * 0.4);
+  }
+}

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import { PROVIDERS, type Provider } from '../core/model.js';
+import type { OrdersService } from '../orders/service.js';
+import { parseJsonBody } from '../providers/parse.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { Store } from '../store/store.js';
+
+export interface WebhookReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Receives a provider's webhook: verify the signature over the raw body, find the orders it speaks of
+ * through the ledger (never through anything the payload says about tenants), ask the provider for
+ * each order's state and record it as seen by WEBHOOK, then remember the delivery id. The answer is
+ * 200 only once all of that is durable, so the provider's own retry is the only re-delivery needed.
+ */
+export class WebhookReceiver {
+  constructor(
+    private readonly store: Store,
+    private readonly providers: ProviderRegistry,
+    private readonly orders: OrdersService,
+    private readonly log: Logger,
+  ) {}
+
+  async receive(providerPath: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<WebhookReply> {
+    const provider = PROVIDERS.find((p) => p.toLowerCase() === providerPath.toLowerCase()) as Provider | undefined;
+    if (provider === 'GUUSTO') return { status: 404, body: { error: 'Guusto sends no webhooks; giftgraph polls it' } };
+    const webhooks = provider ? this.providers.get(provider)?.adapter.webhooks : undefined;
+    if (!provider || !webhooks) return { status: 404, body: { error: 'no webhooks are configured for this provider' } };
+
+    const verdict = webhooks.verify(rawBody, headers, Date.now());
+    if (!verdict.ok) {
+      this.log.warn({ provider, reason: verdict.reason }, 'webhook refused');
+      return { status: 401, body: { error: verdict.reason } };
+    }
+    const payload = parseJsonBody(rawBody);
+    if (payload === undefined) return { status: 400, body: { error: 'body is not JSON' } };
+    const refs = webhooks.references(verdict.eventType, payload);
+    if (!refs) {
+      this.log.info({ provider, eventType: verdict.eventType }, 'webhook of an unknown event type ignored');
+      return { status: 202, body: { status: 'ignored', reason: 'unknown event type' } };
+    }
+    // An event about an order resolves to that order in the ledger, and to nothing else.
+    const orderIds = new Set<string>();
+    for (const ref of refs) {
+      const order = await this.store.findOrderByProviderRef(provider, ref);
+      if (order && !orderIds.has(order.id)) {
+        orderIds.add(order.id);
+        await this.orders.refresh(order, 'WEBHOOK');
+      }
+    }
+    const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, new Date().toISOString());
+    return { status: 200, body: { status: first ? 'recorded' : 'duplicate', orders: orderIds.size } };
+  }
+}
