@@ -11,6 +11,7 @@ import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
 import type { Provider } from '../../src/core/model.js';
 import { buildRegistry, type ProviderConnections } from '../../src/providers/index.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
+import type { PollerOptions } from '../../src/status/poller.js';
 import { ManualClock } from '../../src/sandboxes/kit/clock.js';
 import { GiftronautSandbox, type GiftronautSandboxOptions } from '../../src/sandboxes/giftronaut/sandbox.js';
 import { GoodySandbox, type GoodySandboxOptions } from '../../src/sandboxes/goody/sandbox.js';
@@ -34,6 +35,10 @@ export interface HarnessOptions {
   andOpen?: Partial<AndOpenSandboxOptions>;
   /** Serve only these providers (all sandboxes still run); every provider by default. */
   only?: Provider[];
+  /** The sandboxes post signed webhooks to the server under test. */
+  webhooks?: boolean;
+  /** Poll open orders in the background. */
+  polling?: PollerOptions;
   /** The &Open API version the adapter speaks; the current one by default. */
   andOpenVersion?: AndOpenVersion;
   /** Scopes the Giftronaut adapter asks for; all of them by default. */
@@ -54,6 +59,13 @@ export class Harness {
   readonly giftronautSecret = randomBytes(24).toString('base64url');
   readonly goodyKey = randomBytes(24).toString('base64url');
   readonly andOpenKey = `ao-v1-staging-${randomBytes(24).toString('base64url')}`;
+  readonly webhookSecrets = {
+    giftronaut: randomBytes(24).toString('base64url'),
+    goody: `whsec_${randomBytes(24).toString('base64')}`,
+    andOpen: randomBytes(24).toString('base64url'),
+  };
+  private options: HarnessOptions = {};
+  private connections!: ProviderConnections;
   readonly jwt: JwtSettings = { secret: randomBytes(32), issuer: 'giftgraph', audience: 'giftgraph' };
   guusto!: GuustoSandbox;
   giftronaut!: GiftronautSandbox;
@@ -74,6 +86,8 @@ export class Harness {
   }
 
   private async boot(options: HarnessOptions): Promise<void> {
+    this.options = options;
+    const hook = (name: string) => (options.webhooks ? { webhookUrl: () => (this.url ? `${this.url}/webhooks/${name}` : undefined) } : {});
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-test-'));
     this.guusto = new GuustoSandbox({ token: this.guustoToken, workspaceId: '444', clock: this.clock, stepMs: STEP_MS, ...options.guusto });
     this.giftronaut = new GiftronautSandbox({
@@ -82,17 +96,18 @@ export class Harness {
       clock: this.clock,
       stepMs: STEP_MS,
       rateLimitPerMinute: 100_000,
+      ...hook('giftronaut'),
+      webhookSecret: this.webhookSecrets.giftronaut,
       ...options.giftronaut,
     });
-    this.goody = new GoodySandbox({ apiKey: this.goodyKey, clock: this.clock, stepMs: STEP_MS, ...options.goody });
-    this.andOpen = new AndOpenSandbox({ apiKey: this.andOpenKey, clock: this.clock, stepMs: STEP_MS, ...options.andOpen });
+    this.goody = new GoodySandbox({ apiKey: this.goodyKey, clock: this.clock, stepMs: STEP_MS, ...hook('goody'), webhookSecret: this.webhookSecrets.goody, ...options.goody });
+    this.andOpen = new AndOpenSandbox({ apiKey: this.andOpenKey, clock: this.clock, stepMs: STEP_MS, ...hook('andopen'), webhookSecret: this.webhookSecrets.andOpen, ...options.andOpen });
     const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([
       this.guusto.listen(),
       this.giftronaut.listen(),
       this.goody.listen(),
       this.andOpen.listen(),
     ]);
-    this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
     this.urls = { guusto: guustoUrl, giftronaut: giftronautUrl, goody: goodyUrl, andOpen: andOpenUrl };
     const connections: ProviderConnections = {
       guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
@@ -101,10 +116,31 @@ export class Harness {
         clientId: 'test-client',
         clientSecret: this.giftronautSecret,
         scopes: options.giftronautScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'],
+        ...(options.webhooks ? { webhookSecret: this.webhookSecrets.giftronaut } : {}),
       },
-      goody: { baseUrl: goodyUrl, apiKey: this.goodyKey },
-      andOpen: { baseUrl: andOpenUrl, apiKey: this.andOpenKey, version: options.andOpenVersion ?? '2026-05' },
+      goody: { baseUrl: goodyUrl, apiKey: this.goodyKey, ...(options.webhooks ? { webhookSecret: this.webhookSecrets.goody } : {}) },
+      andOpen: {
+        baseUrl: andOpenUrl,
+        apiKey: this.andOpenKey,
+        version: options.andOpenVersion ?? '2026-05',
+        ...(options.webhooks ? { webhookSecret: this.webhookSecrets.andOpen } : {}),
+      },
     };
+    this.connections = connections;
+    await this.startApp();
+  }
+
+  /** Stops giftgraph (the sandboxes keep running) and starts it again on the same ledger, as a restart would. */
+  async restart(): Promise<void> {
+    await this.app.stop();
+    this.url = '';
+    await this.startApp();
+  }
+
+  private async startApp(): Promise<void> {
+    const options = this.options;
+    const connections = this.connections;
+    this.store = SqliteStore.open(path.join(this.dir, 'giftgraph.db'));
     const served = (name: keyof ProviderConnections, provider: Provider) => (!options.only || options.only.includes(provider) ? connections[name] : undefined);
     const providers = (this.providers = buildRegistry(
       {
@@ -124,7 +160,7 @@ export class Harness {
       },
     });
     const log = pino({ level: 'debug', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink);
-    this.app = await createApp({ store: this.store, providers, jwt: this.jwt, log });
+    this.app = await createApp({ store: this.store, providers, jwt: this.jwt, log, polling: options.polling ?? false });
     this.url = await this.app.listen(0, '127.0.0.1');
   }
 

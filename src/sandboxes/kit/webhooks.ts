@@ -9,6 +9,7 @@ export type WebhookTarget = string | (() => string | undefined);
 
 export interface DeliveryRecord {
   body: string;
+  headers: Record<string, string>;
   attempts: number;
   delivered: boolean;
 }
@@ -31,7 +32,7 @@ export class WebhookSender {
   send(delivery: WebhookDelivery): void {
     const url = typeof this.target === 'function' ? this.target() : this.target;
     if (!url || this.closed) return;
-    const record: DeliveryRecord = { body: delivery.body, attempts: 0, delivered: false };
+    const record: DeliveryRecord = { body: delivery.body, headers: delivery.headers, attempts: 0, delivered: false };
     this.log.push(record);
     const task = this.deliver(url, delivery, record).finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
