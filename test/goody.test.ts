@@ -117,12 +117,16 @@ describe('other ways to send', () => {
       input: batch('links-only', {
         recipients: [{ firstName: 'Ada' }, { firstName: 'Grace' }],
         amount: { amount: '75', currency: 'USD' },
-        goody: { productId: products.get('Digital Gift Card')!, sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST' },
+        goody: { productId: products.get('Digital Gift Card')!, sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST', expiresAt: '2099-01-31T00:00:00.000Z' },
       }),
     });
     expect(sent.errors).toBeUndefined();
     const order = await read(sent.data!.sendGifts.order.id);
-    expect(order).toMatchObject({ sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST', total: { amount: '150.00', currency: 'USD' } });
+    expect(order).toMatchObject({
+      sendMethod: 'LINK_MULTIPLE_CUSTOM_LIST',
+      total: { amount: '150.00', currency: 'USD' },
+      expiresAt: '2099-01-31T00:00:00.000Z',
+    });
     expect(order.recipients.edges.every((e) => e.node.gift?.__typename === 'GiftLink')).toBe(true);
   });
 });
@@ -155,6 +159,7 @@ describe('bad input', () => {
     ['DIRECT_SEND', (k) => batch(k, { goody: { productId: products.get('Sea Salt Caramels')!, sendMethod: 'DIRECT_SEND' } }), 'input.goody.sendMethod'],
     ['a quantity of zero', (k) => batch(k, { goody: { productId: products.get('Sea Salt Caramels')!, quantity: 0 } }), 'input.goody.quantity'],
     ['no sender name', (k) => batch(k, { senderName: null }), 'input.senderName'],
+    ['links that expire before they are sent', (k) => batch(k, { goody: { productId: products.get('Sea Salt Caramels')!, expiresAt: '2001-01-01T00:00:00Z' } }), 'input.goody.expiresAt'],
   ];
 
   it.each(cases)('rejects %s with a typed error naming the field, nothing written or sent', async (_name, make, field) => {

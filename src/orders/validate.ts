@@ -177,6 +177,8 @@ function isTimeZone(zone: string): boolean {
 
 /** JSON with object keys sorted, so equal requests hash equally whatever order their fields came in. */
 export function canonicalJson(value: unknown): string {
+  // Dates and the like hash as their JSON form, never as an empty object.
+  if (value && typeof (value as { toJSON?: unknown }).toJSON === 'function') return canonicalJson((value as { toJSON(): unknown }).toJSON());
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

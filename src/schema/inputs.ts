@@ -64,6 +64,9 @@ export class GoodyOptions {
 
   @Field(() => String, { nullable: true, description: "A Goody greeting card id; Goody shows a message only on a card." })
   cardId?: string | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the gift links stop working.' })
+  expiresAt?: Date | null;
 }
 
 @InputType({ description: 'Options only &Open understands. The campaign defines the gift; each recipient gets one gift request.' })

@@ -41,3 +41,11 @@ describe('money', () => {
     expect(wholeUnits({ minor: 2550, currency: 'CAD' })).toBeUndefined();
   });
 });
+
+describe('request fingerprints', () => {
+  it('tell apart inputs that differ only in a date, and not inputs that differ only in key order', async () => {
+    const { canonicalJson } = await import('../../src/orders/validate.js');
+    expect(canonicalJson({ expiresAt: new Date('2099-01-01T00:00:00Z') })).not.toBe(canonicalJson({ expiresAt: new Date('2099-02-01T00:00:00Z') }));
+    expect(canonicalJson({ a: 1, b: [2, { d: 3, c: 4 }] })).toBe(canonicalJson({ b: [2, { c: 4, d: 3 }], a: 1 }));
+  });
+});

@@ -18,6 +18,7 @@ export interface GoodyOptions {
   quantity?: number | null;
   sendMethod?: GoodySendMethod | null;
   cardId?: string | null;
+  expiresAt?: Date | string | null;
 }
 
 const SEND_METHODS: Record<GoodySendMethod, GoodyBatchBody['send_method']> = {
@@ -69,6 +70,10 @@ export class GoodyAdapter implements ProviderAdapter {
     }
     if (!input.senderName) errors.add('input.senderName', 'Goody shows who the gift is from');
     if (input.message && !options.cardId) errors.add('input.goody.cardId', 'Goody shows a message only on a greeting card: give a cardId');
+    const expiresAt = options.expiresAt ? new Date(options.expiresAt) : undefined;
+    if (expiresAt && expiresAt.getTime() <= Math.max(Date.now(), input.sendAt ? Date.parse(input.sendAt) : 0)) {
+      errors.add('input.goody.expiresAt', 'must be after the gift is sent');
+    }
     const amounts = new Set<string>();
     for (const r of input.recipients) {
       const field = `input.recipients[${r.position}]`;
@@ -143,6 +148,7 @@ export class GoodyAdapter implements ProviderAdapter {
       ...(request.message ? { message: request.message } : {}),
       ...(options.cardId ? { card_id: options.cardId } : {}),
       ...(request.sendAt ? { scheduled_send_on: request.sendAt } : {}),
+      ...(options.expiresAt ? { expires_at: new Date(options.expiresAt).toISOString() } : {}),
       // Our order id, unique and the same on every retry: Goody refuses a second batch with it.
       customer_reference_id: request.reference,
     };

@@ -62,6 +62,7 @@ export interface GoodyBatchBody {
   message?: string;
   card_id?: string;
   scheduled_send_on?: string;
+  expires_at?: string;
   customer_reference_id: string;
 }
 
