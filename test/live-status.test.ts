@@ -102,6 +102,20 @@ describe('orderStatusChanged', () => {
     expect(JSON.stringify(snooping.errors)).toMatch(/NOT_FOUND/);
   });
 
+  it('runs identical live subscriptions of a tenant once, and delivers to each of them', async () => {
+    const groups = (h.app.server as unknown as { groups: { size: number } }).groups;
+    const before = groups.size;
+    const token = await h.token({ tenant: 'umbrella' });
+    const watchers = await Promise.all(Array.from({ length: 5 }, () => subscribe({}, token)));
+    const stranger = await subscribe({}, await h.token({ tenant: 'initech' }));
+    expect(groups.size).toBe(before + 2);
+    await h.gql(SendGiftsDocument, { input: guusto('shared') }, token);
+    for (const w of watchers) await expect.poll(() => w.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
+    expect(stranger.events).toEqual([]);
+    await Promise.all([...watchers, stranger].map((w) => w.close()));
+    await expect.poll(() => groups.size).toBe(before);
+  });
+
   it('needs orders:read, and closes with 4401 when the token expires', async () => {
     const writer = await subscribe({}, await h.token({ scope: 'orders:write' }));
     await expect.poll(() => writer.errors.length).toBe(1);

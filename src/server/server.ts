@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApolloServer } from '@apollo/server';
-import { execute, specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { execute, specifiedRules, validate, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,7 +10,9 @@ import { createContext, type GraphQLContext, type Services } from '../resolvers/
 import type { WebhookReceiver } from '../status/webhooks.js';
 import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier } from './auth.js';
+import { requireScope } from './auth.js';
 import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
+import { groupKey, SubscriptionGroups } from './subscription-groups.js';
 import { queryLimits } from './limits.js';
 
 export interface ServerDeps {
@@ -38,6 +40,7 @@ export class GiftgraphServer {
   private readonly apollo: ApolloServer<GraphQLContext>;
   private wsDisposer: { dispose: () => void | Promise<void> } | undefined;
   private inFlight = 0;
+  private readonly groups = new SubscriptionGroups();
   private stopping: Promise<void> | undefined;
   url = '';
 
@@ -158,6 +161,18 @@ export class GiftgraphServer {
         onError: (_ctx, _id, _payload, errors) => errors.map((e) => validationError(e.toJSON(), e)),
         onNext: (_ctx, _id, _payload, _args, result) =>
           result.errors ? { ...result, errors: result.errors.map((e) => executionError(e.toJSON(), e)) } : undefined,
+        // Identical live subscriptions of one tenant share one execution per event.
+        subscribe: (args) => {
+          const context = args.contextValue as GraphQLContext;
+          return this.groups.subscribe(args, groupKey(args, context.viewer?.tenant), () => {
+            try {
+              requireScope(context, 'orders:read');
+              return undefined;
+            } catch (error) {
+              return { errors: [error as GraphQLError] };
+            }
+          });
+        },
         execute: async (args) => {
           this.inFlight += 1;
           try {

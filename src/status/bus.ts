@@ -1,4 +1,5 @@
 import type { StatusEventRecord } from '../store/records.js';
+import { QueueIterator } from './stream.js';
 
 /**
  * Where committed status events go to reach subscribers. In-process by default; a shared broker
@@ -12,7 +13,7 @@ export interface StatusBus {
   subscribe(tenant: string): LiveStream;
 }
 
-export interface LiveStream extends AsyncIterable<StatusEventRecord> {
+export interface LiveStream extends AsyncIterableIterator<StatusEventRecord> {
   close(): void;
 }
 
@@ -23,7 +24,7 @@ export class InProcessStatusBus implements StatusBus {
   private readonly byTenant = new Map<string, Set<Subscriber>>();
 
   publish(events: readonly StatusEventRecord[]): void {
-    for (const event of events) for (const subscriber of this.byTenant.get(event.tenant) ?? []) subscriber.push(event);
+    for (const event of events) for (const subscriber of this.byTenant.get(event.tenant) ?? []) subscriber.offer(event);
   }
 
   subscribe(tenant: string): LiveStream {
@@ -44,46 +45,13 @@ export class InProcessStatusBus implements StatusBus {
   }
 }
 
-class Subscriber implements LiveStream {
-  private readonly queue: StatusEventRecord[] = [];
-  private wake: (() => void) | undefined;
-  private closed = false;
-  overflowed = false;
-
-  constructor(private readonly onClose: () => void) {}
-
-  push(event: StatusEventRecord): void {
-    if (this.closed) return;
-    if (this.queue.length >= MAX_BUFFERED) {
-      this.overflowed = true;
-      this.close();
-      return;
-    }
-    this.queue.push(event);
-    this.wake?.();
+class Subscriber extends QueueIterator<StatusEventRecord> implements LiveStream {
+  offer(event: StatusEventRecord): void {
+    if (this.length >= MAX_BUFFERED) return this.end();
+    this.push(event);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.onClose();
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<StatusEventRecord> {
-    try {
-      while (true) {
-        const next = this.queue.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        if (this.closed) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
-      }
-    } finally {
-      this.close();
-    }
+    this.end();
   }
 }

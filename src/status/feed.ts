@@ -65,30 +65,49 @@ export class EventTail {
 /**
  * One tenant's events after a cursor, then live ones, with no gap and no duplicate at the seam:
  * the live stream is opened first and buffers while the log is replayed, and live events at or
- * before the last replayed position are skipped.
+ * before the last replayed position are skipped. Returning it releases the live stream at once.
  */
-export async function* eventsAfter(
+export function eventsAfter(
   store: Store,
   bus: StatusBus,
   query: { tenant: string; afterSeq: number; orderId?: string },
-): AsyncGenerator<StatusEventRecord> {
+): AsyncIterableIterator<StatusEventRecord> {
   const live = bus.subscribe(query.tenant);
-  try {
-    let last = query.afterSeq;
-    for (;;) {
-      const page = await store.getEventsAfter({ afterSeq: last, tenant: query.tenant, orderId: query.orderId, limit: PAGE });
-      for (const event of page) {
-        last = event.seq;
-        yield event;
-      }
-      if (page.length < PAGE) break;
-    }
-    for await (const event of live) {
-      if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;
-      last = event.seq;
-      yield event;
-    }
-  } finally {
+  let last = query.afterSeq;
+  let replaying = true;
+  let page: StatusEventRecord[] = [];
+  let ended = false;
+  const finish = (): IteratorResult<StatusEventRecord> => {
+    ended = true;
     live.close();
-  }
+    return { value: undefined, done: true };
+  };
+  return {
+    async next(): Promise<IteratorResult<StatusEventRecord>> {
+      while (!ended && replaying) {
+        const replayed = page.shift();
+        if (replayed) {
+          last = replayed.seq;
+          return { value: replayed, done: false };
+        }
+        page = await store.getEventsAfter({ afterSeq: last, tenant: query.tenant, orderId: query.orderId, limit: PAGE });
+        if (page.length === 0) replaying = false;
+      }
+      while (!ended) {
+        const next = await live.next();
+        if (next.done) return finish();
+        const event = next.value;
+        if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;
+        last = event.seq;
+        return { value: event, done: false };
+      }
+      return { value: undefined, done: true };
+    },
+    async return(): Promise<IteratorResult<StatusEventRecord>> {
+      return finish();
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
