@@ -36,7 +36,7 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log);
-  const tail = new EventTail(store, bus);
+  const tail = new EventTail(store, bus, log);
   await tail.start();
   const poller = polling ? new Poller(orders, store, providers, log, polling) : undefined;
   if (poller) {

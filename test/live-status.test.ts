@@ -116,6 +116,12 @@ describe('orderStatusChanged', () => {
     await expect.poll(() => groups.size).toBe(before);
   });
 
+  it('refuses a cursor past the end of the log', async () => {
+    const ahead = await subscribe({ after: Buffer.from('{"e":999999}').toString('base64url').replace(/^/, 'c1.') });
+    await expect.poll(() => ahead.errors.length).toBe(1);
+    expect(JSON.stringify(ahead.errors)).toMatch(/BAD_USER_INPUT/);
+  });
+
   it('needs orders:read, and closes with 4401 when the token expires', async () => {
     const writer = await subscribe({}, await h.token({ scope: 'orders:write' }));
     await expect.poll(() => writer.errors.length).toBe(1);

@@ -123,6 +123,13 @@ describe('a create Guusto certainly did not take', () => {
     const result = await h.gql(SendGiftsDocument, { input: input('too-much', { amount: { amount: '5000', currency: 'CAD' } }) });
     expect(errorCode(result)).toBe('PROVIDER_REJECTED');
     expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', providerCode: 'insufficient_balance', retryable: false });
+    // Each recipient's change is in the event log too, not only the order's.
+    const [order] = await h.store.listOrders({ tenant: 'acme', limit: 1 });
+    const events = await h.store.getStatusEvents([order!.id]);
+    expect(events.map((e) => [e.recipientId === null ? 'order' : 'recipient', e.from, e.to])).toEqual([
+      ['order', 'UNCONFIRMED', 'FAILED'],
+      ['recipient', 'UNCONFIRMED', 'FAILED'],
+    ]);
   });
 });
 

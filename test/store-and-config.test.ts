@@ -91,6 +91,19 @@ describe('configuration', () => {
   });
 });
 
+describe('open orders', () => {
+  it('are read back page by page, oldest first, whatever their number', async () => {
+    const store = SqliteStore.open(tempDb());
+    for (const id of ['a', 'b', 'c']) {
+      await store.reserveOrder({ ...order(id, 'ACCEPTED'), status: 'SENT', createdAt: `2026-01-0${id.charCodeAt(0) - 96}T00:00:00Z` }, []);
+    }
+    const first = await store.listOpenOrders(2);
+    const rest = await store.listOpenOrders(2, { createdAt: first[1]!.createdAt, id: first[1]!.id });
+    expect([...first, ...rest].map((o) => o.id)).toEqual(['a', 'b', 'c']);
+    store.close();
+  });
+});
+
 describe('one process per ledger', () => {
   it('refuses a second store on the same file, clearly', () => {
     const file = tempDb();

@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'UNSUPPORTED_BY_PROVIDER'
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_REJECTED'
-  | 'IDEMPOTENCY_CONFLICT';
+  | 'IDEMPOTENCY_CONFLICT'
+  /** A subscriber fell too far behind and was cut off; resume with `extensions.resumeAfter`. */
+  | 'SUBSCRIPTION_LAGGED';
 
 export interface GiftgraphErrorDetails {
   /** Input path of the offending value, e.g. `input.recipients[2].email`. */

@@ -330,7 +330,7 @@ export class OrdersService {
   /** Whether the provider may still report something about this order. */
   isLive(order: OrderRecord): boolean {
     const adapter = this.providers.get(order.provider)?.adapter;
-    return Boolean(adapter) && !adapter!.isSettled(order);
+    return Boolean(adapter) && !isFinalStatus(order.status) && !adapter!.isSettled(order);
   }
 
   private async observe(order: OrderRecord, snapshot: OrderSnapshot, source: Observation['source']): Promise<void> {

@@ -22,3 +22,6 @@ export function decodeCursor<T>(cursor: string, field: string, isValid: (value: 
   if (!isValid(value)) throw badInput(field, 'is not a cursor for this list');
   return value;
 }
+
+/** The cursor of a position in the event log, as subscription events carry it. */
+export const eventCursor = (seq: number): string => encodeCursor({ e: seq });

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { badInput, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
-import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
+import { decodeCursor, eventCursor } from '../pagination/cursor.js';
 import { Order, orderView } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
 import { OrderStatusEvent } from '../schema/status-event.js';
@@ -16,7 +16,6 @@ interface Args {
 const isEventPosition = (v: unknown): v is { e: number } =>
   typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
 
-export const eventCursor = (seq: number): string => encodeCursor({ e: seq });
 
 /**
  * Checks the subscriber and its arguments, then streams its tenant's events: first every event
@@ -32,7 +31,10 @@ async function subscribe({ args, context }: SubscribeResolverData<unknown, Args,
     if (!order || order.provider !== decoded.provider) throw notFound('Order');
     orderId = order.id;
   }
-  const afterSeq = args.after ? decodeCursor(args.after, 'after', isEventPosition).e : await context.services.live.lastSeq();
+  const end = await context.services.live.lastSeq();
+  const afterSeq = args.after ? decodeCursor(args.after, 'after', isEventPosition).e : end;
+  // A position the log has not reached (a restored ledger, another environment) would skip events.
+  if (afterSeq > end) throw badInput('after', 'is past the end of the event log: subscribe without it, or with a cursor this server issued');
   return context.services.live.events({ tenant: viewer.tenant, afterSeq, orderId });
 }
 

@@ -32,7 +32,10 @@ export class SubscriptionGroups {
       await upstream.return?.(undefined);
       return raced.join();
     }
-    const group = new Group(upstream, () => this.groups.delete(key));
+    const group: Group = new Group(upstream, () => {
+      // Only this group's own entry: a newer group may hold the key by now.
+      if (this.groups.get(key) === group) this.groups.delete(key);
+    });
     this.groups.set(key, group);
     return group.join();
   }
@@ -61,6 +64,7 @@ export function groupKey(args: ExecutionArgs, tenant: string | undefined): strin
 
 class Group {
   private readonly members = new Set<QueueIterator<ExecutionResult>>();
+  private closed = false;
 
   constructor(
     private readonly upstream: AsyncIterator<ExecutionResult>,
@@ -72,7 +76,8 @@ class Group {
   join(): AsyncIterableIterator<ExecutionResult> {
     const member = new QueueIterator<ExecutionResult>(() => {
       this.members.delete(member);
-      if (this.members.size === 0) {
+      if (this.members.size === 0 && !this.closed) {
+        this.closed = true;
         this.onEmpty();
         void this.upstream.return?.(undefined);
       }
@@ -88,10 +93,18 @@ class Group {
         if (next.done) break;
         for (const member of this.members) member.push(next.value);
       }
-    } finally {
-      this.onEmpty();
-      for (const member of [...this.members]) member.end();
+      this.close((member) => member.end());
+    } catch (error) {
+      // Every member hears why (a lag, say, with where to resume), after what it already has.
+      this.close((member) => member.fail(error));
     }
+  }
+
+  private close(how: (member: QueueIterator<ExecutionResult>) => void): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onEmpty();
+    for (const member of [...this.members]) how(member);
   }
 }
 

@@ -15,6 +15,8 @@ export interface StatusBus {
 
 export interface LiveStream extends AsyncIterableIterator<StatusEventRecord> {
   close(): void;
+  /** Cut off for falling too far behind, rather than closed by its reader. */
+  readonly overflowed: boolean;
 }
 
 /** A subscriber this far behind is cut off rather than let it hold memory without bound; it resumes by cursor. */
@@ -46,8 +48,13 @@ export class InProcessStatusBus implements StatusBus {
 }
 
 class Subscriber extends QueueIterator<StatusEventRecord> implements LiveStream {
+  overflowed = false;
+
   offer(event: StatusEventRecord): void {
-    if (this.length >= MAX_BUFFERED) return this.end();
+    if (this.length >= MAX_BUFFERED) {
+      this.overflowed = true;
+      return this.end();
+    }
     this.push(event);
   }
 

@@ -1,5 +1,8 @@
+import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { StatusEventRecord } from '../store/records.js';
+import { GiftgraphError } from '../core/errors.js';
+import { eventCursor } from '../pagination/cursor.js';
 import type { StatusBus } from './bus.js';
 
 const PAGE = 500;
@@ -18,6 +21,7 @@ export class EventTail {
   constructor(
     private readonly store: Store,
     private readonly bus: StatusBus,
+    private readonly log: Logger,
   ) {}
 
   /** Starts from the end of the log: what came before is for replay, not for live delivery. */
@@ -42,7 +46,9 @@ export class EventTail {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
+    this.running = this.drain()
+      .catch((error) => this.log.error({ err: error }, 'could not publish status events; the next commit retries'))
+      .finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -55,8 +61,9 @@ export class EventTail {
     for (;;) {
       const events = await this.store.getEventsAfter({ afterSeq: this.lastSeq, limit: PAGE });
       if (events.length === 0) return;
-      this.lastSeq = events.at(-1)!.seq;
       this.bus.publish(events);
+      // Advanced only once published: a broker that failed gets the same events again.
+      this.lastSeq = events.at(-1)!.seq;
       for (const listener of this.listeners) listener(events);
     }
   }
@@ -95,6 +102,15 @@ export function eventsAfter(
       }
       while (!ended) {
         const next = await live.next();
+        if (next.done && live.overflowed && !ended) {
+          finish();
+          // The log still holds everything: say where to resume, rather than end as if done.
+          const lagged = new GiftgraphError('SUBSCRIPTION_LAGGED', 'This subscriber fell too far behind; subscribe again with after: extensions.resumeAfter', {
+            retryable: true,
+          });
+          (lagged.extensions as Record<string, unknown>).resumeAfter = eventCursor(last);
+          throw lagged;
+        }
         if (next.done) return finish();
         const event = next.value;
         if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;

@@ -29,8 +29,8 @@ export const DEFAULT_POLLING: PollerOptions = {
   perSecond: 10,
 };
 
-/** How many open orders are picked up from the ledger at start. */
-const RESUME_LIMIT = 50_000;
+/** Open orders are read back from the ledger at start this many at a time. */
+const RESUME_PAGE = 1_000;
 
 interface Entry {
   order: OrderRecord;
@@ -59,10 +59,16 @@ export class Poller {
   ) {}
 
   async start(): Promise<void> {
-    const open = await this.store.listOpenOrders(RESUME_LIMIT);
-    // Resumed orders are spread over the first delay rather than polled all at once.
-    for (const order of open) this.track(order, Math.random() * this.options.firstDelayMs);
-    if (open.length > 0) this.log.info({ orders: open.length }, 'resumed polling of open orders');
+    // Every open order, page by page: orders that stay SENT once settled may be many, and must not
+    // crowd out those still moving. Resumed orders are spread over the first delay.
+    let resumed = 0;
+    for (let after: OrderRecord | undefined; ; ) {
+      const page = await this.store.listOpenOrders(RESUME_PAGE, after && { createdAt: after.createdAt, id: after.id });
+      for (const order of page) if (this.track(order, Math.random() * this.options.firstDelayMs)) resumed += 1;
+      if (page.length < RESUME_PAGE) break;
+      after = page.at(-1);
+    }
+    if (resumed > 0) this.log.info({ orders: resumed }, 'resumed polling of open orders');
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
     this.timer.unref();
   }
@@ -77,9 +83,11 @@ export class Poller {
     }
   }
 
-  track(order: OrderRecord, delayMs = this.delay(order, 0)): void {
-    if (!this.orders.isLive(order) || this.schedule.has(order.id)) return;
+  /** Watches an order if its provider may still move it; says whether it is watched now. */
+  track(order: OrderRecord, delayMs = this.delay(order, 0)): boolean {
+    if (!this.orders.isLive(order) || this.schedule.has(order.id)) return false;
     this.schedule.set(order.id, { order, dueAt: Date.now() + delayMs, polls: 0 });
+    return true;
   }
 
   get watching(): number {
@@ -93,8 +101,9 @@ export class Poller {
 
   private tick(): void {
     const now = Date.now();
-    for (const entry of this.schedule.values()) {
-      if (entry.dueAt > now || entry.dueAt === Number.POSITIVE_INFINITY) continue;
+    // The longest overdue first, so none starves when a provider's limits hold the rest back.
+    const due = [...this.schedule.values()].filter((e) => e.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
+    for (const entry of due) {
       const provider = entry.order.provider;
       if ((this.inFlight.get(provider) ?? 0) >= this.options.concurrency) continue;
       const recent = (this.started.get(provider) ?? []).filter((t) => t > now - 1_000);

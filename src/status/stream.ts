@@ -5,8 +5,9 @@
  */
 export class QueueIterator<T> implements AsyncIterableIterator<T> {
   private readonly queue: T[] = [];
-  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
   private done = false;
+  private error: unknown;
 
   constructor(private readonly onEnd: () => void = () => undefined) {}
 
@@ -19,10 +20,21 @@ export class QueueIterator<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
-      waiting({ value, done: false });
+      waiting.resolve({ value, done: false });
     } else {
       this.queue.push(value);
     }
+  }
+
+  /** Ends the stream with an error, after what is already queued has been read. */
+  fail(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error;
+    this.onEnd();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(error);
   }
 
   /** Ends the stream: what is queued is dropped and a pending `next()` settles as done. */
@@ -33,14 +45,15 @@ export class QueueIterator<T> implements AsyncIterableIterator<T> {
     this.onEnd();
     const waiting = this.waiting;
     this.waiting = undefined;
-    waiting?.({ value: undefined, done: true });
+    waiting?.resolve({ value: undefined, done: true });
   }
 
   next(): Promise<IteratorResult<T>> {
     const value = this.queue.shift();
     if (value !== undefined) return Promise.resolve({ value, done: false });
+    if (this.error !== undefined) return Promise.reject(this.error);
     if (this.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 
   return(): Promise<IteratorResult<T>> {

@@ -85,4 +85,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         CHECK (submission IS NULL OR submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED'));
     `,
   },
+  {
+    version: 4,
+    name: 'recipient provider references',
+    sql: `
+      -- Webhooks about one recipient's gift (Goody orders, &Open gift requests) find it by reference.
+      CREATE INDEX recipients_provider_ref ON recipients (provider_ref);
+    `,
+  },
 ];

@@ -236,10 +236,15 @@ export class SqliteStore implements Store {
       // Recipients tracked one by one move with the order's whole-order outcome.
       this.sql('UPDATE recipients SET submission = ? WHERE order_id = ? AND submission IS NOT NULL').run(patch.submission, orderId);
       if (status !== current.status) {
+        this.appendEvent(orderId, null, current.status, status, patch.providerStatus ?? '', now, 'MUTATION');
+        // Each recipient that changes with its order gets its own event, as any other change would.
+        const recipients = this.sql('SELECT id, status FROM recipients WHERE order_id = ? ORDER BY position').all(orderId) as { id: string; status: GiftStatus }[];
+        for (const r of recipients) {
+          if (r.status !== status) this.appendEvent(orderId, r.id, r.status, status, patch.providerStatus ?? '', now, 'MUTATION');
+        }
         this
           .sql('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
           .run(status, patch.providerStatus ?? null, orderId);
-        this.appendEvent(orderId, null, current.status, status, patch.providerStatus ?? '', now, 'MUTATION');
       }
       return true;
     }).immediate();
@@ -453,20 +458,23 @@ export class SqliteStore implements Store {
     return (this.sql('SELECT COALESCE(MAX(seq), 0) FROM status_events').pluck().get() as number) ?? 0;
   }
 
-  async listOpenOrders(limit: number): Promise<OrderRecord[]> {
+  async listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
     const rows = this.sql(
       `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
-       ORDER BY created_at LIMIT ?`,
-    ).all(limit) as OrderRow[];
+         AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
+       ORDER BY created_at, id LIMIT @limit`,
+    ).all({ limit, createdAt: after?.createdAt ?? null, id: after?.id ?? null }) as OrderRow[];
     return rows.map(toOrder);
   }
 
   async findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined> {
-    const row = this.sql(
-      `SELECT o.* FROM orders o WHERE o.provider = @provider AND (o.provider_ref = @ref
-         OR EXISTS (SELECT 1 FROM recipients r WHERE r.order_id = o.id AND r.provider_ref = @ref))
-       LIMIT 1`,
-    ).get({ provider, ref }) as OrderRow | undefined;
+    // Two indexed lookups: the order's own reference, else one of its recipients'.
+    const own = this.sql('SELECT * FROM orders WHERE provider = ? AND provider_ref = ? LIMIT 1').get(provider, ref) as OrderRow | undefined;
+    const row =
+      own ??
+      (this.sql('SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? LIMIT 1').get(ref, provider) as
+        | OrderRow
+        | undefined);
     return row ? toOrder(row) : undefined;
   }
 

@@ -49,8 +49,8 @@ export interface Store {
   lastEventSeq(): Promise<number>;
   /** Called after every commit that appended events, so they can be published. */
   onAppend(listener: () => void): void;
-  /** Accepted orders that may still change, oldest first: what the poller watches after a restart. */
-  listOpenOrders(limit: number): Promise<OrderRecord[]>;
+  /** Accepted orders not in a final status, oldest first, a page after a position: what the poller watches after a restart. */
+  listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
   /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
   findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
   /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */

@@ -3,6 +3,7 @@ import { decodeId } from '../../core/global-id.js';
 import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js';
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
+import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
@@ -169,7 +170,8 @@ export class GiftronautAdapter implements ProviderAdapter {
   }
 
   isSettled(order: OrderRecord): boolean {
-    return order.submission !== 'ACCEPTED' || order.providerStatus === 'COMPLETE' || order.providerStatus === 'CANCELED';
+    // After COMPLETE (links issued) Giftronaut reports nothing more; a canceled order is final.
+    return order.submission !== 'ACCEPTED' || order.providerStatus.toUpperCase() === 'COMPLETE' || isFinalStatus(order.status);
   }
 
   async refresh(order: OrderRecord): Promise<OrderSnapshot> {
