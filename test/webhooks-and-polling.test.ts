@@ -92,20 +92,35 @@ describe('webhooks', () => {
     expect(redeemed.map((e) => (e.recipient ? 'recipient' : 'order'))).toEqual(['order', 'recipient']);
   });
 
-  it('refuses a forged or stale webhook, changing nothing', async () => {
-    const events = h.store.counts().statusEvents;
-    const body = JSON.stringify({ event_type: 'order.delivered', id: 'msg_forged', data: { id: 'x' } });
-    const now = Math.floor(Date.now() / 1000);
-    const sign = (secret: string, id: string, ts: number) =>
-      `v1,${createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')}`;
-    const forged = await post(h, 'goody', body, { 'svix-id': 'msg_forged', 'svix-timestamp': String(now), 'svix-signature': sign(`whsec_${Buffer.from('wrong').toString('base64')}`, 'msg_forged', now) });
-    expect(forged.status).toBe(401);
-    const stale = await post(h, 'goody', body, { 'svix-id': 'msg_stale', 'svix-timestamp': String(now - 600), 'svix-signature': sign(h.webhookSecrets.goody, 'msg_stale', now - 600) });
-    expect(stale.status).toBe(401);
-    expect(await stale.json()).toEqual({ error: 'stale timestamp' });
-    const unsigned = await post(h, 'andopen', body, {});
-    expect(unsigned.status).toBe(401);
-    expect(h.store.counts().statusEvents).toBe(events);
+  it('refuses a forged or stale webhook about a real order, changing nothing', async () => {
+    // A Goody that sends no webhooks of its own: only the ones this test posts can make us look.
+    const quiet = await Harness.start({ webhooks: true, goody: { webhookUrl: undefined } });
+    const h = quiet;
+    try {
+      const product = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.find((e) => e.node.kind === 'PRODUCT')!.node.id;
+      const sent = await h.gql(SendGiftsDocument, { input: { ...inputs.GOODY('forged-target'), goody: { productId: product } } });
+      const [order] = await h.store.getOrders('acme', [Buffer.from(sent.data!.sendGifts.order.id, 'base64url').toString().split(':')[2]!]);
+      h.advance(3); // Goody has moved on; only a verified webhook may make us look
+      const events = h.store.counts().statusEvents;
+      const body = JSON.stringify({ event_type: 'order_batch.completed', id: 'msg_forged', data: { id: order!.providerRef } });
+      const now = Math.floor(Date.now() / 1000);
+      const sign = (secret: string, id: string, ts: number) =>
+        `v1,${createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')}`;
+      const forged = await post(h, 'goody', body, { 'svix-id': 'msg_forged', 'svix-timestamp': String(now), 'svix-signature': sign(`whsec_${Buffer.from('wrong').toString('base64')}`, 'msg_forged', now) });
+      expect(forged.status).toBe(401);
+      const stale = await post(h, 'goody', body, { 'svix-id': 'msg_stale', 'svix-timestamp': String(now - 600), 'svix-signature': sign(h.webhookSecrets.goody, 'msg_stale', now - 600) });
+      expect(stale.status).toBe(401);
+      expect(await stale.json()).toEqual({ error: 'stale timestamp' });
+      const unsigned = await post(h, 'andopen', body, {});
+      expect(unsigned.status).toBe(401);
+      expect(h.store.counts().statusEvents).toBe(events);
+      // The same body, signed right, does make us look: so the refusals above were the signatures'.
+      const good = await post(h, 'goody', body, { 'svix-id': 'msg_good', 'svix-timestamp': String(now), 'svix-signature': sign(h.webhookSecrets.goody, 'msg_good', now) });
+      expect(good.status).toBe(200);
+      expect(h.store.counts().statusEvents).toBeGreaterThan(events);
+    } finally {
+      await quiet.close();
+    }
   });
 
   it('says Guusto sends none, and accepts but ignores an unknown event type', async () => {
