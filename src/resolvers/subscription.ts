@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type Subscri
 import { badInput, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import { decodeCursor, eventCursor } from '../pagination/cursor.js';
-import { Order, orderView } from '../schema/order.js';
+import { Order, orderView, StatusChange } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
 import { OrderStatusEvent } from '../schema/status-event.js';
 import type { StatusEventRecord } from '../store/records.js';
@@ -50,15 +50,7 @@ export class SubscriptionResolver {
     @Arg('orderId', () => ID, { nullable: true }) _orderId?: string | null,
     @Arg('after', () => String, { nullable: true }) _after?: string | null,
   ): OrderStatusEvent {
-    return Object.assign(new OrderStatusEvent(), {
-      cursor: eventCursor(event.seq),
-      from: event.from,
-      to: event.to,
-      providerStatus: event.providerStatus,
-      occurredAt: new Date(event.occurredAt),
-      source: event.source,
-      record: event,
-    });
+    return Object.assign(new OrderStatusEvent(), StatusChange.from(event), { cursor: eventCursor(event.seq), record: event });
   }
 
   @FieldResolver(() => Order)
