@@ -3,6 +3,7 @@ import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord, Submission } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
+import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { AndOpenApi, type Campaign, type GiftRequest } from './api.js';
 import type { AndOpenConnection } from './config.js';
@@ -31,7 +32,6 @@ export const andOpenStatus = (state: string): GiftStatus => STATES[state.toLower
 /** Names are 2 to 255 letters [doc]. */
 const NAME = /^\p{L}{2,255}$/u;
 const CONCURRENCY = 4;
-const CATALOG_TTL_MS = 5 * 60_000;
 
 type RecipientOutcome = NonNullable<OrderSnapshot['recipients']>[number];
 
@@ -48,7 +48,22 @@ export class AndOpenAdapter implements ProviderAdapter {
   readonly sendsPerRecipient = true;
   readonly api: AndOpenApi;
   readonly webhooks: ProviderWebhooks | undefined;
-  private campaignsCache: { at: number; value: Promise<Campaign[]> } | undefined;
+  /** Every campaign, following either pagination style to its end. */
+  private readonly campaigns = new Cached<Campaign[]>(async () => {
+    const all: Campaign[] = [];
+    const seen = new Set<string>();
+    let next: string | undefined;
+    do {
+      const page = await this.api.campaignsPage(next);
+      const fresh = page.campaigns.filter((c) => !seen.has(c.id));
+      // A page with nothing new means the cursor did not move: stop rather than loop.
+      if (fresh.length === 0) break;
+      fresh.forEach((c) => seen.add(c.id));
+      all.push(...fresh);
+      next = page.next;
+    } while (next);
+    return all;
+  });
 
   constructor(connection: AndOpenConnection, timeoutMs: number) {
     this.api = new AndOpenApi(connection, timeoutMs);
@@ -108,7 +123,7 @@ export class AndOpenAdapter implements ProviderAdapter {
   }
 
   async catalog(): Promise<CatalogEntry[]> {
-    const campaigns = await this.loadCampaigns();
+    const campaigns = await this.campaigns.get();
     return campaigns.map((c) => ({ localId: `campaign:${c.id}`, kind: 'CAMPAIGN', name: c.name, currency: null, prices: [], minAmount: null, maxAmount: null }));
   }
 
@@ -132,31 +147,6 @@ export class AndOpenAdapter implements ProviderAdapter {
         error: located,
       };
     }
-  }
-
-  /** Every campaign, following either pagination style to its end. */
-  private loadCampaigns(): Promise<Campaign[]> {
-    if (this.campaignsCache && Date.now() - this.campaignsCache.at < CATALOG_TTL_MS) return this.campaignsCache.value;
-    const value = (async () => {
-      const all: Campaign[] = [];
-      const seen = new Set<string>();
-      let next: string | undefined;
-      do {
-        const page = await this.api.campaignsPage(next);
-        const fresh = page.campaigns.filter((c) => !seen.has(c.id));
-        // A page with nothing new means the cursor did not move: stop rather than loop.
-        if (fresh.length === 0) break;
-        fresh.forEach((c) => seen.add(c.id));
-        all.push(...fresh);
-        next = page.next;
-      } while (next);
-      return all;
-    })();
-    this.campaignsCache = { at: Date.now(), value };
-    value.catch(() => {
-      if (this.campaignsCache?.value === value) this.campaignsCache = undefined;
-    });
-    return value;
   }
 }
 

@@ -6,6 +6,7 @@ import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GiftronautApi, type CardType, type GiftronautBrandedCard, type GiftronautChoiceCard, type GiftronautCreateBody } from './api.js';
 import type { GiftronautConnection } from './config.js';
@@ -23,7 +24,6 @@ export interface GiftronautOptions {
 
 /** Our catalog ids carry the card type: `branded:<productId>` or `choice:<productId>`. */
 const CARD_PREFIX: Record<CardType, string> = { BRANDED_CARD: 'branded', CHOICE_CARD: 'choice' };
-const CATALOG_TTL_MS = 5 * 60_000;
 /** Giftronaut cancels scheduled orders only, and only this long before their send time [doc]. */
 const CANCEL_WINDOW_MS = 60 * 60_000;
 
@@ -44,9 +44,11 @@ export class GiftronautAdapter implements ProviderAdapter {
   };
   readonly api: GiftronautApi;
   readonly webhooks: ProviderWebhooks | undefined;
-  private catalogCache: { at: number; value: Promise<Catalog> } | undefined;
-  /** The last catalog read in full, for when Giftronaut cannot be asked. */
-  private lastCatalog: Catalog | undefined;
+  /** Both catalogs, branded and choice cards, read together. */
+  private readonly catalogs = new Cached<Catalog>(async () => {
+    const [branded, choice] = await Promise.all([this.api.brandedCards(), this.api.choiceCards()]);
+    return { branded: new Map(branded.map((c) => [String(c.productId), c])), choice: new Map(choice.map((c) => [String(c.productId), c])) };
+  });
 
   constructor(connection: GiftronautConnection, timeoutMs: number) {
     this.api = new GiftronautApi(connection, timeoutMs);
@@ -85,18 +87,18 @@ export class GiftronautAdapter implements ProviderAdapter {
     if (!product) return;
     let catalog: Catalog;
     try {
-      catalog = await this.loadCatalog();
+      catalog = await this.catalogs.get();
     } catch {
       // Giftronaut checks price points itself, but it cannot check a currency: the order carries
       // none, so an amount in the wrong currency would be read in the product's. Fail closed.
-      if (!this.lastCatalog) {
+      if (!this.catalogs.last) {
         throw new GiftgraphError(
           'PROVIDER_UNAVAILABLE',
           "Giftronaut's catalog cannot be read now, and an amount's currency must be checked against the product's before anything is sent. Nothing was sent; retry shortly.",
           { provider: 'GIFTRONAUT', retryable: true },
         );
       }
-      catalog = this.lastCatalog;
+      catalog = this.catalogs.last;
     }
     const field = 'input.giftronaut.productId';
     if (product.cardType === 'BRANDED_CARD') {
@@ -226,7 +228,7 @@ export class GiftronautAdapter implements ProviderAdapter {
   }
 
   async catalog(): Promise<CatalogEntry[]> {
-    const { branded, choice } = await this.loadCatalog();
+    const { branded, choice } = await this.catalogs.get();
     const money = (value: number, currency: string): Money => ({ minor: minorFromDecimal(value, currency), currency });
     return [
       ...[...branded.values()].map((c) => ({
@@ -257,23 +259,6 @@ export class GiftronautAdapter implements ProviderAdapter {
 
   close(): Promise<void> {
     return this.api.close();
-  }
-
-  /** Both catalogs, shared by concurrent callers and kept for a few minutes; a failed read is not kept. */
-  private loadCatalog(): Promise<Catalog> {
-    if (this.catalogCache && Date.now() - this.catalogCache.at < CATALOG_TTL_MS) return this.catalogCache.value;
-    const value = Promise.all([this.api.brandedCards(), this.api.choiceCards()]).then(([branded, choice]) => {
-      this.lastCatalog = {
-        branded: new Map(branded.map((c) => [String(c.productId), c])),
-        choice: new Map(choice.map((c) => [String(c.productId), c])),
-      };
-      return this.lastCatalog;
-    });
-    this.catalogCache = { at: Date.now(), value };
-    value.catch(() => {
-      if (this.catalogCache?.value === value) this.catalogCache = undefined;
-    });
-    return value;
   }
 }
 

@@ -4,6 +4,7 @@ import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
 import type { GoodyConnection } from './config.js';
@@ -26,7 +27,6 @@ const SEND_METHODS: Record<GoodySendMethod, GoodyBatchBody['send_method']> = {
   LINK_MULTIPLE_CUSTOM_LIST: 'link_multiple_custom_list',
   DIRECT_SEND: 'direct_send',
 };
-const CATALOG_TTL_MS = 5 * 60_000;
 /** How far back to look for a batch Goody says already exists: it was created moments ago. */
 const DUPLICATE_SEARCH_PAGES = 5;
 const MAX_QUANTITY = 10;
@@ -45,9 +45,15 @@ export class GoodyAdapter implements ProviderAdapter {
   };
   readonly api: GoodyApi;
   readonly webhooks: ProviderWebhooks | undefined;
-  private productsCache: { at: number; value: Promise<Map<string, GoodyProduct>> } | undefined;
-  /** The last catalog read in full, for when Goody cannot be asked. */
-  private lastProducts: Map<string, GoodyProduct> | undefined;
+  /** Every product, page by page. */
+  private readonly products = new Cached<Map<string, GoodyProduct>>(async () => {
+    const products = new Map<string, GoodyProduct>();
+    for (let page = 1; ; page++) {
+      const listed = await this.api.products(page, MAX_PER_PAGE);
+      for (const p of listed.data) products.set(p.id, p);
+      if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) return products;
+    }
+  });
 
   constructor(
     connection: GoodyConnection,
@@ -93,18 +99,18 @@ export class GoodyAdapter implements ProviderAdapter {
     if (!id) return;
     let products: Map<string, GoodyProduct>;
     try {
-      products = await this.loadProducts();
+      products = await this.products.get();
     } catch {
       // Without the catalog an amount cannot be known to be a product's variable price, and Goody
       // might charge the product's own price instead: fail closed when an amount was asked for.
-      if (!this.lastProducts && input.recipients.some((r) => r.amount)) {
+      if (!this.products.last && input.recipients.some((r) => r.amount)) {
         throw new GiftgraphError('PROVIDER_UNAVAILABLE', "Goody's catalog cannot be read now, so an amount cannot be checked. Nothing was sent; retry shortly.", {
           provider: 'GOODY',
           retryable: true,
         });
       }
-      if (!this.lastProducts) return; // No amount to check: Goody checks the product itself.
-      products = this.lastProducts;
+      if (!this.products.last) return; // No amount to check: Goody checks the product itself.
+      products = this.products.last;
     }
     const product = products.get(id);
     if (!product) return errors.add('input.goody.productId', "is not in Goody's catalog");
@@ -141,7 +147,7 @@ export class GoodyAdapter implements ProviderAdapter {
           {
             product_id: productOf(options)!,
             quantity: options.quantity ?? 1,
-            ...(amount && this.lastProducts?.get(productOf(options)!)?.price_is_variable ? { variable_price: amount.minor } : {}),
+            ...(amount && this.products.last?.get(productOf(options)!)?.price_is_variable ? { variable_price: amount.minor } : {}),
           },
         ],
       },
@@ -236,7 +242,7 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   async catalog(): Promise<CatalogEntry[]> {
-    const products = await this.loadProducts();
+    const products = await this.products.get();
     const usdMoney = (minor: number): Money => ({ minor, currency: 'USD' });
     return [...products.values()].map((p) => ({
       localId: `product:${p.id}`,
@@ -288,26 +294,6 @@ export class GoodyAdapter implements ProviderAdapter {
       if (page * MAX_PER_PAGE >= listed.list_meta.total_count) return undefined;
     }
     return undefined;
-  }
-
-  private loadProducts(): Promise<Map<string, GoodyProduct>> {
-    if (this.productsCache && Date.now() - this.productsCache.at < CATALOG_TTL_MS) return this.productsCache.value;
-    const value = (async () => {
-      const products = new Map<string, GoodyProduct>();
-      for (let page = 1; ; page++) {
-        const listed = await this.api.products(page, MAX_PER_PAGE);
-        for (const p of listed.data) products.set(p.id, p);
-        if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) {
-          this.lastProducts = products;
-          return products;
-        }
-      }
-    })();
-    this.productsCache = { at: Date.now(), value };
-    value.catch(() => {
-      if (this.productsCache?.value === value) this.productsCache = undefined;
-    });
-    return value;
   }
 }
 
