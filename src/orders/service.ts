@@ -305,8 +305,7 @@ export class OrdersService {
   }
 
   private async refreshIfLive(order: OrderRecord): Promise<OrderRecord> {
-    const adapter = this.providers.get(order.provider)?.adapter;
-    if (!adapter || adapter.isSettled(order)) return order;
+    if (!this.isLive(order)) return order;
     try {
       return await this.refresh(order, 'POLL');
     } catch (error) {

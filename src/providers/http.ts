@@ -189,19 +189,14 @@ export class ProviderHttpClient {
   }
 
   private httpError(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
-    const error = this.classifyStatus(status, body, headers);
-    error.problems = (this.options.readError(status, body).problems ?? []).map((p) => ({ ...p, message: redact(p.message) }));
-    return error;
-  }
-
-  private classifyStatus(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
-    const { code, message } = this.options.readError(status, body);
+    const { code, message, problems } = this.options.readError(status, body);
     const provider = this.options.provider;
     const text = message ?? `${provider} answered HTTP ${status}`;
     const retryAfterMs = parseRetryAfter(headers['retry-after']);
-    if (status === 429) return new ProviderCallError(provider, 'unavailable', text, status, code, retryAfterMs);
-    if (status >= 500) return new ProviderCallError(provider, 'unknown', text, status, code, retryAfterMs);
-    return new ProviderCallError(provider, 'rejected', text, status, code);
+    const kind: FailureKind = status === 429 ? 'unavailable' : status >= 500 ? 'unknown' : 'rejected';
+    const error = new ProviderCallError(provider, kind, text, status, code, kind === 'rejected' ? undefined : retryAfterMs);
+    error.problems = (problems ?? []).map((p) => ({ ...p, message: redact(p.message) }));
+    return error;
   }
 
   private classify(error: unknown): ProviderCallError {
