@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
+import { OrderListing } from './orders/listing.js';
 import { OrdersService } from './orders/service.js';
+import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
 import { eventsAfter, EventTail } from './status/feed.js';
 import { Poller, type PollerOptions } from './status/poller.js';
@@ -19,6 +21,8 @@ export interface AppOptions {
   bus?: StatusBus;
   /** Poll open orders in the background (on in `npm start`); off unless given. */
   polling?: PollerOptions | false;
+  /** What "now" is for the ledger (when orders are created, sends validated); the system clock unless given. */
+  clock?: () => Date;
 }
 
 export interface App {
@@ -32,10 +36,10 @@ export interface App {
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock }: AppOptions): Promise<App> {
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
-  const orders = new OrdersService(store, providers, log);
+  const orders = new OrdersService(store, providers, log, clock);
   const tail = new EventTail(store, bus, log);
   await tail.start();
   const poller = polling ? new Poller(orders, store, providers, log, polling) : undefined;
@@ -45,11 +49,20 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
   }
   const live = {
     lastSeq: () => store.lastEventSeq(),
-    events: (query: { tenant: string; afterSeq: number; orderId?: string }) => eventsAfter(store, bus, query),
+    events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query),
   };
   const schema = await buildGiftgraphSchema();
   const webhooks = new WebhookReceiver(store, providers, orders, log);
-  const server = new GiftgraphServer({ schema, services: { orders, providers, live, log }, store, verifier: new TokenVerifier(jwt), webhooks, log });
+  const listing = new OrderListing(store, providers, orders, clock);
+  const cursors = CursorCodec.derivedFrom(jwt.secret);
+  const server = new GiftgraphServer({
+    schema,
+    services: { orders, listing, cursors, providers, live, log },
+    store,
+    verifier: new TokenVerifier(jwt),
+    webhooks,
+    log,
+  });
   return {
     server,
     orders,

@@ -15,6 +15,8 @@ export interface Config {
   logLevel: string;
   /** Tenant that owns work not placed by a tenant (sandbox demo tokens, provider-side orders). */
   defaultTenant: string;
+  /** Owners of provider accounts other than the default tenant. */
+  accountTenants: { GIFTRONAUT?: string; GOODY?: string };
   jwt: {
     /** HS256 key. Undefined in sandbox mode, where a local development secret is used. */
     secret?: Uint8Array;
@@ -42,13 +44,18 @@ export class ConfigError extends Error {
   }
 }
 
+const tenant = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, dot, dash or underscore');
+
 const base = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).optional(),
   GIFTGRAPH_MODE: z.enum(['sandbox', 'live']).optional(),
   GIFTGRAPH_DB: z.string().min(1).default('./data/giftgraph.db'),
   GIFTGRAPH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  GIFTGRAPH_DEFAULT_TENANT: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, dot, dash or underscore').default('default'),
+  GIFTGRAPH_DEFAULT_TENANT: tenant.default('default'),
+  // The tenant that owns each listing provider's account, and so the orders placed in its own app.
+  GIFTRONAUT_ACCOUNT_TENANT: tenant.optional(),
+  GOODY_ACCOUNT_TENANT: tenant.optional(),
   GIFTGRAPH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   GIFTGRAPH_JWT_ISSUER: z.string().min(1).default('giftgraph'),
   GIFTGRAPH_JWT_AUDIENCE: z.string().min(1).default('giftgraph'),
@@ -91,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPath: path.resolve(e.GIFTGRAPH_DB),
     logLevel: e.GIFTGRAPH_LOG_LEVEL,
     defaultTenant: e.GIFTGRAPH_DEFAULT_TENANT,
+    accountTenants: { GIFTRONAUT: e.GIFTRONAUT_ACCOUNT_TENANT, GOODY: e.GOODY_ACCOUNT_TENANT },
     jwt: {
       secret: e.GIFTGRAPH_JWT_SECRET ? new TextEncoder().encode(e.GIFTGRAPH_JWT_SECRET) : undefined,
       issuer: e.GIFTGRAPH_JWT_ISSUER,

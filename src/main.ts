@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const store = SqliteStore.open(config.dbPath);
 
+  const owners = { defaultTenant: config.defaultTenant, accounts: config.accountTenants };
   let sandboxes: RunningSandboxes | undefined;
   let registry;
   let url: string | undefined;
@@ -33,9 +34,9 @@ async function main(): Promise<void> {
       // The sandboxes deliver signed webhooks to this server, as the real providers would.
       webhookBase: () => url && url.replace('://0.0.0.0', '://127.0.0.1').replace('://localhost', '://127.0.0.1'),
     });
-    registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs);
+    registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs, owners);
   } else {
-    registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs);
+    registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs, owners);
   }
   const jwt = { secret: config.jwt.secret ?? loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
   const app = await createApp({ store, providers: registry, jwt, log, polling: DEFAULT_POLLING });

@@ -10,7 +10,8 @@ import type { OrderRecord } from '../src/store/records.js';
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-store-')), 'ledger.db');
 
 const order = (id: string, submission: OrderRecord['submission']): OrderRecord => ({
-  id, tenant: 't', provider: 'GUUSTO', idempotencyKey: `key-${id}`, requestHash: 'h', submission, providerRef: null,
+  id, tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH',
+  idempotencyKey: `key-${id}`, requestHash: 'h', submission, providerRef: null,
   status: 'UNCONFIRMED', providerStatus: '', total: { minor: 1000, currency: 'CAD' }, scheduledFor: null, details: {},
   lastError: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
 });

@@ -34,14 +34,15 @@ export class GiftgraphError extends GraphQLError {
   readonly code: ErrorCode;
   readonly details: GiftgraphErrorDetails;
 
-  constructor(code: ErrorCode, message: string, details: GiftgraphErrorDetails = {}) {
+  /** `path`: where in the response the error belongs, for errors reported beside data rather than thrown. */
+  constructor(code: ErrorCode, message: string, details: GiftgraphErrorDetails = {}, { path }: { path?: readonly (string | number)[] } = {}) {
     const extensions: Record<string, unknown> = { code };
     if (details.field !== undefined) extensions.field = details.field;
     if (details.provider !== undefined) extensions.provider = details.provider;
     if (details.providerCode !== undefined) extensions.providerCode = details.providerCode;
     if (details.retryable !== undefined) extensions.retryable = details.retryable;
     if (details.orderId !== undefined) extensions.orderId = details.orderId;
-    super(message, { extensions });
+    super(message, { extensions, path });
     this.name = 'GiftgraphError';
     this.code = code;
     this.details = details;

@@ -38,6 +38,7 @@ export class OrdersService {
       id: orderId,
       tenant,
       provider: prepared.provider,
+      origin: 'GIFTGRAPH',
       idempotencyKey: prepared.idempotencyKey,
       requestHash: prepared.hash,
       submission: 'SENDING',
@@ -220,12 +221,12 @@ export class OrdersService {
 
   /**
    * Orders by id for one tenant, in the order asked (undefined where unknown or another tenant's).
-   * Orders the provider may still move along are refreshed from it first; a provider that fails
-   * then leaves the ledger's last known state in place.
+   * With `refresh`, orders the provider may still move along are asked of it first; a provider that
+   * fails then leaves the ledger's last known state in place.
    */
-  async load(tenant: string, ids: readonly string[]): Promise<(OrderRecord | undefined)[]> {
+  async load(tenant: string, ids: readonly string[], { refresh }: { refresh: boolean }): Promise<(OrderRecord | undefined)[]> {
     const found = await this.store.getOrders(tenant, ids);
-    const refreshed = await Promise.all(found.map((order) => this.refreshIfLive(order)));
+    const refreshed = refresh ? await Promise.all(found.map((order) => this.refreshIfLive(order))) : found;
     const byId = new Map(refreshed.map((o) => [o.id, o]));
     return ids.map((id) => byId.get(id));
   }
@@ -327,6 +328,12 @@ export class OrdersService {
   }
 
   /** Whether the provider may still report something about this order. */
+  /** Records what a provider's own list says of an order, as a poll would; returns the order as now recorded. */
+  async observeListed(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
+    await this.observe(order, snapshot, 'POLL');
+    return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
+  }
+
   isLive(order: OrderRecord): boolean {
     const adapter = this.providers.get(order.provider)?.adapter;
     return Boolean(adapter) && !isFinalStatus(order.status) && !adapter!.isSettled(order);

@@ -1,9 +1,12 @@
 import { badInput } from '../core/errors.js';
 import type { Connection } from '../schema/connection.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import type { CursorScope, TenantCursors } from './cursor.js';
+import type { NativeList } from './native.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
+/** Provider requests one connection page may make: a page straddling native pages needs two. */
+const MAX_NATIVE_READS = 3;
 
 /** `first` as asked, or the default; out of 1..100 is a BAD_USER_INPUT rather than a silent clamp. */
 export function pageSize(first: number | null | undefined, field = 'first'): number {
@@ -12,62 +15,60 @@ export function pageSize(first: number | null | undefined, field = 'first'): num
   return first;
 }
 
-interface OffsetPosition {
-  o: number;
-}
+const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 
-const isOffset = (v: unknown): v is OffsetPosition =>
-  typeof v === 'object' && v !== null && Number.isInteger((v as OffsetPosition).o) && (v as OffsetPosition).o >= 0;
-
-/** A connection over a list already in memory (an order's recipients, a small catalog). */
-export function offsetConnection<T>(items: readonly T[], first: number | null | undefined, after: string | null | undefined): Connection<T> {
-  const size = pageSize(first);
-  const start = after ? decodeCursor(after, 'after', isOffset).o + 1 : 0;
+/** A connection over a list already in memory (an order's recipients). */
+export function offsetConnection<T>(
+  items: readonly T[],
+  args: { first?: number | null; after?: string | null },
+  cursors: TenantCursors,
+  scope: CursorScope,
+): Connection<T> {
+  const size = pageSize(args.first);
+  const start = args.after ? cursors.decode(scope, args.after, 'after', isIndex) + 1 : 0;
   const page = items.slice(start, start + size);
-  const edges = page.map((node, i) => ({ cursor: encodeCursor({ o: start + i }), node }));
+  const edges = page.map((node, i) => ({ cursor: cursors.encode(scope, start + i), node }));
   return {
     edges,
-    pageInfo: {
-      hasNextPage: start + size < items.length,
-      hasPreviousPage: start > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    pageInfo: pageInfo(edges, start + size < items.length, start > 0),
   };
 }
 
-interface KeysetPosition {
-  t: string;
-  id: string;
+/**
+ * A connection over a provider's own list, read page by page as the provider pages it. Each edge's
+ * cursor is the provider's position right after that item, so no item is skipped or repeated.
+ */
+export async function nativeConnection<I, P, T>(
+  list: NativeList<I, P>,
+  isPosition: (value: unknown) => value is P,
+  args: { first?: number | null; after?: string | null },
+  cursors: TenantCursors,
+  scope: CursorScope,
+  view: (item: I) => T,
+): Promise<Connection<T>> {
+  const size = pageSize(args.first);
+  let position = args.after ? cursors.decode(scope, args.after, 'after', isPosition) : undefined;
+  const edges: Connection<T>['edges'] = [];
+  let more = true;
+  for (let reads = 0; edges.length < size && more && reads < MAX_NATIVE_READS; reads++) {
+    const room = size - edges.length;
+    const read = await list.read(position, room);
+    for (const entry of read.entries.slice(0, room)) {
+      edges.push({ cursor: cursors.encode(scope, entry.after), node: view(entry.item) });
+      position = entry.after;
+    }
+    if (read.entries.length > room) break;
+    position = read.end;
+    more = read.more;
+  }
+  return { edges, pageInfo: pageInfo(edges, more, Boolean(args.after)) };
 }
 
-const isKeyset = (v: unknown): v is KeysetPosition =>
-  typeof v === 'object' && v !== null && typeof (v as KeysetPosition).t === 'string' && typeof (v as KeysetPosition).id === 'string';
-
-export const decodeKeyset = (after: string): { createdAt: string; id: string } => {
-  const { t, id } = decodeCursor(after, 'after', isKeyset);
-  return { createdAt: t, id };
-};
-
-/**
- * A connection over a newest-first list read with one extra row, so `hasNextPage` is exact.
- * The cursor is the (createdAt, id) position, so rows added between pages never shift it.
- */
-export function keysetConnection<R extends { createdAt: string; id: string }, T>(
-  rows: readonly R[],
-  size: number,
-  hadCursor: boolean,
-  view: (row: R) => T,
-): Connection<T> {
-  const page = rows.slice(0, size);
-  const edges = page.map((row) => ({ cursor: encodeCursor({ t: row.createdAt, id: row.id }), node: view(row) }));
+export function pageInfo(edges: readonly { cursor: string }[], hasNextPage: boolean, hasPreviousPage: boolean): Connection<never>['pageInfo'] {
   return {
-    edges,
-    pageInfo: {
-      hasNextPage: rows.length > size,
-      hasPreviousPage: hadCursor,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    hasNextPage,
+    hasPreviousPage,
+    startCursor: edges[0]?.cursor ?? null,
+    endCursor: edges.at(-1)?.cursor ?? null,
   };
 }

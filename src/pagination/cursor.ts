@@ -1,27 +1,107 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput } from '../core/errors.js';
 
-const VERSION = 'c1';
+const VERSION = 'c2';
+/** Truncated HMAC-SHA256: 128 bits is far beyond guessing, and keeps cursors short. */
+const MAC_BYTES = 16;
+const NOT_OURS = 'is not a cursor this server issued';
+
+/** Where a cursor may be used: one list (with its own arguments) of one tenant. */
+export interface CursorScope {
+  /** Names the list: `orders`, `recipients:<orderId>`, `catalog:GOODY`, `events`. */
+  list: string;
+  /** The arguments that shape the list (its filter); a cursor is valid only with the same ones. */
+  filter?: unknown;
+}
 
 /**
- * Opaque cursors: a version prefix and a base64url JSON position. Clients must treat them as
- * opaque; anything that does not decode to the expected shape is a BAD_USER_INPUT.
+ * Opaque cursors: `c2.<base64url JSON>.<base64url MAC>`. The JSON names the list, a hash of its
+ * filter and the position (a page number, a provider's own cursor, a ledger key); the MAC covers it
+ * and the tenant, so a client can neither forge a position nor replay another tenant's cursor. A
+ * cursor of an unknown version, a tampered one, or one used with other filters is a BAD_USER_INPUT.
  */
-export function encodeCursor(position: Record<string, unknown>): string {
-  return `${VERSION}.${Buffer.from(JSON.stringify(position), 'utf8').toString('base64url')}`;
-}
+export class CursorCodec {
+  private readonly key: Buffer;
 
-export function decodeCursor<T>(cursor: string, field: string, isValid: (value: unknown) => value is T): T {
-  const [version, payload, ...rest] = cursor.split('.');
-  if (version !== VERSION || !payload || rest.length > 0) throw badInput(field, 'is not a cursor this server issued');
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    throw badInput(field, 'is not a cursor this server issued');
+  constructor(key: Uint8Array) {
+    if (key.byteLength < 32) throw new Error('the cursor key needs at least 32 bytes');
+    this.key = Buffer.from(key);
   }
-  if (!isValid(value)) throw badInput(field, 'is not a cursor for this list');
-  return value;
+
+  /** The key derived from another secret (the JWT signing key), so there is one secret less to manage. */
+  static derivedFrom(secret: Uint8Array): CursorCodec {
+    return new CursorCodec(createHmac('sha256', secret).update('giftgraph cursor signing key v1').digest());
+  }
+
+  /** Cursors of one tenant. */
+  forTenant(tenant: string): TenantCursors {
+    return new TenantCursors(this.key, tenant);
+  }
 }
 
-/** The cursor of a position in the event log, as subscription events carry it. */
-export const eventCursor = (seq: number): string => encodeCursor({ e: seq });
+export class TenantCursors {
+  constructor(
+    private readonly key: Buffer,
+    private readonly tenant: string,
+  ) {}
+
+  encode(scope: CursorScope, position: unknown): string {
+    const payload = Buffer.from(JSON.stringify({ l: scope.list, f: filterHash(scope.filter), p: position }), 'utf8').toString('base64url');
+    return `${VERSION}.${payload}.${this.mac(payload).toString('base64url')}`;
+  }
+
+  /** The position a cursor holds, after checking it is this server's, this tenant's, for this list and filter. */
+  decode<T>(scope: CursorScope, cursor: string, field: string, isValid: (value: unknown) => value is T): T {
+    const parts = cursor.split('.');
+    if (parts.length !== 3) throw badInput(field, NOT_OURS);
+    const [version, payload, mac] = parts as [string, string, string];
+    if (version !== VERSION) {
+      throw badInput(field, /^c\d+$/.test(version) ? 'is from an older version of this server: start again without it' : NOT_OURS);
+    }
+    const expected = this.mac(payload);
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw badInput(field, NOT_OURS);
+    const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { l?: unknown; f?: unknown; p?: unknown };
+    if (body.l !== scope.list) throw badInput(field, 'is a cursor of another list');
+    if (body.f !== filterHash(scope.filter)) throw badInput(field, 'was issued with other filter arguments: use the same filter, or start again without it');
+    if (!isValid(body.p)) throw badInput(field, 'is not a cursor for this list');
+    return body.p;
+  }
+
+  /** The cursor of a position in the event log, as subscription events carry it. */
+  event(seq: number): string {
+    return this.encode(EVENTS, { e: seq });
+  }
+
+  /** The event log position of an event cursor. */
+  eventSeq(cursor: string, field: string): number {
+    return this.decode(EVENTS, cursor, field, isEventPosition).e;
+  }
+
+  private mac(payload: string): Buffer {
+    return createHmac('sha256', this.key).update(`${VERSION}\0${this.tenant}\0${payload}`).digest().subarray(0, MAC_BYTES);
+  }
+}
+
+const EVENTS: CursorScope = { list: 'events' };
+
+const isEventPosition = (v: unknown): v is { e: number } =>
+  typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
+
+/** A short hash of a filter in canonical form (sorted keys, no undefined), so equal filters hash equal. */
+export function filterHash(filter: unknown): string {
+  return createHash('sha256').update(canonicalJson(filter ?? null)).digest().subarray(0, 9).toString('base64url');
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -2,6 +2,7 @@ import type { InputErrors } from '../core/errors.js';
 import type { Money } from '../core/money.js';
 import type { CatalogKind, GiftStatus, Provider } from '../core/model.js';
 import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../store/records.js';
+import type { NativeList, OffsetPosition } from '../pagination/native.js';
 import type { ProviderCallError } from './http.js';
 
 /** What a provider can do, so clients and the service can tell before trying. */
@@ -71,6 +72,8 @@ export type CreateOutcome =
 
 export interface ListedOrder extends OrderSnapshot {
   createdAt: string | null;
+  /** Our order id, where the provider echoes the reference we sent (Goody `customer_reference_id`). */
+  reference?: string | null;
 }
 
 export type WebhookVerdict = { ok: true; deliveryId: string; eventType: string } | { ok: false; reason: string };
@@ -133,8 +136,8 @@ export interface ProviderAdapter {
   refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   /** What this order allows now, where it is narrower than the provider's capabilities. */
   orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
-  /** One page of the provider's own list of orders, newest first, including ones placed elsewhere. */
-  listOrders?(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }>;
+  /** The provider's own list of orders, newest first, including ones placed outside giftgraph; where `canListOrders`. */
+  readonly orderList?: NativeList<ListedOrder, OffsetPosition>;
   cancel?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
   catalog(): Promise<CatalogEntry[]>;

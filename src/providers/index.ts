@@ -6,7 +6,8 @@ import { GoodyAdapter } from './goody/adapter.js';
 import type { GoodyConnection } from './goody/config.js';
 import { GuustoAdapter } from './guusto/adapter.js';
 import type { GuustoConnection } from './guusto/config.js';
-import { ProviderRegistry, type ProviderMode } from './registry.js';
+import type { Provider } from '../core/model.js';
+import { DEFAULT_TENANT, ProviderRegistry, type ProviderMode } from './registry.js';
 
 /** How to reach each provider, real or sandbox. A provider without a connection is not served. */
 export interface ProviderConnections {
@@ -16,11 +17,18 @@ export interface ProviderConnections {
   andOpen?: AndOpenConnection;
 }
 
-export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number): ProviderRegistry {
+/** Which tenant owns each provider account: `defaultTenant`, unless `accounts` names another. */
+export interface AccountOwners {
+  defaultTenant?: string;
+  accounts?: Partial<Record<Provider, string>>;
+}
+
+export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number, owners: AccountOwners = {}): ProviderRegistry {
   const registry = new ProviderRegistry();
-  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode);
-  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs), mode);
-  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs), mode);
-  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs), mode);
+  const owner = (provider: Provider) => owners.accounts?.[provider] ?? owners.defaultTenant ?? DEFAULT_TENANT;
+  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode, owner('GUUSTO'));
+  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs), mode, owner('GIFTRONAUT'));
+  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs), mode, owner('GOODY'));
+  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs), mode, owner('ANDOPEN'));
   return registry;
 }

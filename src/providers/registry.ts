@@ -1,19 +1,24 @@
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter } from './adapter.js';
 
+/** The tenant of work no tenant placed, unless configured otherwise (GIFTGRAPH_DEFAULT_TENANT). */
+export const DEFAULT_TENANT = 'default';
+
 export type ProviderMode = 'SANDBOX' | 'LIVE';
 
 export interface RegisteredProvider {
   adapter: ProviderAdapter;
   mode: ProviderMode;
+  /** The tenant that owns this provider account: orders placed in the provider's own app are its, and no one else's. */
+  accountTenant: string;
 }
 
 /** The providers this process can reach, each with its adapter. Adding a provider adds one entry. */
 export class ProviderRegistry {
   private readonly entries = new Map<Provider, RegisteredProvider>();
 
-  register(adapter: ProviderAdapter, mode: ProviderMode): this {
-    this.entries.set(adapter.provider, { adapter, mode });
+  register(adapter: ProviderAdapter, mode: ProviderMode, accountTenant = DEFAULT_TENANT): this {
+    this.entries.set(adapter.provider, { adapter, mode, accountTenant });
     return this;
   }
 

@@ -1,8 +1,11 @@
 import DataLoader from 'dataloader';
+import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
+import type { OrderListing } from '../orders/listing.js';
 import type { OrdersService } from '../orders/service.js';
+import type { CursorCodec, TenantCursors } from '../pagination/cursor.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { requireScope, type AuthContext, type Scope, type Viewer } from '../server/auth.js';
 import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
@@ -10,11 +13,14 @@ import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../store/r
 /** Live status: the event log's end, and one tenant's events after a position, then live. */
 export interface LiveStatus {
   lastSeq(): Promise<number>;
-  events(query: { tenant: string; afterSeq: number; orderId?: string }): AsyncIterable<StatusEventRecord>;
+  /** `cursorOf` names a position to the subscriber, as in the error of one that fell behind. */
+  events(query: { tenant: string; afterSeq: number; orderId?: string; cursorOf: (seq: number) => string }): AsyncIterable<StatusEventRecord>;
 }
 
 export interface Services {
   orders: OrdersService;
+  listing: OrderListing;
+  cursors: CursorCodec;
   providers: ProviderRegistry;
   live: LiveStatus;
   log: Logger;
@@ -24,6 +30,10 @@ export interface GraphQLContext extends AuthContext {
   services: Services;
   /** Per-request batching and caching, bound to the viewer's tenant; null without a viewer. */
   loaders: Loaders | null;
+  /** Cursors bound to the viewer's tenant; null without a viewer. */
+  cursors: TenantCursors | null;
+  /** Errors reported beside data (a provider missing from a merged page), added to the response's `errors`. */
+  partialErrors: GraphQLError[];
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
@@ -36,25 +46,35 @@ const groupBy = <T>(rows: readonly T[], key: (row: T) => string, ids: readonly s
 
 /**
  * One store query per kind of data per request tick, however many orders a query touches, and one
- * provider call per provider for its balance, however many times a query asks.
+ * provider call per provider for its balance, however many times a query asks. Nothing is cached
+ * beyond the request.
  */
 export function createLoaders(orders: OrdersService, providers: ProviderRegistry, tenant: string) {
   return {
     balances: new DataLoader<Provider, Money[] | null>(async (keys) =>
       Promise.all(keys.map((p) => (providers.get(p)?.adapter.balances?.() ?? Promise.resolve(null)).catch((error: Error) => error))),
     ),
-    order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids)),
+    // One order asked for alone is read through from its provider; a batch (a gateway's entity
+    // lookups) serves the ledger, which polling and webhooks keep current, so its cost stays one query.
+    order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: ids.length === 1 })),
     recipients: new DataLoader<string, RecipientRecord[]>(async (ids) => groupBy(await orders.recipients(ids), (r) => r.orderId, ids)),
     events: new DataLoader<string, StatusEventRecord[]>(async (ids) => groupBy(await orders.statusEvents(ids), (e) => e.orderId, ids)),
   };
 }
 
 export function createContext(services: Services, auth: AuthContext): GraphQLContext {
-  return { ...auth, services, loaders: auth.viewer ? createLoaders(services.orders, services.providers, auth.viewer.tenant) : null };
+  const tenant = auth.viewer?.tenant;
+  return {
+    ...auth,
+    services,
+    loaders: tenant ? createLoaders(services.orders, services.providers, tenant) : null,
+    cursors: tenant ? services.cursors.forTenant(tenant) : null,
+    partialErrors: [],
+  };
 }
 
-/** The viewer (holding `scope`) and its tenant's loaders. */
-export function authorize(context: GraphQLContext, scope: Scope): { viewer: Viewer; loaders: Loaders } {
+/** The viewer (holding `scope`), its tenant's loaders and its cursors. */
+export function authorize(context: GraphQLContext, scope: Scope): { viewer: Viewer; loaders: Loaders; cursors: TenantCursors } {
   const viewer = requireScope(context, scope);
-  return { viewer, loaders: context.loaders! };
+  return { viewer, loaders: context.loaders!, cursors: context.cursors! };
 }

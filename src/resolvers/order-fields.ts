@@ -16,7 +16,7 @@ export class OrderFieldsResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<RecipientConnection> {
     const rows = await ctx.loaders!.recipients.load(order.record.id);
-    const connection = offsetConnection(rows, first, after);
+    const connection = offsetConnection(rows, { first, after }, ctx.cursors!, { list: `recipients:${order.record.id}` });
     return {
       pageInfo: connection.pageInfo,
       edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(order.record.provider, e.node) })),

@@ -1,8 +1,9 @@
 import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
-import { badInput, notFound } from '../core/errors.js';
+import { badInput, GiftgraphError, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
-import { decodeKeyset, keysetConnection, offsetConnection, pageSize } from '../pagination/connection.js';
+import { isMergePositions, type OrderFilterValues } from '../orders/listing.js';
+import { offsetConnection, pageInfo, pageSize } from '../pagination/connection.js';
 import { CatalogConnection, CatalogItem } from '../schema/catalog.js';
 import { Provider } from '../schema/enums.js';
 import { OrderFilter } from '../schema/inputs.js';
@@ -23,28 +24,41 @@ export class QueryResolver {
     return orderView(record);
   }
 
-  @Query(() => OrderConnection, { description: 'Your tenant\'s orders at every provider, newest first.' })
+  @Query(() => OrderConnection, {
+    description:
+      "Your tenant's orders at every provider, newest first: those sent through giftgraph, and those placed in a provider's own app " +
+      'where the provider lists them and your tenant owns that account. A provider that does not answer leaves its orders out of the ' +
+      'page, with an error naming it; the next page asks it again.',
+  })
   async orders(
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter | null,
   ): Promise<OrderConnection> {
-    const { viewer, loaders } = authorize(ctx, 'orders:read');
+    const { viewer, loaders, cursors } = authorize(ctx, 'orders:read');
     const size = pageSize(first);
-    const position = after ? decodeKeyset(after) : undefined;
-    const rows = await ctx.services.orders.list({
-      tenant: viewer.tenant,
-      limit: size + 1,
-      after: position,
-      providers: filter?.providers as ProviderName[] | undefined,
-      statuses: filter?.statuses as GiftStatus[] | undefined,
-      createdAfter: filter?.createdAfter?.toISOString(),
-      createdBefore: filter?.createdBefore?.toISOString(),
-      recipientEmail: filter?.recipientEmail?.trim() || undefined,
+    const values = filterValues(filter);
+    const scope = { list: 'orders', filter: values };
+    const from = after ? cursors.decode(scope, after, 'after', isMergePositions) : {};
+    const page = await ctx.services.listing.page(viewer.tenant, values, from, size);
+    for (const { source, error } of page.failures) {
+      ctx.services.log.warn({ err: error, provider: source }, 'a provider could not list its orders; the page is partial');
+      ctx.partialErrors.push(
+        new GiftgraphError('PROVIDER_UNAVAILABLE', `${source} did not answer, so its orders are missing from this page; ask for it again to retry`, {
+          provider: source as ProviderName,
+          retryable: true,
+        }, { path: ['orders'] }),
+      );
+    }
+    const edges = page.edges.map(({ node, positions }) => {
+      loaders.order.prime(node.id, node);
+      return { cursor: cursors.encode(scope, positions), node: orderView(node) };
     });
-    for (const row of rows) loaders.order.prime(row.id, row);
-    return keysetConnection(rows, size, Boolean(after), orderView);
+    const info = pageInfo(edges, page.hasNextPage, Boolean(after));
+    // A page whose items were all filtered out still moved on: its end is where the next one starts.
+    if (edges.length === 0 && page.hasNextPage) info.endCursor = cursors.encode(scope, page.end);
+    return { edges, pageInfo: info };
   }
 
   @Authorized('orders:read')
@@ -72,8 +86,21 @@ export class QueryResolver {
     const entries = await registered.adapter.catalog();
     return offsetConnection(
       entries.map((e) => CatalogItem.from(provider, e)),
-      first,
-      after,
+      { first, after },
+      ctx.cursors!,
+      { list: `catalog:${provider}` },
     );
   }
+}
+
+/** The filter in one canonical form: the same filter always hashes the same in a cursor. */
+function filterValues(filter: OrderFilter | null | undefined): OrderFilterValues {
+  const sorted = <T extends string>(values: readonly T[] | null | undefined) => (values?.length ? [...new Set(values)].sort() : undefined);
+  return {
+    providers: sorted(filter?.providers as ProviderName[] | undefined),
+    statuses: sorted(filter?.statuses as GiftStatus[] | undefined),
+    createdAfter: filter?.createdAfter?.toISOString(),
+    createdBefore: filter?.createdBefore?.toISOString(),
+    recipientEmail: filter?.recipientEmail?.trim().toLowerCase() || undefined,
+  };
 }

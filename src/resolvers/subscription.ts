@@ -1,7 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { badInput, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
-import { decodeCursor, eventCursor } from '../pagination/cursor.js';
 import { Order, orderView, StatusChange } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
 import { OrderStatusEvent } from '../schema/status-event.js';
@@ -13,16 +12,12 @@ interface Args {
   after?: string | null;
 }
 
-const isEventPosition = (v: unknown): v is { e: number } =>
-  typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
-
-
 /**
  * Checks the subscriber and its arguments, then streams its tenant's events: first every event
  * after `after` from the log, then live ones, with nothing missed or repeated at the seam.
  */
 async function subscribe({ args, context }: SubscribeResolverData<unknown, Args, GraphQLContext>): Promise<AsyncIterable<StatusEventRecord>> {
-  const { viewer } = authorize(context, 'orders:read');
+  const { viewer, cursors } = authorize(context, 'orders:read');
   let orderId: string | undefined;
   if (args.orderId) {
     const decoded = decodeId(args.orderId, 'Order');
@@ -32,10 +27,10 @@ async function subscribe({ args, context }: SubscribeResolverData<unknown, Args,
     orderId = order.id;
   }
   const end = await context.services.live.lastSeq();
-  const afterSeq = args.after ? decodeCursor(args.after, 'after', isEventPosition).e : end;
+  const afterSeq = args.after ? cursors.eventSeq(args.after, 'after') : end;
   // A position the log has not reached (a restored ledger, another environment) would skip events.
   if (afterSeq > end) throw badInput('after', 'is past the end of the event log: subscribe without it, or with a cursor this server issued');
-  return context.services.live.events({ tenant: viewer.tenant, afterSeq, orderId });
+  return context.services.live.events({ tenant: viewer.tenant, afterSeq, orderId, cursorOf: (seq) => cursors.event(seq) });
 }
 
 @Resolver(() => OrderStatusEvent)
@@ -47,10 +42,11 @@ export class SubscriptionResolver {
   })
   orderStatusChanged(
     @Root() event: StatusEventRecord,
+    @Ctx() ctx: GraphQLContext,
     @Arg('orderId', () => ID, { nullable: true }) _orderId?: string | null,
     @Arg('after', () => String, { nullable: true }) _after?: string | null,
   ): OrderStatusEvent {
-    return Object.assign(new OrderStatusEvent(), StatusChange.from(event), { cursor: eventCursor(event.seq), record: event });
+    return Object.assign(new OrderStatusEvent(), StatusChange.from(event), { cursor: ctx.cursors!.event(event.seq), record: event });
   }
 
   @FieldResolver(() => Order)

@@ -8,6 +8,7 @@ export const GiftStatus = asEnum(GIFT_STATUSES);
 export const CatalogKind = asEnum(['OPEN_AMOUNT', 'BRANDED_CARD', 'CHOICE_CARD', 'PRODUCT', 'CAMPAIGN'] as const);
 export const ProviderMode = asEnum(['SANDBOX', 'LIVE'] as const);
 export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION'] as const);
+export const OrderOrigin = asEnum(['GIFTGRAPH', 'PROVIDER'] as const);
 export const GuustoLanguage = asEnum(['EN_CA', 'FR_CA', 'ES_MX'] as const);
 export const GiftronautCardType = asEnum(['BRANDED_CARD', 'CHOICE_CARD'] as const);
 export const GoodySendMethod = asEnum(['EMAIL_AND_LINK', 'LINK_MULTIPLE_CUSTOM_LIST', 'DIRECT_SEND'] as const);
@@ -38,6 +39,14 @@ registerEnumType(GiftStatus, {
 registerEnumType(CatalogKind, { name: 'CatalogKind', description: 'What kind of thing a catalog item sends.' });
 registerEnumType(ProviderMode, { name: 'ProviderMode', description: 'Whether a provider is the built-in sandbox or the real API.' });
 registerEnumType(StatusSource, { name: 'StatusSource', description: 'How giftgraph learned of a status change.' });
+registerEnumType(OrderOrigin, {
+  name: 'OrderOrigin',
+  description: 'Where an order was placed.',
+  valuesConfig: {
+    GIFTGRAPH: { description: 'Sent through giftgraph.' },
+    PROVIDER: { description: "Placed in the provider's own app; giftgraph found it in the provider's list of orders." },
+  },
+});
 registerEnumType(GuustoLanguage, { name: 'GuustoLanguage', description: 'The language of the Guusto gift email.' });
 registerEnumType(GoodySendMethod, {
   name: 'GoodySendMethod',

@@ -3,7 +3,7 @@ import { Directive, Field, ID, Int, InterfaceType, ObjectType } from 'type-graph
 import { encodeId } from '../core/global-id.js';
 import type { Provider as ProviderName } from '../core/model.js';
 import type { OrderRecord, StatusEventRecord } from '../store/records.js';
-import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider, StatusSource } from './enums.js';
+import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, OrderOrigin, Provider, StatusSource } from './enums.js';
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
 
@@ -77,8 +77,11 @@ export abstract class Order {
   @Field(() => Money, { nullable: true, description: 'Null where the provider prices nothing (&Open), or not yet (Goody).' })
   total!: Money | null;
 
-  @Field(() => String, { description: 'The idempotency key the order was sent with.' })
-  idempotencyKey!: string;
+  @Field(() => OrderOrigin)
+  origin!: string;
+
+  @Field(() => String, { nullable: true, description: "The idempotency key the order was sent with; null for an order placed in the provider's app." })
+  idempotencyKey!: string | null;
 
   /** The ledger row behind this view, for field resolvers. */
   record!: OrderRecord;
@@ -174,7 +177,8 @@ export function orderView(record: OrderRecord): Order {
     createdAt: new Date(record.createdAt),
     scheduledFor: record.scheduledFor ? new Date(record.scheduledFor) : null,
     total: Money.from(record.total),
-    idempotencyKey: record.idempotencyKey,
+    origin: record.origin,
+    idempotencyKey: record.origin === 'GIFTGRAPH' ? record.idempotencyKey : null,
     record,
   };
   const d = record.details;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { queryLimits } from './limits.js';
+import { partialResultsPlugin } from './partial-results.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -45,7 +46,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     stopOnTerminationSignals: false,
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
-    plugins: [ApolloServerPluginCacheControlDisabled()],
+    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>()],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {

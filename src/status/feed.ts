@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { StatusEventRecord } from '../store/records.js';
 import { GiftgraphError } from '../core/errors.js';
-import { eventCursor } from '../pagination/cursor.js';
 import type { StatusBus } from './bus.js';
 
 const PAGE = 500;
@@ -77,7 +76,7 @@ export class EventTail {
 export function eventsAfter(
   store: Store,
   bus: StatusBus,
-  query: { tenant: string; afterSeq: number; orderId?: string },
+  query: { tenant: string; afterSeq: number; orderId?: string; cursorOf: (seq: number) => string },
 ): AsyncIterableIterator<StatusEventRecord> {
   const live = bus.subscribe(query.tenant);
   let last = query.afterSeq;
@@ -108,7 +107,7 @@ export function eventsAfter(
           const lagged = new GiftgraphError('SUBSCRIPTION_LAGGED', 'This subscriber fell too far behind; subscribe again with after: extensions.resumeAfter', {
             retryable: true,
           });
-          (lagged.extensions as Record<string, unknown>).resumeAfter = eventCursor(last);
+          (lagged.extensions as Record<string, unknown>).resumeAfter = query.cursorOf(last);
           throw lagged;
         }
         if (next.done) return finish();

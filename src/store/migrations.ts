@@ -93,4 +93,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX recipients_provider_ref ON recipients (provider_ref);
     `,
   },
+  {
+    version: 5,
+    name: 'orders placed outside giftgraph',
+    sql: `
+      -- GIFTGRAPH: sent through giftgraph. PROVIDER: listed by a provider (placed in its own app),
+      -- recorded on first sight for the tenant owning that account, so it has an id and a history.
+      ALTER TABLE orders ADD COLUMN origin TEXT NOT NULL DEFAULT 'GIFTGRAPH' CHECK (origin IN ('GIFTGRAPH','PROVIDER'));
+      CREATE UNIQUE INDEX orders_adopted ON orders (provider, provider_ref) WHERE origin = 'PROVIDER';
+    `,
+  },
 ];

@@ -28,10 +28,14 @@ export type GiftRecord =
     }
   | { kind: 'link'; url: string; expiresAt?: string | null };
 
+/** GIFTGRAPH: sent through giftgraph. PROVIDER: placed in the provider's own app, seen in its list of orders. */
+export type OrderOrigin = 'GIFTGRAPH' | 'PROVIDER';
+
 export interface OrderRecord {
   id: string;
   tenant: string;
   provider: Provider;
+  origin: OrderOrigin;
   idempotencyKey: string;
   requestHash: string;
   submission: Submission;

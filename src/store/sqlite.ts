@@ -11,6 +11,7 @@ interface OrderRow {
   id: string;
   tenant: string;
   provider: string;
+  origin: string;
   idempotency_key: string;
   request_hash: string;
   submission: string;
@@ -61,6 +62,7 @@ const toOrder = (r: OrderRow): OrderRecord => ({
   id: r.id,
   tenant: r.tenant,
   provider: r.provider as Provider,
+  origin: r.origin as OrderRecord['origin'],
   idempotencyKey: r.idempotency_key,
   requestHash: r.request_hash,
   submission: r.submission as Submission,
@@ -73,6 +75,14 @@ const toOrder = (r: OrderRow): OrderRecord => ({
   lastError: r.last_error ? (JSON.parse(r.last_error) as OrderRecord['lastError']) : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+});
+
+const orderParams = (order: OrderRecord) => ({
+  ...order,
+  totalMinor: order.total?.minor ?? null,
+  currency: order.total?.currency ?? null,
+  details: JSON.stringify(order.details),
+  lastError: order.lastError ? JSON.stringify(order.lastError) : null,
 });
 
 const toRecipient = (r: RecipientRow): RecipientRecord => ({
@@ -177,34 +187,67 @@ export class SqliteStore implements Store {
       if (existing) return { created: false, order: toOrder(existing) };
       this
         .sql(
-          `INSERT INTO orders (id, tenant, provider, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+          `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
              total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
-           VALUES (@id, @tenant, @provider, @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
+           VALUES (@id, @tenant, @provider, @origin, @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
              @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt)`,
         )
-        .run({
-          ...order,
-          totalMinor: order.total?.minor ?? null,
-          currency: order.total?.currency ?? null,
-          details: JSON.stringify(order.details),
-          lastError: order.lastError ? JSON.stringify(order.lastError) : null,
-        });
-      const insert = this.sql(
-        `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
-           amount_minor, currency, status, provider_status, provider_ref, gift, submission)
-         VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
-           @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift, @submission)`,
-      );
-      for (const r of recipients) {
-        insert.run({
-          ...r,
-          amountMinor: r.amount?.minor ?? null,
-          currency: r.amount?.currency ?? null,
-          gift: r.gift ? JSON.stringify(r.gift) : null,
-        });
-      }
+        .run(orderParams(order));
+      this.insertRecipients(recipients);
       return { created: true, order };
     }).immediate();
+  }
+
+  async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<Set<string>> {
+    if (seen.length === 0) return new Set();
+    const refs = seen.map((s) => s.ref);
+    const references = seen.map((s) => s.reference).filter((r): r is string => Boolean(r));
+    const rows = this.sql(
+      `SELECT id, provider_ref FROM orders WHERE provider = ? AND origin = 'GIFTGRAPH'
+         AND (provider_ref IN (${placeholders(refs.length)})${references.length ? ` OR id IN (${placeholders(references.length)})` : ''})`,
+    ).all(provider, ...refs, ...references) as { id: string; provider_ref: string | null }[];
+    const placedIds = new Set(rows.map((r) => r.id));
+    const placedRefs = new Set(rows.map((r) => r.provider_ref));
+    return new Set(seen.filter((s) => placedRefs.has(s.ref) || (s.reference && placedIds.has(s.reference))).map((s) => s.ref));
+  }
+
+  async adoptOrders(orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[]): Promise<Map<string, OrderRecord>> {
+    if (orders.length === 0) return new Map();
+    return this.db.transaction(() => {
+      const insert = this.sql(
+        `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+           total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
+         VALUES (@id, @tenant, @provider, 'PROVIDER', @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
+           @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt)
+         ON CONFLICT DO NOTHING`,
+      );
+      for (const { order, recipients } of orders) {
+        if (insert.run(orderParams(order)).changes > 0) this.insertRecipients(recipients);
+      }
+      const refs = orders.map((o) => o.order.providerRef!);
+      const rows = this.sql(`SELECT * FROM orders WHERE provider = ? AND origin = 'PROVIDER' AND provider_ref IN (${placeholders(refs.length)})`).all(
+        orders[0]!.order.provider,
+        ...refs,
+      ) as OrderRow[];
+      return new Map(rows.map((r) => [r.provider_ref!, toOrder(r)]));
+    }).immediate();
+  }
+
+  private insertRecipients(recipients: readonly RecipientRecord[]): void {
+    const insert = this.sql(
+      `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
+         amount_minor, currency, status, provider_status, provider_ref, gift, submission)
+       VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
+         @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift, @submission)`,
+    );
+    for (const r of recipients) {
+      insert.run({
+        ...r,
+        amountMinor: r.amount?.minor ?? null,
+        currency: r.amount?.currency ?? null,
+        gift: r.gift ? JSON.stringify(r.gift) : null,
+      });
+    }
   }
 
   async updateSubmission(
@@ -330,7 +373,7 @@ export class SqliteStore implements Store {
   }
 
   async listOrders(q: OrderListQuery): Promise<OrderRecord[]> {
-    const where = ['o.tenant = @tenant'];
+    const where = ['o.tenant = @tenant', "o.origin = 'GIFTGRAPH'"];
     const params: Record<string, unknown> = { tenant: q.tenant, limit: q.limit };
     if (q.after) {
       where.push('(o.created_at < @afterCreated OR (o.created_at = @afterCreated AND o.id < @afterId))');
@@ -459,8 +502,9 @@ export class SqliteStore implements Store {
   }
 
   async listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
+    // Orders placed at a provider are refreshed when listed and by webhooks, not polled.
     const rows = this.sql(
-      `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
+      `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND origin = 'GIFTGRAPH' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
          AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
        ORDER BY created_at, id LIMIT @limit`,
     ).all({ limit, createdAt: after?.createdAt ?? null, id: after?.id ?? null }) as OrderRow[];
@@ -469,7 +513,10 @@ export class SqliteStore implements Store {
 
   async findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined> {
     // Two indexed lookups: the order's own reference, else one of its recipients'.
-    const own = this.sql('SELECT * FROM orders WHERE provider = ? AND provider_ref = ? LIMIT 1').get(provider, ref) as OrderRow | undefined;
+    // An order placed through giftgraph wins over its twin recorded from a list while its create was in flight.
+    const own = this.sql("SELECT * FROM orders WHERE provider = ? AND provider_ref = ? ORDER BY origin = 'GIFTGRAPH' DESC LIMIT 1").get(provider, ref) as
+      | OrderRow
+      | undefined;
     const row =
       own ??
       (this.sql('SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? LIMIT 1').get(ref, provider) as

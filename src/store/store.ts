@@ -40,7 +40,18 @@ export interface Store {
   getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
   /** The order holding this tenant's idempotency key, if any. */
   findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined>;
+  /** Orders sent through giftgraph, newest first (orders placed at a provider are listed from the provider). */
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
+  /**
+   * Which of a provider's orders were sent through giftgraph (by any tenant): by the provider's
+   * reference, or by our order id where the provider echoes it back.
+   */
+  findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<Set<string>>;
+  /**
+   * Records orders placed at a provider (origin PROVIDER) the first time they are seen, with their
+   * recipients; returns every one as now recorded, new or not, keyed by the provider's reference.
+   */
+  adoptOrders(orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[]): Promise<Map<string, OrderRecord>>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
   /** Events after a position in the log, oldest first: of one tenant (and order), or of all for the outbox tail. */

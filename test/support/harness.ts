@@ -45,6 +45,10 @@ export interface HarnessOptions {
   giftronautScopes?: string[];
   /** Provider call timeout; short so timeout tests stay quick. */
   providerTimeoutMs?: number;
+  /** giftgraph reads the sandboxes' clock too, so orders sent through it and at a provider share one timeline. */
+  sharedClock?: boolean;
+  /** The tenant owning the provider accounts (and the orders placed in their own apps); `default` unless given. */
+  accountTenant?: string;
 }
 
 /**
@@ -151,6 +155,7 @@ export class Harness {
       },
       'SANDBOX',
       options.providerTimeoutMs ?? 2_000,
+      { defaultTenant: options.accountTenant },
     ));
     const logs = this.logs;
     const sink = new Writable({
@@ -160,7 +165,14 @@ export class Harness {
       },
     });
     const log = pino({ level: 'debug', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink);
-    this.app = await createApp({ store: this.store, providers, jwt: this.jwt, log, polling: options.polling ?? false });
+    this.app = await createApp({
+      store: this.store,
+      providers,
+      jwt: this.jwt,
+      log,
+      polling: options.polling ?? false,
+      clock: options.sharedClock ? () => new Date(this.clock.now()) : undefined,
+    });
     this.url = await this.app.listen(0, '127.0.0.1');
   }
 

@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeId, encodeId } from '../../src/core/global-id.js';
-import { decodeKeyset, keysetConnection, offsetConnection, pageSize } from '../../src/pagination/connection.js';
+import { nativeConnection, offsetConnection, pageSize } from '../../src/pagination/connection.js';
+import { CursorCodec } from '../../src/pagination/cursor.js';
+import { mergePage, type MergeSource } from '../../src/pagination/merge.js';
+import { chainedList, isChainPosition, isOffsetPosition, numberedList, pageCovering } from '../../src/pagination/native.js';
 
 describe('global ids', () => {
   it('round-trip and carry the provider', () => {
@@ -16,35 +20,179 @@ describe('global ids', () => {
   });
 });
 
+const codec = new CursorCodec(randomBytes(32));
+const acme = codec.forTenant('acme');
+const isAny = (v: unknown): v is unknown => v !== undefined;
+
+describe('the cursor codec', () => {
+  const scope = { list: 'orders', filter: { providers: ['GOODY'] } };
+
+  it('round-trips a position for the same tenant, list and filter', () => {
+    const cursor = acme.encode(scope, { o: 7, n: 30 });
+    expect(cursor).toMatch(/^c2\.[\w-]+\.[\w-]+$/);
+    expect(acme.decode(scope, cursor, 'after', isOffsetPosition)).toEqual({ o: 7, n: 30 });
+    // Filters are compared in canonical form: key order and absent values do not matter.
+    expect(acme.decode({ list: 'orders', filter: { statuses: undefined, providers: ['GOODY'] } }, cursor, 'after', isOffsetPosition)).toEqual({ o: 7, n: 30 });
+  });
+
+  it('refuses another filter, another list, another tenant and another key', () => {
+    const cursor = acme.encode(scope, { o: 7, n: 30 });
+    expect(() => acme.decode({ list: 'orders', filter: { providers: ['GUUSTO'] } }, cursor, 'after', isAny)).toThrow(/after: was issued with other filter arguments/);
+    expect(() => acme.decode({ list: 'catalog:GOODY', filter: scope.filter }, cursor, 'after', isAny)).toThrow(/after: is a cursor of another list/);
+    expect(() => codec.forTenant('globex').decode(scope, cursor, 'after', isAny)).toThrow(/after: is not a cursor this server issued/);
+    expect(() => new CursorCodec(randomBytes(32)).forTenant('acme').decode(scope, cursor, 'after', isAny)).toThrow(/not a cursor this server issued/);
+  });
+
+  it('refuses a tampered position, an unknown version and garbage, as BAD_USER_INPUT', () => {
+    const [version, payload, mac] = acme.encode(scope, { o: 7, n: 30 }).split('.');
+    const forged = Buffer.from(Buffer.from(payload!, 'base64url').toString().replace('"o":7', '"o":70')).toString('base64url');
+    for (const bad of [`${version}.${forged}.${mac}`, `c1.${payload}`, `c9.${payload}.${mac}`, 'garbage', '']) {
+      expect(() => acme.decode(scope, bad, 'after', isAny)).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }) }));
+    }
+    expect(() => acme.decode(scope, `c1.${payload}.${mac}`, 'after', isAny)).toThrow(/older version/);
+  });
+
+  it('checks the shape of what it signed', () => {
+    const cursor = acme.encode(scope, { o: -1, n: 3 });
+    expect(() => acme.decode(scope, cursor, 'after', isOffsetPosition)).toThrow(/not a cursor for this list/);
+  });
+
+  it('carries event log positions for subscriptions', () => {
+    expect(acme.eventSeq(acme.event(42), 'after')).toBe(42);
+    expect(() => codec.forTenant('globex').eventSeq(acme.event(42), 'after')).toThrow(/not a cursor this server issued/);
+  });
+});
+
 describe('connections', () => {
   const items = ['a', 'b', 'c', 'd', 'e'];
+  const scope = { list: 'letters' };
 
   it('page a list in memory with exact page info', () => {
-    const first = offsetConnection(items, 2, null);
+    const first = offsetConnection(items, { first: 2 }, acme, scope);
     expect(first.edges.map((e) => e.node)).toEqual(['a', 'b']);
     expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
-    const last = offsetConnection(items, 2, offsetConnection(items, 2, first.pageInfo.endCursor).pageInfo.endCursor);
+    const second = offsetConnection(items, { first: 2, after: first.pageInfo.endCursor }, acme, scope);
+    const last = offsetConnection(items, { first: 2, after: second.pageInfo.endCursor }, acme, scope);
     expect(last.edges.map((e) => e.node)).toEqual(['e']);
     expect(last.pageInfo.hasNextPage).toBe(false);
   });
 
   it('bound the page size', () => {
     expect(pageSize(undefined)).toBe(20);
-    expect(() => pageSize(0)).toThrow(/first/);
-    expect(() => pageSize(101)).toThrow(/first/);
+    for (const bad of [0, -1, 101, 2.5]) expect(() => pageSize(bad)).toThrow(/first: must be from 1 to 100/);
+  });
+});
+
+/** A newest-first list behind page/size paging, as a provider serves it; counts its requests. */
+function pagedProvider(total: number) {
+  const list = Array.from({ length: total }, (_, i) => `item-${String(total - i).padStart(4, '0')}`);
+  const state = { list, requests: 0 };
+  const fetch = async (page: number, size: number) => {
+    state.requests++;
+    return { items: state.list.slice((page - 1) * size, page * size), total: state.list.length };
+  };
+  return { state, fetch };
+}
+
+async function walk(read: (after: string | null) => Promise<{ edges: { node: string; cursor: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>) {
+  const seen: string[] = [];
+  let after: string | null = null;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await read(after);
+    seen.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage) return seen;
+    after = page.pageInfo.endCursor;
+  }
+  throw new Error(`no end in sight after ${seen.length} items`);
+}
+
+describe('native paging', () => {
+  it('finds one page request that covers a window wherever it starts', () => {
+    expect(pageCovering(0, 7, 100)).toEqual({ page: 1, size: 100 });
+    expect(pageCovering(98, 7, 100)).toEqual({ page: 2, size: 98 });
+    for (let offset = 0; offset < 500; offset++) {
+      const { page, size } = pageCovering(offset, 7, 100);
+      expect((page - 1) * size).toBeLessThanOrEqual(offset);
+      expect(page * size).toBeGreaterThanOrEqual(offset + 7);
+    }
   });
 
-  it('refuse a cursor of another kind or a forged one', () => {
-    const offsetCursor = offsetConnection(items, 1, null).pageInfo.endCursor!;
-    expect(() => decodeKeyset(offsetCursor)).toThrow(/not a cursor for this list/);
-    expect(() => offsetConnection(items, 1, 'c9.abc')).toThrow(/not a cursor this server issued/);
-    expect(() => offsetConnection(items, 1, `c1.${Buffer.from('{"o":-4}').toString('base64url')}`)).toThrow(/not a cursor for this list/);
+  it('turns page/size into a Relay connection: every item once, in order, one request a page', async () => {
+    const provider = pagedProvider(53);
+    const list = numberedList(provider.fetch, 20);
+    const scope = { list: 'native' };
+    const seen = await walk((after) => nativeConnection(list, isOffsetPosition, { first: 7, after }, acme, scope, (s) => s));
+    expect(seen).toEqual(provider.state.list);
+    expect(provider.state.requests).toBe(8);
   });
 
-  it('put the keyset position in the cursor', () => {
-    const rows = [{ createdAt: '2026-01-02', id: 'b' }, { createdAt: '2026-01-01', id: 'a' }];
-    const page = keysetConnection(rows, 1, false, (r) => r.id);
-    expect(page.pageInfo.hasNextPage).toBe(true);
-    expect(decodeKeyset(page.pageInfo.endCursor!)).toEqual({ createdAt: '2026-01-02', id: 'b' });
+  it('neither repeats nor skips when items arrive at the head between pages', async () => {
+    const provider = pagedProvider(40);
+    const list = numberedList(provider.fetch, 20);
+    const scope = { list: 'native' };
+    const expected = [...provider.state.list];
+    let arrivals = 0;
+    const seen = await walk(async (after) => {
+      // 25 new items at the head before a page: more than one native page's worth.
+      if (after) provider.state.list.unshift(...Array.from({ length: arrivals++ === 1 ? 25 : 1 }, (_, i) => `new-${arrivals}-${i}`));
+      return nativeConnection(list, isOffsetPosition, { first: 6, after }, acme, scope, (s) => s);
+    });
+    expect(seen).toEqual(expected);
+  });
+
+  it('turns a chain of provider cursors into a Relay connection, with or without a cursor per item', async () => {
+    const all = Array.from({ length: 23 }, (_, i) => `c${i}`);
+    const pageOf = (cursor: string | null) => Number(cursor ?? 0);
+    // links.next style: one opaque cursor per page of 5.
+    const linked = chainedList(async (cursor) => {
+      const start = pageOf(cursor);
+      return { items: all.slice(start, start + 5), next: start + 5 < all.length ? String(start + 5) : null };
+    });
+    expect(await walk((after) => nativeConnection(linked, isChainPosition, { first: 3, after }, acme, { list: 'a' }, (s) => s))).toEqual(all);
+    // after=<id> style: resume right after any item.
+    const byId = chainedList(
+      async (cursor, want) => {
+        const start = cursor ? all.indexOf(cursor) + 1 : 0;
+        const size = Math.min(want, 4);
+        return { items: all.slice(start, start + size), next: start + size < all.length ? all[start + size - 1]! : null };
+      },
+      (item) => item,
+    );
+    expect(await walk((after) => nativeConnection(byId, isChainPosition, { first: 3, after }, acme, { list: 'b' }, (s) => s))).toEqual(all);
+  });
+});
+
+describe('the k-way merge', () => {
+  const source = (name: string, times: string[], fail = false): MergeSource<string> => {
+    const list = numberedList(async (page, size) => {
+      if (fail) throw new Error(`${name} is down`);
+      return { items: times.slice((page - 1) * size, page * size).map((t) => `${t}|${name}`), total: times.length };
+    }, 10);
+    return { name, read: (position, want) => list.read(position as never, want) };
+  };
+  const key = (item: string) => item.split('|') as [string, string];
+
+  it('interleaves sources newest first, each item once across pages', async () => {
+    const a = ['09', '07', '05', '03', '01'];
+    const b = ['10', '08', '06', '04', '02', '00'];
+    const c = ['11', '05'];
+    const sources = [source('A', a), source('B', b), source('C', c)];
+    const seen: string[] = [];
+    let from = {};
+    for (;;) {
+      const page = await mergePage(sources, from, 4, key);
+      seen.push(...page.edges.map((e) => e.node));
+      if (!page.hasNextPage) break;
+      from = page.edges.at(-1)!.positions;
+    }
+    expect(seen.map((s) => key(s)[0])).toEqual(['11', '10', '09', '08', '07', '06', '05', '05', '04', '03', '02', '01', '00']);
+    expect(new Set(seen).size).toBe(13);
+  });
+
+  it('reports a source that fails, keeps the others, and asks it again from where it stood', async () => {
+    const page = await mergePage([source('A', ['3', '2', '1']), source('B', ['9'], true)], {}, 5, key);
+    expect(page.edges.map((e) => e.node)).toEqual(['3|A', '2|A', '1|A']);
+    expect(page.failures).toEqual([{ source: 'B', error: expect.any(Error) }]);
+    expect(page.edges.at(-1)!.positions.B).toBeUndefined();
   });
 });

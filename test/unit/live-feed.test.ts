@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eventCursor } from '../../src/pagination/cursor.js';
 import { InProcessStatusBus } from '../../src/status/bus.js';
 import { eventsAfter } from '../../src/status/feed.js';
 import type { StatusEventRecord } from '../../src/store/records.js';
@@ -24,13 +23,13 @@ describe('a live subscriber', () => {
   it('that falls too far behind is told where to resume, not ended as if done', async () => {
     const store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-feed-')), 'l.db'));
     const bus = new InProcessStatusBus();
-    const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0 });
+    const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0, cursorOf: (seq: number) => `at-${seq}` });
     const first = feed.next();
     await new Promise((r) => setTimeout(r, 10)); // past the (empty) replay, waiting live
     bus.publish([event(1)]);
     expect((await first).value.seq).toBe(1);
     bus.publish(Array.from({ length: 10_001 }, (_, i) => event(i + 2)));
-    await expect(feed.next()).rejects.toMatchObject({ extensions: { code: 'SUBSCRIPTION_LAGGED', resumeAfter: eventCursor(1) } });
+    await expect(feed.next()).rejects.toMatchObject({ extensions: { code: 'SUBSCRIPTION_LAGGED', resumeAfter: 'at-1' } });
     expect(bus.subscriberCount).toBe(0);
     store.close();
   });
@@ -38,7 +37,7 @@ describe('a live subscriber', () => {
   it('that unsubscribes lets go of its live stream at once', async () => {
     const store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-feed-')), 'l.db'));
     const bus = new InProcessStatusBus();
-    const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0 });
+    const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0, cursorOf: (seq: number) => `at-${seq}` });
     const pending = feed.next();
     await new Promise((r) => setTimeout(r, 10));
     expect(bus.subscriberCount).toBe(1);

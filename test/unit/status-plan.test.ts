@@ -4,7 +4,8 @@ import { planObservation } from '../../src/status/plan.js';
 import type { OrderRecord, RecipientRecord } from '../../src/store/records.js';
 
 const order = (status: OrderRecord['status'], providerStatus = ''): OrderRecord => ({
-  id: 'o1', tenant: 't', provider: 'GUUSTO', idempotencyKey: 'k', requestHash: 'h', submission: 'ACCEPTED', providerRef: 'r',
+  id: 'o1', tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH',
+  idempotencyKey: 'k', requestHash: 'h', submission: 'ACCEPTED', providerRef: 'r',
   status, providerStatus, total: null, scheduledFor: null, details: {}, lastError: null, createdAt: '', updatedAt: '',
 });
 const recipient = (status: RecipientRecord['status']): RecipientRecord => ({

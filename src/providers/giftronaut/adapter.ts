@@ -6,6 +6,7 @@ import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GiftronautApi, type CardType, type GiftronautBrandedCard, type GiftronautChoiceCard, type GiftronautCreateBody } from './api.js';
@@ -24,6 +25,8 @@ export interface GiftronautOptions {
 
 /** Our catalog ids carry the card type: `branded:<productId>` or `choice:<productId>`. */
 const CARD_PREFIX: Record<CardType, string> = { BRANDED_CARD: 'branded', CHOICE_CARD: 'choice' };
+/** `GET /orders` pages hold at most 100 orders [doc]. */
+const MAX_PAGE_SIZE = 100;
 /** Giftronaut cancels scheduled orders only, and only this long before their send time [doc]. */
 const CANCEL_WINDOW_MS = 60 * 60_000;
 
@@ -49,6 +52,16 @@ export class GiftronautAdapter implements ProviderAdapter {
     const [branded, choice] = await Promise.all([this.api.brandedCards(), this.api.choiceCards()]);
     return { branded: new Map(branded.map((c) => [String(c.productId), c])), choice: new Map(choice.map((c) => [String(c.productId), c])) };
   });
+
+  /** Every order of the account, newest first, also those placed in Giftronaut's dashboard. */
+  readonly orderList = numberedList<ListedOrder>(async (page, pageSize) => {
+    const listed = await this.api.listOrders(page, pageSize);
+    return {
+      // The wrapper's total is assumed; without it, a full page means there may be more.
+      total: listed.totalCount ?? (page - 1) * pageSize + listed.data.length + (listed.data.length === pageSize ? 1 : 0),
+      items: listed.data.map((o) => ({ ...orderSnapshot(o), createdAt: o.createdAt ?? null, total: orderTotal(o.recipients ?? [], o.currency) })),
+    };
+  }, MAX_PAGE_SIZE);
 
   constructor(connection: GiftronautConnection, timeoutMs: number) {
     this.api = new GiftronautApi(connection, timeoutMs);
@@ -186,18 +199,6 @@ export class GiftronautAdapter implements ProviderAdapter {
       canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,
       // Giftronaut resends completed orders, also to a bounced recipient at a corrected address.
       canResend: order.providerStatus === 'COMPLETE',
-    };
-  }
-
-  async listOrders(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }> {
-    const listed = await this.api.listOrders(page, pageSize);
-    return {
-      total: listed.totalCount ?? listed.data.length,
-      orders: listed.data.map((o) => ({
-        ...orderSnapshot(o),
-        createdAt: o.createdAt ?? null,
-        total: orderTotal(o.recipients ?? [], o.currency),
-      })),
     };
   }
 

@@ -4,6 +4,7 @@ import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
@@ -45,6 +46,30 @@ export class GoodyAdapter implements ProviderAdapter {
   };
   readonly api: GoodyApi;
   readonly webhooks: ProviderWebhooks | undefined;
+  /** Every batch of the account, newest first, also those sent from Goody's own app; each with its preview of orders. */
+  readonly orderList = numberedList<ListedOrder>(async (page, perPage) => {
+    const listed = await this.api.listBatches(page, perPage);
+    return {
+      total: listed.list_meta.total_count,
+      items: listed.data.map((b): ListedOrder => {
+        // Matched against the preview's own people, so a batch sent elsewhere gets recipients too.
+        const preview = b.orders_preview ?? [];
+        const people = preview.map((o, position) => ({
+          position,
+          email: o.recipient_email ?? null,
+          firstName: o.recipient_first_name ?? null,
+          lastName: o.recipient_last_name ?? null,
+        }));
+        const snapshot = batchSnapshot(b, preview, this.now(), people);
+        return {
+          ...snapshot,
+          recipients: snapshot.recipients?.map((r) => ({ ...r, email: people[r.position]?.email ?? null })),
+          createdAt: b.created_at ?? null,
+          reference: b.customer_reference_id ?? null,
+        };
+      }),
+    };
+  }, MAX_PER_PAGE);
   /** Every product, page by page. */
   private readonly products = new Cached<Map<string, GoodyProduct>>(async () => {
     const products = new Map<string, GoodyProduct>();
@@ -231,14 +256,6 @@ export class GoodyAdapter implements ProviderAdapter {
       );
     }
     return this.refresh(order, recipients);
-  }
-
-  async listOrders(page: number, pageSize: number): Promise<{ orders: ListedOrder[]; total: number }> {
-    const listed = await this.api.listBatches(page, Math.min(pageSize, MAX_PER_PAGE));
-    return {
-      total: listed.list_meta.total_count,
-      orders: listed.data.map((b) => ({ ...batchSnapshot(b, b.orders_preview ?? undefined, this.now()), createdAt: b.created_at ?? null })),
-    };
   }
 
   async catalog(): Promise<CatalogEntry[]> {

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import type { GiftStatus, Provider } from '../core/model.js';
+import type { ListedOrder } from '../providers/adapter.js';
+import type { ProviderRegistry, RegisteredProvider } from '../providers/registry.js';
+import { mergePage, type MergedPage, type MergePositions, type MergeSource } from '../pagination/merge.js';
+import { isOffsetPosition, type OffsetPosition } from '../pagination/native.js';
+import type { OrderRecord, RecipientRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import type { OrdersService } from './service.js';
+
+export interface OrderFilterValues {
+  providers?: readonly Provider[];
+  statuses?: readonly GiftStatus[];
+  /** ISO-8601 instants, exclusive. */
+  createdAfter?: string;
+  createdBefore?: string;
+  recipientEmail?: string;
+}
+
+/** The ledger's place in the merge: the (createdAt, id) of the last order taken. */
+interface LedgerPosition {
+  t: string;
+  id: string;
+}
+
+const LEDGER = 'ledger';
+
+const isLedgerPosition = (v: unknown): v is LedgerPosition =>
+  typeof v === 'object' && v !== null && typeof (v as LedgerPosition).t === 'string' && typeof (v as LedgerPosition).id === 'string';
+
+/** A merged cursor's positions are well formed: each source's own shape, and only sources we know. */
+export function isMergePositions(v: unknown): v is MergePositions {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.entries(v).every(([name, position]) =>
+    name === LEDGER ? position === undefined || isLedgerPosition(position) : /^[A-Z]+$/.test(name) && isOffsetPosition(position),
+  );
+}
+
+/**
+ * A tenant's orders across every provider, newest first: a k-way merge of the ledger (every order
+ * sent through giftgraph) with the own lists of providers that have one (Giftronaut, Goody), which
+ * also hold orders placed in the provider's app. Those belong to the tenant owning that provider
+ * account: they are recorded for it on first sight (so they have an id, a history and live status)
+ * and no other tenant's list ever reads that provider's list.
+ */
+export class OrderListing {
+  constructor(
+    private readonly store: Store,
+    private readonly providers: ProviderRegistry,
+    private readonly orders: OrdersService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  page(tenant: string, filter: OrderFilterValues, from: MergePositions, want: number): Promise<MergedPage<OrderRecord>> {
+    const wanted = (p: Provider) => !filter.providers?.length || filter.providers.includes(p);
+    const sources: MergeSource<OrderRecord>[] = [this.ledgerSource(tenant, filter)];
+    for (const registered of this.providers.all()) {
+      if (registered.adapter.orderList && registered.accountTenant === tenant && wanted(registered.adapter.provider)) {
+        sources.push(this.providerSource(registered, filter));
+      }
+    }
+    return mergePage(sources, from, want, (order) => [order.createdAt, order.id]);
+  }
+
+  private ledgerSource(tenant: string, filter: OrderFilterValues): MergeSource<OrderRecord> {
+    return {
+      name: LEDGER,
+      read: async (position, want) => {
+        const after = position as LedgerPosition | undefined;
+        const rows = await this.store.listOrders({
+          tenant,
+          limit: want + 1,
+          after: after && { createdAt: after.t, id: after.id },
+          providers: filter.providers,
+          statuses: filter.statuses,
+          createdAfter: filter.createdAfter,
+          createdBefore: filter.createdBefore,
+          recipientEmail: filter.recipientEmail,
+        });
+        const entries = rows.slice(0, want).map((item) => ({ item, after: { t: item.createdAt, id: item.id } as LedgerPosition }));
+        return { entries, end: entries.at(-1)?.after ?? after, more: rows.length > want };
+      },
+    };
+  }
+
+  /**
+   * One native page of a provider's orders: those sent through giftgraph are skipped (the ledger
+   * lists them, for their own tenant), the others recorded or refreshed, then filtered.
+   */
+  private providerSource({ adapter, accountTenant }: RegisteredProvider, filter: OrderFilterValues): MergeSource<OrderRecord> {
+    const list = adapter.orderList!;
+    return {
+      name: adapter.provider,
+      read: async (position, want) => {
+        const read = await list.read(position as OffsetPosition | undefined, want);
+        const listed = read.entries.map((e) => e.item);
+        const placed = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
+        const foreign = listed.filter((o) => !placed.has(o.providerRef));
+        const recorded = await this.record(adapter.provider, accountTenant, foreign);
+        const entries = read.entries.flatMap(({ item, after }) => {
+          const order = recorded.get(item.providerRef);
+          return order && order.tenant === accountTenant && matches(order, item, filter) ? [{ item: order, after }] : [];
+        });
+        return { entries, end: read.end, more: read.more };
+      },
+    };
+  }
+
+  /** Records orders seen for the first time, and what changed on those seen before: one path for every observation. */
+  private async record(provider: Provider, tenant: string, listed: readonly ListedOrder[]): Promise<Map<string, OrderRecord>> {
+    const now = this.clock().toISOString();
+    const recorded = await this.store.adoptOrders(listed.map((o) => adoption(provider, tenant, o, now)));
+    for (const item of listed) {
+      const order = recorded.get(item.providerRef);
+      if (order && (order.status !== item.status || order.providerStatus !== item.providerStatus)) {
+        recorded.set(item.providerRef, await this.orders.observeListed(order, item));
+      }
+    }
+    return recorded;
+  }
+}
+
+function adoption(provider: Provider, tenant: string, listed: ListedOrder, now: string): { order: OrderRecord; recipients: RecipientRecord[] } {
+  const id = randomUUID();
+  const createdAt = listed.createdAt && !Number.isNaN(Date.parse(listed.createdAt)) ? new Date(listed.createdAt).toISOString() : now;
+  return {
+    order: {
+      id,
+      tenant,
+      provider,
+      origin: 'PROVIDER',
+      // Unique per tenant like any key, and one no client can send: client keys have no spaces.
+      idempotencyKey: `listed ${provider} ${listed.providerRef}`,
+      requestHash: '',
+      submission: 'ACCEPTED',
+      providerRef: listed.providerRef,
+      status: listed.status,
+      providerStatus: listed.providerStatus,
+      total: listed.total ?? null,
+      scheduledFor: null,
+      details: listed.details ?? {},
+      lastError: null,
+      createdAt,
+      updatedAt: now,
+    },
+    recipients: (listed.recipients ?? []).map((r) => ({
+      id: randomUUID(),
+      orderId: id,
+      position: r.position,
+      email: r.email ?? null,
+      employeeNumber: null,
+      firstName: null,
+      lastName: null,
+      company: null,
+      department: null,
+      amount: null,
+      status: r.status,
+      providerStatus: r.providerStatus,
+      providerRef: r.providerRef ?? null,
+      gift: r.gift ?? null,
+      submission: null,
+    })),
+  };
+}
+
+/** The filter, applied to an order a provider listed: the ledger applies the same one in SQL. */
+function matches(order: OrderRecord, listed: ListedOrder, filter: OrderFilterValues): boolean {
+  if (filter.statuses?.length && !filter.statuses.includes(order.status)) return false;
+  if (filter.createdAfter && !(order.createdAt > filter.createdAfter)) return false;
+  if (filter.createdBefore && !(order.createdAt < filter.createdBefore)) return false;
+  if (filter.recipientEmail) {
+    const email = filter.recipientEmail.toLowerCase();
+    if (!listed.recipients?.some((r) => r.email?.toLowerCase() === email)) return false;
+  }
+  return true;
+}

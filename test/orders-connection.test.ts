@@ -1,0 +1,252 @@
+/**
+ * One `orders` connection across every provider: the ledger merged with Giftronaut's and Goody's own
+ * lists (which also hold orders placed in their apps), paged with signed cursors, partial when a
+ * provider fails, and with a provider cost that does not grow with the page.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Provider } from '../src/core/model.js';
+import type { SendRequest } from '../src/providers/adapter.js';
+import {
+  CatalogDocument,
+  OrdersWithGiftsDocument,
+  SendGiftsDocument,
+  type OrderFilter,
+  type OrdersWithGiftsQuery,
+  type SendGiftsInput,
+} from './generated/graphql.js';
+import { errorCode, Harness, type GraphQLResult } from './support/harness.js';
+
+let h: Harness;
+let catalog: Record<string, { id: string; kind: string; name: string; currency?: string | null }[]>;
+/** Global ids of every order the tenant should see, by how it was placed. */
+const placed: string[] = [];
+const foreignRefs: string[] = [];
+
+const sendInput = (provider: Provider, key: string, i: number): SendGiftsInput => {
+  const recipients = [{ email: `r${i}@example.com`, firstName: 'Ada', lastName: 'Lovelace' }];
+  switch (provider) {
+    case 'GUUSTO':
+      return { provider, idempotencyKey: key, message: 'Thanks!', amount: { amount: '20', currency: 'USD' }, recipients };
+    case 'GIFTRONAUT':
+      return {
+        provider,
+        idempotencyKey: key,
+        senderName: 'Acme',
+        amount: { amount: '20', currency: 'USD' },
+        recipients,
+        giftronaut: { productId: catalog.GIFTRONAUT!.find((c) => c.kind === 'CHOICE_CARD' && c.currency === 'USD')!.id },
+      };
+    case 'GOODY':
+      return { provider, idempotencyKey: key, senderName: 'Acme', recipients, goody: { productId: catalog.GOODY!.find((c) => c.name.includes('Caramels'))!.id } };
+    case 'ANDOPEN':
+      return { provider, idempotencyKey: key, recipients, andOpen: { campaignId: catalog.ANDOPEN!.find((c) => c.kind === 'CAMPAIGN')!.id } };
+  }
+};
+
+async function sendThroughGiftgraph(provider: Provider, i: number): Promise<string> {
+  const sent = await h.gql(SendGiftsDocument, { input: sendInput(provider, `merge-${provider}-${i}`, i) });
+  if (!sent.data) throw new Error(JSON.stringify(sent.errors));
+  return sent.data.sendGifts.order.id;
+}
+
+/** An order placed in the provider's own app: straight to its API, giftgraph's ledger never sees the send. */
+async function placeAtProvider(provider: 'GIFTRONAUT' | 'GOODY', i: number): Promise<string> {
+  const options =
+    provider === 'GIFTRONAUT'
+      ? { productId: catalog.GIFTRONAUT!.find((c) => c.kind === 'CHOICE_CARD' && c.currency === 'USD')!.id }
+      : { productId: catalog.GOODY!.find((c) => c.name.includes('Caramels'))!.id };
+  const request: SendRequest = {
+    reference: `dashboard-${provider}-${i}`,
+    idempotencyKey: `dashboard-${provider}-${i}`,
+    recipients: [
+      {
+        position: 0,
+        email: `outside${i}@example.com`,
+        employeeNumber: null,
+        firstName: 'Grace',
+        lastName: 'Hopper',
+        company: null,
+        department: null,
+        amount: provider === 'GIFTRONAUT' ? { minor: 2000, currency: 'USD' } : null,
+      },
+    ],
+    message: null,
+    senderName: 'Dashboard',
+    sendAt: null,
+    timezone: null,
+    options,
+  };
+  const outcome = await h.providers.get(provider)!.adapter.create(request);
+  if (outcome.kind !== 'accepted') throw new Error(`${provider} did not take the order`);
+  return outcome.snapshot.providerRef;
+}
+
+async function pageThrough(first: number, filter?: OrderFilter, between?: (page: number) => Promise<void>) {
+  const seen: { id: string; createdAt: string; origin: string; provider: string }[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < 500; page++) {
+    if (page > 0) await between?.(page);
+    const result: GraphQLResult<OrdersWithGiftsQuery> = await h.gql(OrdersWithGiftsDocument, { first, after, filter });
+    if (!result.data || result.errors) throw new Error(JSON.stringify(result.errors));
+    const { edges, pageInfo } = result.data.orders;
+    seen.push(...edges.map((e) => e.node));
+    if (!pageInfo.hasNextPage) return seen;
+    after = pageInfo.endCursor ?? null;
+  }
+  throw new Error('the connection never ended');
+}
+
+beforeAll(async () => {
+  h = await Harness.start({ accountTenant: 'acme', sharedClock: true });
+  catalog = {};
+  for (const provider of ['GIFTRONAUT', 'GOODY', 'ANDOPEN'] as const) {
+    catalog[provider] = (await h.gql(CatalogDocument, { provider, first: 100 })).data!.catalog.edges.map((e) => e.node);
+  }
+  // Several hundred orders, interleaved in time across all four providers and both origins.
+  const order: (Provider | 'GIFTRONAUT-APP' | 'GOODY-APP')[] = ['GUUSTO', 'GIFTRONAUT', 'GOODY-APP', 'ANDOPEN', 'GOODY', 'GIFTRONAUT-APP'];
+  for (let i = 0; i < 264; i++) {
+    const kind = order[i % order.length]!;
+    if (kind === 'GIFTRONAUT-APP') foreignRefs.push(await placeAtProvider('GIFTRONAUT', i));
+    else if (kind === 'GOODY-APP') foreignRefs.push(await placeAtProvider('GOODY', i));
+    else placed.push(await sendThroughGiftgraph(kind, i));
+    h.clock.advance(1_000);
+  }
+}, 120_000);
+afterAll(() => h.close());
+
+describe('the merged orders connection', () => {
+  it('pages through every order of every provider exactly once, newest first, also as orders arrive', async () => {
+    let arrivals = 0;
+    const seen = await pageThrough(7, undefined, async (page) => {
+      if (page % 5 !== 0) return;
+      // Newer than anything listed so far, at the head of the ledger and of both providers' lists.
+      arrivals++;
+      await sendThroughGiftgraph('GUUSTO', 1000 + arrivals);
+      await placeAtProvider('GIFTRONAUT', 1000 + arrivals);
+      await placeAtProvider('GOODY', 2000 + arrivals);
+      h.clock.advance(1_000);
+    });
+    expect(arrivals).toBeGreaterThan(3);
+    const ids = seen.map((o) => o.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const placedSeen = seen.filter((o) => o.origin === 'GIFTGRAPH').map((o) => o.id);
+    expect(new Set(placedSeen)).toEqual(new Set(placed));
+    expect(seen.filter((o) => o.origin === 'PROVIDER')).toHaveLength(foreignRefs.length);
+    expect(new Set(seen.map((o) => o.provider))).toEqual(new Set(['GUUSTO', 'GIFTRONAUT', 'GOODY', 'ANDOPEN']));
+    const times = seen.map((o) => Date.parse(o.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  it('gives an order placed in a provider app an id that resolves, for the account owner only', async () => {
+    const page = await h.gql(OrdersWithGiftsDocument, { first: 20, filter: { providers: ['GOODY'] } });
+    const outside = page.data!.orders.edges.map((e) => e.node).find((o) => o.origin === 'PROVIDER')!;
+    expect(outside.idempotencyKey).toBeNull();
+    expect(outside.recipients.edges[0]!.node.email).toMatch(/^outside\d+@example\.com$/);
+    const query = `query($id: ID!) { order(id: $id) { id origin provider } }`;
+    expect((await h.gql(query, { id: outside.id })).data).toEqual({ order: { id: outside.id, origin: 'PROVIDER', provider: 'GOODY' } });
+
+    const globex = await h.token({ tenant: 'globex' });
+    expect(errorCode(await h.gql(query, { id: outside.id }, globex))).toBe('NOT_FOUND');
+    const theirs = await h.gql(OrdersWithGiftsDocument, { first: 100 }, globex);
+    expect(theirs.data!.orders.edges).toEqual([]);
+  });
+
+  it('filters every source alike', async () => {
+    const goody = await pageThrough(50, { providers: ['GOODY'] });
+    expect(goody.every((o) => o.provider === 'GOODY')).toBe(true);
+    expect(goody.filter((o) => o.origin === 'PROVIDER').length).toBeGreaterThan(40);
+    const one = await pageThrough(10, { recipientEmail: 'OUTSIDE2@example.com' });
+    expect(one).toHaveLength(1);
+    expect(one[0]!.origin).toBe('PROVIDER');
+  });
+
+  it('refuses a cursor used with another filter, a tampered cursor and a page size out of range', async () => {
+    const first = await h.gql(OrdersWithGiftsDocument, { first: 3, filter: { providers: ['GUUSTO', 'GOODY'] } });
+    const cursor = first.data!.orders.pageInfo.endCursor!;
+    // The same filter in another order is the same filter.
+    expect((await h.gql(OrdersWithGiftsDocument, { first: 3, after: cursor, filter: { providers: ['GOODY', 'GUUSTO'] } })).errors).toBeUndefined();
+
+    const other = await h.gql(OrdersWithGiftsDocument, { first: 3, after: cursor, filter: { providers: ['GUUSTO'] } });
+    expect(other.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^after: was issued with other filter arguments/), extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+
+    const [version, payload, mac] = cursor.split('.');
+    const moved = Buffer.from(Buffer.from(payload!, 'base64url').toString().replace(/"o":\d+/, '"o":0')).toString('base64url');
+    const tampered = await h.gql(OrdersWithGiftsDocument, { first: 3, after: `${version}.${moved}.${mac}`, filter: { providers: ['GUUSTO', 'GOODY'] } });
+    expect(tampered.errors?.[0]).toMatchObject({ message: 'after: is not a cursor this server issued', extensions: { code: 'BAD_USER_INPUT' } });
+
+    const globex = await h.token({ tenant: 'globex' });
+    expect(errorCode(await h.gql(OrdersWithGiftsDocument, { first: 3, after: cursor, filter: { providers: ['GUUSTO', 'GOODY'] } }, globex))).toBe('BAD_USER_INPUT');
+
+    for (const first of [-1, 0, 101]) {
+      const result = await h.gql(OrdersWithGiftsDocument, { first });
+      expect(result.errors?.[0]).toMatchObject({ message: 'first: must be from 1 to 100', extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
+      expect(result.data).toBeNull();
+    }
+  });
+
+  it('answers with the other providers and a typed error when one provider fails', async () => {
+    // Every attempt fails, retries included.
+    h.goody.http.faults.add({ method: 'GET', path: /^\/v1\/order_batches$/, times: Infinity, fault: { kind: 'status', status: 503 } });
+    const partial = await h.gql(OrdersWithGiftsDocument, { first: 30 });
+    expect(partial.errors).toEqual([
+      expect.objectContaining({ path: ['orders'], extensions: expect.objectContaining({ code: 'PROVIDER_UNAVAILABLE', provider: 'GOODY', retryable: true }) }),
+    ]);
+    const nodes = partial.data!.orders.edges.map((e) => e.node);
+    expect(nodes).toHaveLength(30);
+    expect(nodes.some((o) => o.provider === 'GOODY' && o.origin === 'PROVIDER')).toBe(false);
+    // The ledger's Goody orders are still there: only Goody's own list was missing.
+    expect(nodes.some((o) => o.provider === 'GIFTRONAUT' && o.origin === 'PROVIDER')).toBe(true);
+
+    // The failed provider kept its place: once it answers, the next page picks up its newest orders.
+    h.goody.http.faults.clear();
+    const next = await h.gql(OrdersWithGiftsDocument, { first: 30, after: partial.data!.orders.pageInfo.endCursor });
+    expect(next.errors).toBeUndefined();
+    expect(next.data!.orders.edges.some((e) => e.node.provider === 'GOODY' && e.node.origin === 'PROVIDER')).toBe(true);
+  });
+});
+
+describe('the cost of a page', () => {
+  const providerRequests = () => ({
+    GUUSTO: h.guusto.http.received.length,
+    GIFTRONAUT: h.giftronaut.http.received.filter((r) => !r.path.startsWith('/oauth2')).length,
+    GOODY: h.goody.http.received.length,
+    ANDOPEN: h.andOpen.http.received.length,
+  });
+  const delta = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]!]));
+
+  async function costOf(first: number) {
+    const spies = (['listOrders', 'getOrders', 'getRecipients', 'getStatusEvents', 'findPlaced', 'adoptOrders'] as const).map((m) => vi.spyOn(h.store, m));
+    const before = providerRequests();
+    const result = await h.gql(OrdersWithGiftsDocument, { first });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.orders.edges).toHaveLength(first);
+    const storeCalls = spies.reduce((n, s) => n + s.mock.calls.length, 0);
+    spies.forEach((s) => s.mockRestore());
+    return { requests: delta(before, providerRequests()), storeCalls };
+  }
+
+  it('is the same number of provider requests and store queries for 10 orders with gifts as for 50', async () => {
+    const ten = await costOf(10);
+    const fifty = await costOf(50);
+    // One page of each provider's own list; nothing per order.
+    expect(fifty.requests).toEqual({ GUUSTO: 0, GIFTRONAUT: 1, GOODY: 1, ANDOPEN: 0 });
+    expect(ten.requests).toEqual(fifty.requests);
+    expect(fifty.storeCalls).toBe(ten.storeCalls);
+  });
+
+  it('resolves a gateway batch of entity references with one store query and no provider call', async () => {
+    const ids = (await h.gql(OrdersWithGiftsDocument, { first: 50 })).data!.orders.edges.map((e) => e.node);
+    const getOrders = vi.spyOn(h.store, 'getOrders');
+    const before = providerRequests();
+    const result = await h.gql(
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id status recipients { edges { node { status } } } } } }`,
+      { r: ids.map((o) => ({ __typename: 'Order', id: o.id })) },
+    );
+    expect(result.errors).toBeUndefined();
+    expect((result.data as { _entities: { id: string }[] })._entities.map((e) => e.id)).toEqual(ids.map((o) => o.id));
+    expect(getOrders).toHaveBeenCalledTimes(1);
+    getOrders.mockRestore();
+    expect(delta(before, providerRequests())).toEqual({ GUUSTO: 0, GIFTRONAUT: 0, GOODY: 0, ANDOPEN: 0 });
+  });
+});
