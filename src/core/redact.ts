@@ -2,7 +2,8 @@
 const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*/g;
 // GraphQL echoes a whole rejected variable value ("got invalid value { email: ... }"); drop the value.
 const ECHOED_VALUE = /got invalid value .*?(?=; | at "|$)/g;
-const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+// "A valid bearer token is required" names no credential, so it is left as it is.
+const BEARER = /\b(Bearer|Basic)\s+(?!token\b)[A-Za-z0-9._~+/=-]+/gi;
 const SECRET_LIKE = /\b(whsec_|ao-v1-)[A-Za-z0-9_+/=-]+/g;
 
 /**

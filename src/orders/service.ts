@@ -240,6 +240,11 @@ export class OrdersService {
     return this.store.listOrders(query);
   }
 
+  /** The gifts one tenant sent to these people, by email. */
+  recipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]> {
+    return this.store.getRecipientsByEmail(tenant, emails);
+  }
+
   recipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
     return this.store.getRecipients(orderIds);
   }

@@ -58,6 +58,10 @@ export function createLoaders(orders: OrdersService, providers: ProviderRegistry
     // lookups) serves the ledger, which polling and webhooks keep current, so its cost stays one query.
     order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: ids.length === 1 })),
     recipients: new DataLoader<string, RecipientRecord[]>(async (ids) => groupBy(await orders.recipients(ids), (r) => r.orderId, ids)),
+    /** Keyed by lowercased email. */
+    giftsReceived: new DataLoader<string, (RecipientRecord & { provider: Provider })[]>(async (emails) =>
+      groupBy(await orders.recipientsByEmail(tenant, emails), (r) => r.email!.toLowerCase(), emails),
+    ),
     events: new DataLoader<string, StatusEventRecord[]>(async (ids) => groupBy(await orders.statusEvents(ids), (e) => e.orderId, ids)),
   };
 }

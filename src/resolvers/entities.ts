@@ -1,6 +1,7 @@
 import { decodeId } from '../core/global-id.js';
 import { Order, orderView, ORDER_TYPES } from '../schema/order.js';
 import { authorize, type GraphQLContext } from './context.js';
+import { resolvePersonReference } from './person.js';
 
 /**
  * `_entities` lookups from a gateway. They pass through the same tenant check as `order(id)`:
@@ -14,13 +15,16 @@ async function resolveOrderReference(reference: { id: string }, ctx: GraphQLCont
   return record && record.provider === decoded.provider ? orderView(record) : null;
 }
 
-export function referenceResolvers(): Record<string, { __resolveReference: typeof resolveOrderReference }> {
-  const resolvers: Record<string, { __resolveReference: typeof resolveOrderReference }> = {
+type ReferenceResolver = (reference: never, ctx: GraphQLContext) => unknown;
+
+export function referenceResolvers(): Record<string, { __resolveReference: ReferenceResolver }> {
+  const resolvers: Record<string, { __resolveReference: ReferenceResolver }> = {
     Order: { __resolveReference: resolveOrderReference },
+    Person: { __resolveReference: resolvePersonReference },
   };
   for (const type of ORDER_TYPES) {
     resolvers[type.name] = {
-      __resolveReference: async (reference, ctx) => {
+      __resolveReference: async (reference: { id: string }, ctx: GraphQLContext) => {
         const order = await resolveOrderReference(reference, ctx);
         return order instanceof type ? order : null;
       },

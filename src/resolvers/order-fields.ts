@@ -1,9 +1,11 @@
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import { offsetConnection } from '../pagination/connection.js';
-import { Order, ProviderCapabilities, StatusChange } from '../schema/order.js';
+import { notFound } from '../core/errors.js';
+import { Order, orderView, ProviderCapabilities, StatusChange } from '../schema/order.js';
+import { Person } from '../schema/person.js';
 import { Recipient } from '../schema/recipient.js';
 import { RecipientConnection } from '../schema/recipient-connection.js';
-import type { GraphQLContext } from './context.js';
+import { authorize, type GraphQLContext } from './context.js';
 
 /** Fields every order type shares, resolved once for all of them. */
 @Resolver(() => Order)
@@ -41,6 +43,19 @@ export class OrderFieldsResolver {
 
 @Resolver(() => Recipient)
 export class RecipientFieldsResolver {
+  @FieldResolver(() => Person, { nullable: true, description: 'Who this recipient is, by email, for subgraphs that know people; null without an email.' })
+  person(@Root() recipient: Recipient): Person | null {
+    return recipient.email ? Object.assign(new Person(), { email: recipient.email }) : null;
+  }
+
+  @FieldResolver(() => Order, { description: 'The order this gift belongs to.' })
+  async order(@Root() recipient: Recipient, @Ctx() ctx: GraphQLContext): Promise<Order> {
+    const { loaders } = authorize(ctx, 'orders:read');
+    const order = await loaders.order.load(recipient.record.orderId);
+    if (!order) throw notFound('Order');
+    return orderView(order);
+  }
+
   @FieldResolver(() => [StatusChange], { description: "Every change of this recipient's gift status, oldest first." })
   async statusHistory(@Root() recipient: Recipient, @Ctx() ctx: GraphQLContext): Promise<StatusChange[]> {
     const events = await ctx.loaders!.events.load(recipient.record.orderId);

@@ -7,6 +7,7 @@ import { buildSchema, createResolversMap } from 'type-graphql';
 import { referenceResolvers } from '../resolvers/entities.js';
 import { MutationResolver } from '../resolvers/mutation.js';
 import { OrderFieldsResolver, RecipientFieldsResolver } from '../resolvers/order-fields.js';
+import { PersonFieldsResolver } from '../resolvers/person.js';
 import { ProviderInfoResolver } from '../resolvers/provider-info.js';
 import { QueryResolver } from '../resolvers/query.js';
 import { SubscriptionResolver } from '../resolvers/subscription.js';
@@ -26,7 +27,15 @@ let built: Promise<GraphQLSchema> | undefined;
 export function buildGiftgraphSchema(): Promise<GraphQLSchema> {
   built ??= (async () => {
     const schema = await buildSchema({
-      resolvers: [QueryResolver, MutationResolver, SubscriptionResolver, OrderFieldsResolver, RecipientFieldsResolver, ProviderInfoResolver],
+      resolvers: [
+        QueryResolver,
+        MutationResolver,
+        SubscriptionResolver,
+        OrderFieldsResolver,
+        RecipientFieldsResolver,
+        PersonFieldsResolver,
+        ProviderInfoResolver,
+      ],
       // type-graphql asks for a PubSub; our one subscription brings its own stream from the context
       // (the event log and the status bus), so topic-based subscriptions are refused outright.
       pubSub: {

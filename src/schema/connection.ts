@@ -1,5 +1,7 @@
-import { Field, ObjectType, type ClassType } from 'type-graphql';
+import { Directive, Field, ObjectType, type ClassType } from 'type-graphql';
 
+// Every subgraph with a Relay connection defines the same PageInfo.
+@Directive('@shareable')
 @ObjectType({ description: 'Relay page information.' })
 export class PageInfo {
   @Field(() => Boolean)

@@ -1,4 +1,4 @@
-import { DateTimeResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { Directive, Field, ID, Int, InterfaceType, ObjectType } from 'type-graphql';
 import { encodeId } from '../core/global-id.js';
 import type { Provider as ProviderName } from '../core/model.js';
@@ -82,6 +82,13 @@ export abstract class Order {
 
   @Field(() => String, { nullable: true, description: "The idempotency key the order was sent with; null for an order placed in the provider's app." })
   idempotencyKey!: string | null;
+
+  // For operators and support tools that query the subgraph directly: a client of the public
+  // graph builds on the typed fields of each order type, not on what a provider happens to send.
+  @Directive('@tag(name: "internal")')
+  @Directive('@inaccessible')
+  @Field(() => JSONObjectResolver, { description: "The provider's own details of the order, as recorded. Not part of the public supergraph." })
+  providerDetails!: Record<string, unknown>;
 
   /** The ledger row behind this view, for field resolvers. */
   record!: OrderRecord;
@@ -178,6 +185,7 @@ export function orderView(record: OrderRecord): Order {
     scheduledFor: record.scheduledFor ? new Date(record.scheduledFor) : null,
     total: Money.from(record.total),
     origin: record.origin,
+    providerDetails: record.details,
     idempotencyKey: record.origin === 'GIFTGRAPH' ? record.idempotencyKey : null,
     record,
   };

@@ -406,6 +406,16 @@ export class SqliteStore implements Store {
     return rows.map(toOrder);
   }
 
+  async getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]> {
+    if (emails.length === 0) return [];
+    const rows = this.sql(
+      `SELECT r.*, o.provider AS order_provider FROM recipients r JOIN orders o ON o.id = r.order_id
+       WHERE o.tenant = ? AND r.email COLLATE NOCASE IN (${placeholders(emails.length)})
+       ORDER BY o.created_at DESC, o.id DESC, r.position`,
+    ).all(tenant, ...emails) as (RecipientRow & { order_provider: string })[];
+    return rows.map((r) => ({ ...toRecipient(r), provider: r.order_provider as Provider }));
+  }
+
   async getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
     if (orderIds.length === 0) return [];
     const rows = this

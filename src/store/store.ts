@@ -53,6 +53,8 @@ export interface Store {
    */
   adoptOrders(orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[]): Promise<Map<string, OrderRecord>>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
+  /** One tenant's recipients with any of these emails (case-insensitive), with their order's provider, newest order first. */
+  getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
   /** Events after a position in the log, oldest first: of one tenant (and order), or of all for the outbox tail. */
   getEventsAfter(query: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]>;

@@ -16,6 +16,8 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar. */
   DateTime: { input: string; output: string; }
+  /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSONObject: { input: any; output: any; }
 };
 
 /** Options only &Open understands. The campaign defines the gift; each recipient gets one gift request. */
@@ -38,6 +40,8 @@ export type AndOpenOrder = Order & {
   idempotencyKey?: Maybe<Scalars['String']['output']>;
   origin: OrderOrigin;
   provider: Provider;
+  /** The provider's own details of the order, as recorded. Not part of the public supergraph. */
+  providerDetails: Scalars['JSONObject']['output'];
   /** The provider's own status value, unchanged (empty before the provider answered). */
   providerStatus: Scalars['String']['output'];
   recipients: RecipientConnection;
@@ -188,6 +192,8 @@ export type GiftronautOrder = Order & {
   productId?: Maybe<Scalars['ID']['output']>;
   productName?: Maybe<Scalars['String']['output']>;
   provider: Provider;
+  /** The provider's own details of the order, as recorded. Not part of the public supergraph. */
+  providerDetails: Scalars['JSONObject']['output'];
   /** The provider's own status value, unchanged (empty before the provider answered). */
   providerStatus: Scalars['String']['output'];
   recipients: RecipientConnection;
@@ -245,6 +251,8 @@ export type GoodyOrderBatch = Order & {
   /** The CatalogItem id of the product sent. */
   productId?: Maybe<Scalars['ID']['output']>;
   provider: Provider;
+  /** The provider's own details of the order, as recorded. Not part of the public supergraph. */
+  providerDetails: Scalars['JSONObject']['output'];
   /** The provider's own status value, unchanged (empty before the provider answered). */
   providerStatus: Scalars['String']['output'];
   recipients: RecipientConnection;
@@ -304,6 +312,8 @@ export type GuustoOrder = Order & {
   orderStep?: Maybe<Scalars['String']['output']>;
   origin: OrderOrigin;
   provider: Provider;
+  /** The provider's own details of the order, as recorded. Not part of the public supergraph. */
+  providerDetails: Scalars['JSONObject']['output'];
   /** The provider's own status value, unchanged (empty before the provider answered). */
   providerStatus: Scalars['String']['output'];
   recipients: RecipientConnection;
@@ -377,6 +387,8 @@ export type Order = {
   idempotencyKey?: Maybe<Scalars['String']['output']>;
   origin: OrderOrigin;
   provider: Provider;
+  /** The provider's own details of the order, as recorded. Not part of the public supergraph. */
+  providerDetails: Scalars['JSONObject']['output'];
   /** The provider's own status value, unchanged (empty before the provider answered). */
   providerStatus: Scalars['String']['output'];
   recipients: RecipientConnection;
@@ -447,6 +459,21 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
   hasPreviousPage: Scalars['Boolean']['output'];
   startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+/** Someone gifts are sent to, known by their email. A people subgraph adds who they are. */
+export type Person = {
+  __typename?: 'Person';
+  email: Scalars['String']['output'];
+  /** The gifts your tenant sent this person, newest order first. */
+  giftsReceived: RecipientConnection;
+};
+
+
+/** Someone gifts are sent to, known by their email. A people subgraph adds who they are. */
+export type PersonGiftsReceivedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** A gift provider giftgraph sends through. */
@@ -529,6 +556,10 @@ export type Recipient = {
   gift?: Maybe<Gift>;
   id: Scalars['ID']['output'];
   lastName?: Maybe<Scalars['String']['output']>;
+  /** The order this gift belongs to. */
+  order: Order;
+  /** Who this recipient is, by email, for subgraphs that know people; null without an email. */
+  person?: Maybe<Person>;
   /** The provider's own status value, unchanged. */
   providerStatus: Scalars['String']['output'];
   status: GiftStatus;

@@ -14,6 +14,7 @@ describe('redact', () => {
   it('removes credentials', () => {
     expect(redact('Authorization: Bearer abc.def.ghi')).toBe('Authorization: Bearer [redacted]');
     expect(redact('secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe('secret whsec_[redacted]');
+    expect(redact('A valid bearer token is required')).toBe('A valid bearer token is required');
   });
 
   it('drops a rejected value GraphQL would echo, keeping where it was', () => {

@@ -1,0 +1,31 @@
+import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import { offsetConnection } from '../pagination/connection.js';
+import { Person } from '../schema/person.js';
+import { Recipient } from '../schema/recipient.js';
+import { RecipientConnection } from '../schema/recipient-connection.js';
+import { authorize, type GraphQLContext } from './context.js';
+
+@Resolver(() => Person)
+export class PersonFieldsResolver {
+  @FieldResolver(() => RecipientConnection, { description: "The gifts your tenant sent this person, newest order first." })
+  async giftsReceived(
+    @Root() person: Person,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<RecipientConnection> {
+    const { loaders, cursors } = authorize(ctx, 'orders:read');
+    const email = person.email.toLowerCase();
+    const rows = await loaders.giftsReceived.load(email);
+    const connection = offsetConnection(rows, { first, after }, cursors, { list: `gifts:${email}` });
+    return {
+      pageInfo: connection.pageInfo,
+      edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(e.node.provider, e.node) })),
+    };
+  }
+}
+
+/** A gateway's `Person` references: any email is a person; what giftgraph knows of them is scoped when read. */
+export function resolvePersonReference(reference: { email: string }): Person {
+  return Object.assign(new Person(), { email: reference.email });
+}

@@ -1,0 +1,194 @@
+/**
+ * giftgraph in a federated graph, with real peers: composed with a people subgraph by
+ * @apollo/composition, then queried through @apollo/gateway over HTTP on ephemeral ports.
+ */
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { composeServices } from '@apollo/composition';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { parse } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Harness } from './support/harness.js';
+import { PEOPLE_SDL, startPeopleSubgraph, type PeopleSubgraph } from './support/people-subgraph.js';
+
+/** Composition hints we accept, and why. Any other hint fails the test, so a new one gets read. */
+const ACCEPTED_HINTS: Record<string, string> = {};
+
+const directory = Array.from({ length: 100 }, (_, i) => ({
+  email: `person${i}@example.com`,
+  displayName: `Person ${i}`,
+  team: i % 2 === 0 ? 'Engineering' : 'Sales',
+}));
+
+let h: Harness;
+let people: PeopleSubgraph;
+let gatewayServer: ApolloServer<{ authorization?: string }>;
+let gatewayUrl: string;
+let giftgraphSdl: string;
+
+async function viaGateway<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<{ data?: T; errors?: any[] }> {
+  const res = await fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token ?? (await h.token())}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: T; errors?: any[] };
+}
+
+function compose() {
+  return composeServices([
+    { name: 'giftgraph', typeDefs: parse(giftgraphSdl), url: `${h.url}/graphql` },
+    { name: 'people', typeDefs: parse(PEOPLE_SDL), url: people.url },
+  ]);
+}
+
+beforeAll(async () => {
+  h = await Harness.start();
+  people = await startPeopleSubgraph(directory);
+  // What a gateway or `rover subgraph introspect` reads: no user token needed.
+  const service = await fetch(`${h.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ _service { sdl } }' }),
+  });
+  giftgraphSdl = ((await service.json()) as { data: { _service: { sdl: string } } }).data._service.sdl;
+
+  const composed = compose();
+  if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('\n'));
+  const gateway = new ApolloGateway({
+    supergraphSdl: composed.supergraphSdl,
+    buildService: ({ url }) =>
+      new RemoteGraphQLDataSource<{ authorization?: string }>({
+        url,
+        // The client's token reaches every subgraph, so each one enforces its tenant.
+        willSendRequest({ request, context }) {
+          if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+        },
+      }),
+  });
+  gatewayServer = new ApolloServer({ gateway });
+  ({ url: gatewayUrl } = await startStandaloneServer(gatewayServer, {
+    listen: { port: 0, host: '127.0.0.1' },
+    context: async ({ req }) => ({ authorization: req.headers.authorization }),
+  }));
+}, 60_000);
+
+afterAll(async () => {
+  await gatewayServer?.stop();
+  await people?.stop();
+  await h?.close();
+});
+
+describe('composition', () => {
+  it('composes with a people subgraph without errors, and only with hints we accept', () => {
+    const composed = compose();
+    expect(composed.errors).toBeUndefined();
+    const unexpected = (composed.hints ?? []).filter((hint) => !(hint.definition.code in ACCEPTED_HINTS)).map((hint) => `${hint.definition.code}: ${hint.message}`);
+    expect(unexpected).toEqual([]);
+  });
+
+  it('keeps internal fields out of the public API schema, and marks shared value types', () => {
+    const composed = compose();
+    const api = composed.schema!.toAPISchema().toGraphQLJSSchema();
+    expect(api.getType('GuustoOrder')).toBeDefined();
+    expect(Object.keys((api.getType('GuustoOrder') as any).getFields())).not.toContain('providerDetails');
+    expect(giftgraphSdl).toMatch(/type Money\s+@shareable/);
+    expect(giftgraphSdl).toMatch(/type PageInfo\s+@shareable/);
+    for (const entity of ['Order', 'GuustoOrder', 'GiftronautOrder', 'GoodyOrderBatch', 'AndOpenOrder']) {
+      expect(giftgraphSdl).toMatch(new RegExp(`(type|interface) ${entity}(\\s+implements Order)?\\s+@key\\(fields: "id"\\)`));
+    }
+    expect(giftgraphSdl).toMatch(/type Person\s+@key\(fields: "email"\)/);
+  });
+});
+
+describe('through @apollo/gateway', () => {
+  it('sends a gift, then answers one query joining orders, recipients and people', async () => {
+    const sent = await viaGateway(
+      `mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id status provider } } }`,
+      {
+        input: {
+          provider: 'GUUSTO',
+          idempotencyKey: 'via-gateway',
+          message: 'Thanks!',
+          amount: { amount: '20', currency: 'USD' },
+          recipients: directory.slice(0, 3).map((p) => ({ email: p.email })),
+        },
+      },
+    );
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data.sendGifts.order).toMatchObject({ provider: 'GUUSTO' });
+
+    const joined = await viaGateway(`{
+      orders(first: 5) { edges { node { id provider recipients { edges { node { email status
+        person { displayName team giftsReceived { edges { node { order { id } } } } } } } } } } }
+    }`);
+    expect(joined.errors).toBeUndefined();
+    const order = joined.data.orders.edges[0].node;
+    expect(order.id).toBe(sent.data.sendGifts.order.id);
+    expect(order.recipients.edges.map((e: any) => e.node.person.displayName)).toEqual(['Person 0', 'Person 1', 'Person 2']);
+    expect(order.recipients.edges[1].node.person.team).toBe('Sales');
+    expect(order.recipients.edges[0].node.person.giftsReceived.edges[0].node.order.id).toBe(order.id);
+  });
+
+  it('does not expose internal fields through the gateway', async () => {
+    const result = await viaGateway(`{ orders(first: 1) { edges { node { id providerDetails } } } }`);
+    expect(result.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('resolves a batch of 100 entity references with one lookup per type', async () => {
+    // Ten orders of ten recipients: 100 people, each in the directory.
+    for (let o = 0; o < 10; o++) {
+      const result = await viaGateway(`mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }`, {
+        input: {
+          provider: 'GUUSTO',
+          idempotencyKey: `batch-${o}`,
+          message: 'Thanks!',
+          amount: { amount: '10', currency: 'USD' },
+          recipients: directory.slice(o * 10, o * 10 + 10).map((p) => ({ email: p.email })),
+        },
+      });
+      expect(result.errors).toBeUndefined();
+    }
+
+    // giftgraph → people: 100 Person representations in one _entities call, one directory lookup.
+    people.lookups.length = 0;
+    const forward = await viaGateway(`{ orders(first: 10) { edges { node { recipients(first: 10) { edges { node { person { displayName } } } } } } } }`);
+    expect(forward.errors).toBeUndefined();
+    const names = forward.data.orders.edges.flatMap((e: any) => e.node.recipients.edges.map((r: any) => r.node.person.displayName));
+    expect(names).toHaveLength(100);
+    expect(people.lookups).toEqual([100]);
+
+    // people → giftgraph: 100 Person representations, one ledger query for all their gifts.
+    const byEmail = vi.spyOn(h.store, 'getRecipientsByEmail');
+    const reverse = await viaGateway(`{ people(first: 100) { email giftsReceived(first: 5) { edges { node { status order { id provider } } } } } }`);
+    expect(reverse.errors).toBeUndefined();
+    expect(reverse.data.people).toHaveLength(100);
+    expect(reverse.data.people.every((p: any) => p.giftsReceived.edges.length >= 1)).toBe(true);
+    expect(byEmail).toHaveBeenCalledTimes(1);
+    expect(byEmail.mock.calls[0]![1]).toHaveLength(100);
+    byEmail.mockRestore();
+  });
+
+  it('scopes the gifts a person received to the caller\'s tenant', async () => {
+    const globex = await h.token({ tenant: 'globex' });
+    const result = await viaGateway(`{ people(first: 3) { displayName giftsReceived { edges { node { id } } } } }`, undefined, globex);
+    expect(result.errors).toBeUndefined();
+    expect(result.data.people.map((p: any) => p.giftsReceived.edges)).toEqual([[], [], []]);
+  });
+});
+
+describe('inline traces', () => {
+  it('are returned as ftv1 when a gateway asks for them', async () => {
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await h.token()}`, 'apollo-federation-include-trace': 'ftv1' },
+      body: JSON.stringify({ query: '{ providers { name } }' }),
+    });
+    const body = (await res.json()) as { data: unknown; extensions?: { ftv1?: string } };
+    expect(body.data).toBeDefined();
+    expect(body.extensions?.ftv1).toMatch(/^[A-Za-z0-9+/=]{20,}$/);
+
+    const plain = await h.gql('{ providers { name } }');
+    expect((plain as { extensions?: unknown }).extensions).toBeUndefined();
+  });
+});

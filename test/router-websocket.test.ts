@@ -1,0 +1,97 @@
+/**
+ * /ws as the Apollo Router's subscription passthrough uses it: subprotocol graphql-transport-ws,
+ * the client's token nested in the connection_init payload (connectionParams.token), an ack well
+ * within the router's 5 s, and ping/pong. Spoken frame by frame over a raw WebSocket.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SendGiftsDocument } from './generated/graphql.js';
+import { Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(() => h.close());
+
+/** A raw connection that queues every frame it receives. */
+async function connect(protocol = 'graphql-transport-ws') {
+  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, protocol);
+  const frames: any[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)));
+    waiters.splice(0).forEach((w) => w());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = async (type: string, timeoutMs = 5_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = frames.findIndex((f) => f.type === type);
+      if (index >= 0) return frames.splice(index, 1)[0];
+      if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  const send = (frame: unknown) => ws.send(JSON.stringify(frame));
+  return { ws, next, send, closed };
+}
+
+describe('/ws for the Apollo Router', () => {
+  it('speaks graphql-transport-ws with the token nested as the router forwards it, and streams events', async () => {
+    const { ws, next, send } = await connect();
+    expect(ws.protocol).toBe('graphql-transport-ws');
+
+    const started = performance.now();
+    send({ type: 'connection_init', payload: { connectionParams: { token: await h.token({ scope: 'orders:read orders:write' }) } } });
+    await next('connection_ack');
+    expect(performance.now() - started).toBeLessThan(1_000);
+
+    send({ type: 'ping' });
+    expect(await next('pong')).toEqual({ type: 'pong' });
+
+    send({ id: 's1', type: 'subscribe', payload: { query: 'subscription { orderStatusChanged { to source cursor order { id } } }' } });
+    const sent = await h.gql(SendGiftsDocument, {
+      input: { provider: 'GUUSTO', idempotencyKey: 'router-ws', message: 'Hi', amount: { amount: '5', currency: 'USD' }, recipients: [{ email: 'ada@example.com' }] },
+    });
+    const event = await next('next');
+    expect(event).toMatchObject({ id: 's1', payload: { data: { orderStatusChanged: { source: 'MUTATION', order: { id: sent.data!.sendGifts.order.id } } } } });
+
+    send({ id: 's1', type: 'complete' });
+    ws.close(1000);
+  });
+
+  it('refuses a forged token at connection, and a subscription without a token', async () => {
+    const forged = await connect();
+    forged.send({ type: 'connection_init', payload: { connectionParams: { token: 'not-a-token' } } });
+    expect((await forged.closed).code).toBe(4403);
+
+    const anonymous = await connect();
+    anonymous.send({ type: 'connection_init', payload: {} });
+    await anonymous.next('connection_ack');
+    anonymous.send({ id: 's1', type: 'subscribe', payload: { query: 'subscription { orderStatusChanged { to } }' } });
+    expect(await anonymous.next('next')).toMatchObject({
+      id: 's1',
+      payload: { errors: [{ message: 'A valid bearer token is required', extensions: { code: 'UNAUTHENTICATED' } }] },
+    });
+    await anonymous.next('complete');
+    anonymous.ws.close(1000);
+  });
+
+  it('refuses another subprotocol', async () => {
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, 'graphql-ws');
+    const outcome = await new Promise<string>((resolve) => {
+      ws.on('error', (error) => resolve(error.message));
+      ws.on('close', (code) => resolve(String(code)));
+    });
+    // No subprotocol is agreed, so the handshake fails (or graphql-ws closes with 4406).
+    expect(outcome).toMatch(/no subprotocol|4406/i);
+  });
+});
