@@ -4,6 +4,7 @@
  * provider fails, and with a provider cost that does not grow with the page.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeId } from '../src/core/global-id.js';
 import type { Provider } from '../src/core/model.js';
 import type { SendRequest } from '../src/providers/adapter.js';
 import {
@@ -182,6 +183,35 @@ describe('the merged orders connection', () => {
       expect(result.errors?.[0]).toMatchObject({ message: 'first: must be from 1 to 100', extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
       expect(result.data).toBeNull();
     }
+  });
+
+  it("never records another tenant's send as placed in the provider's app while its answer is missing", async () => {
+    const globex = await h.token({ tenant: 'globex' });
+    const input = { ...sendInput('GIFTRONAUT', 'answer-lost', 9000), recipients: [{ email: 'ceo@globex.example' }] };
+    // Giftronaut takes the order, and every answer (retries included) is lost on the way back.
+    h.giftronaut.http.faults.add({ method: 'POST', path: /choice-cards$/, times: Infinity, fault: { kind: 'drop-after' } });
+    const lost = await h.gql(SendGiftsDocument, { input }, globex);
+    h.giftronaut.http.faults.clear();
+    expect(errorCode(lost)).toBe('PROVIDER_UNAVAILABLE');
+    const ownersView = async () =>
+      (await pageThrough(100, { providers: ['GIFTRONAUT'] })).filter((o) => o.origin === 'PROVIDER').map((o) => o.id);
+    const before = await ownersView();
+    const emails = async (ids: string[]) => {
+      const query = `query($id: ID!) { order(id: $id) { recipients { edges { node { email } } } } }`;
+      const found = await Promise.all(ids.map(async (id) => ((await h.gql(query, { id })).data as any).order.recipients.edges.map((e: any) => e.node.email)));
+      return found.flat();
+    };
+    expect(await emails(before)).not.toContain('ceo@globex.example');
+
+    // Giftronaut deduplicates the retry: the order is globex's, and stays out of the owner's list.
+    const retried = await h.gql(SendGiftsDocument, { input }, globex);
+    expect(retried.errors).toBeUndefined();
+    expect(await ownersView()).toEqual(before);
+    const [order] = await h.store.getOrders('globex', [decodeId(retried.data!.sendGifts.order.id, 'Order')!.local]);
+    expect(order).toMatchObject({ origin: 'GIFTGRAPH', submission: 'ACCEPTED' });
+    // No twin recorded as placed elsewhere: the reference leads to globex's order alone.
+    expect((await h.store.findOrderByProviderRef('GIFTRONAUT', order!.providerRef!))?.id).toBe(order!.id);
+    expect((await h.store.adoptOrders('GIFTRONAUT', [], [order!.providerRef!])).size).toBe(0);
   });
 
   it('answers with the other providers and a typed error when one provider fails', async () => {

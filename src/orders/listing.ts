@@ -24,6 +24,8 @@ interface LedgerPosition {
 }
 
 const LEDGER = 'ledger';
+/** How far a provider's clock may be off ours, when telling which orders a send in flight could be. */
+const SKEW_MS = 10 * 60_000;
 
 const isLedgerPosition = (v: unknown): v is LedgerPosition =>
   typeof v === 'object' && v !== null && typeof (v as LedgerPosition).t === 'string' && typeof (v as LedgerPosition).id === 'string';
@@ -78,7 +80,7 @@ export class OrderListing {
           recipientEmail: filter.recipientEmail,
         });
         const entries = rows.slice(0, want).map((item) => ({ item, after: { t: item.createdAt, id: item.id } as LedgerPosition }));
-        return { entries, end: entries.at(-1)?.after ?? after, more: rows.length > want };
+        return { entries, end: entries.at(-1)?.after ?? after, more: rows.length > want, frontier: rows.at(-1)?.createdAt };
       },
     };
   }
@@ -94,22 +96,34 @@ export class OrderListing {
       read: async (position, want) => {
         const read = await list.read(position as OffsetPosition | undefined, want);
         const listed = read.entries.map((e) => e.item);
-        const placed = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
+        const { placed, unresolvedSince } = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
         const foreign = listed.filter((o) => !placed.has(o.providerRef));
-        const recorded = await this.record(adapter.provider, accountTenant, foreign);
+        // A send whose answer we have not recorded yet may be any recent order without our reference:
+        // none of those is recorded as placed elsewhere until that send is resolved; this pass
+        // leaves them out, and a listing after that shows them.
+        const unsure = (o: ListedOrder) => unresolvedSince !== undefined && !o.reference && (instant(o.createdAt) ?? '~') >= earlier(unresolvedSince, SKEW_MS);
+        const recorded = await this.record(adapter.provider, accountTenant, foreign, unsure);
         const entries = read.entries.flatMap(({ item, after }) => {
           const order = recorded.get(item.providerRef);
           return order && order.tenant === accountTenant && matches(order, item, filter) ? [{ item: order, after }] : [];
         });
-        return { entries, end: read.end, more: read.more };
+        const lastRead = read.entries.at(-1)?.item;
+        const frontier = lastRead ? instant(lastRead.createdAt) : undefined;
+        // Newest first: once past the filter's start, nothing further can match.
+        const more = read.more && !(filter.createdAfter && frontier && frontier <= filter.createdAfter);
+        return { entries, end: read.end, more, frontier };
       },
     };
   }
 
   /** Records orders seen for the first time, and what changed on those seen before: one path for every observation. */
-  private async record(provider: Provider, tenant: string, listed: readonly ListedOrder[]): Promise<Map<string, OrderRecord>> {
+  private async record(provider: Provider, tenant: string, listed: readonly ListedOrder[], unsure: (o: ListedOrder) => boolean): Promise<Map<string, OrderRecord>> {
     const now = this.clock().toISOString();
-    const recorded = await this.store.adoptOrders(listed.map((o) => adoption(provider, tenant, o, now)));
+    const recorded = await this.store.adoptOrders(
+      provider,
+      listed.filter((o) => !unsure(o)).map((o) => adoption(provider, tenant, o, now)),
+      listed.map((o) => o.providerRef),
+    );
     for (const item of listed) {
       const order = recorded.get(item.providerRef);
       if (order && (order.status !== item.status || order.providerStatus !== item.providerStatus)) {
@@ -122,7 +136,7 @@ export class OrderListing {
 
 function adoption(provider: Provider, tenant: string, listed: ListedOrder, now: string): { order: OrderRecord; recipients: RecipientRecord[] } {
   const id = randomUUID();
-  const createdAt = listed.createdAt && !Number.isNaN(Date.parse(listed.createdAt)) ? new Date(listed.createdAt).toISOString() : now;
+  const createdAt = instant(listed.createdAt) ?? now;
   return {
     order: {
       id,
@@ -174,3 +188,10 @@ function matches(order: OrderRecord, listed: ListedOrder, filter: OrderFilterVal
   }
   return true;
 }
+
+/** A provider's timestamp in the ledger's form (ISO-8601 UTC with milliseconds), or undefined. */
+function instant(value: string | null | undefined): string | undefined {
+  return value && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : undefined;
+}
+
+const earlier = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();

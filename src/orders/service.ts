@@ -7,7 +7,7 @@ import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
-import type { OrderListQuery, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { isEmail, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
 
 export interface SendResult {
@@ -236,10 +236,6 @@ export class OrdersService {
     return this.store.getOrders(tenant, ids);
   }
 
-  async list(query: OrderListQuery): Promise<OrderRecord[]> {
-    return this.store.listOrders(query);
-  }
-
   /** The gifts one tenant sent to these people, by email. */
   recipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]> {
     return this.store.getRecipientsByEmail(tenant, emails);
@@ -332,13 +328,13 @@ export class OrdersService {
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
 
-  /** Whether the provider may still report something about this order. */
   /** Records what a provider's own list says of an order, as a poll would; returns the order as now recorded. */
   async observeListed(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
     await this.observe(order, snapshot, 'POLL');
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
 
+  /** Whether the provider may still report something about this order. */
   isLive(order: OrderRecord): boolean {
     const adapter = this.providers.get(order.provider)?.adapter;
     return Boolean(adapter) && !isFinalStatus(order.status) && !adapter!.isSettled(order);

@@ -5,7 +5,15 @@ export interface MergeSource<T> {
   /** Names the source in cursors and in errors. */
   readonly name: string;
   /** Reads from a position this source issued (undefined: its head). */
-  read(position: unknown, want: number): Promise<NativeRead<T, unknown>>;
+  read(position: unknown, want: number): Promise<SourceRead<T>>;
+}
+
+export interface SourceRead<T> extends NativeRead<T, unknown> {
+  /**
+   * The time of the last item this read went through, returned or filtered out: nothing the source
+   * has not read yet is newer. Undefined when unknown.
+   */
+  frontier?: string;
 }
 
 /** Where each source stands: the state a merged cursor carries. */
@@ -22,10 +30,10 @@ export interface MergedPage<T> {
 
 /**
  * One page of a k-way merge: each source is read once, in parallel, and the newest head is taken
- * until the page is full. A source that has more than it returned cannot be passed over (its next
- * item may be newer than any other head), so once it runs dry the page ends there: the page may
- * then be short, but no item is ever skipped or repeated. Each edge carries every source's position
- * after it, so a page can end on any edge.
+ * until the page is full. A source that ran dry but has more holds back only what is not newer
+ * than its frontier (its next item may be as new as that), so the page may end short, but no item is
+ * ever skipped or repeated. Each edge carries every source's position after it, so a page can end
+ * on any edge.
  */
 export async function mergePage<I>(
   sources: readonly MergeSource<I>[],
@@ -36,7 +44,7 @@ export async function mergePage<I>(
 ): Promise<MergedPage<I>> {
   const reads = await Promise.allSettled(sources.map((s) => s.read(from[s.name], want)));
   const failures: MergedPage<I>['failures'] = [];
-  const live: { name: string; read: NativeRead<I, unknown>; next: number }[] = [];
+  const live: { name: string; read: SourceRead<I>; next: number }[] = [];
   reads.forEach((result, i) => {
     const name = sources[i]!.name;
     if (result.status === 'fulfilled') live.push({ name, read: result.value, next: 0 });
@@ -49,13 +57,15 @@ export async function mergePage<I>(
   const edges: MergedPage<I>['edges'] = [];
   const newer = (a: readonly [string, string], b: readonly [string, string]) => (a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1]);
   while (edges.length < want) {
-    if (live.some((s) => s.next >= s.read.entries.length && s.read.more)) break;
     let best: (typeof live)[number] | undefined;
     for (const source of live) {
       const head = source.read.entries[source.next];
       if (head && (!best || newer(key(head.item), key(best.read.entries[best.next]!.item)))) best = source;
     }
     if (!best) break;
+    const time = key(best.read.entries[best.next]!.item)[0];
+    const heldBack = live.some((s) => s.next >= s.read.entries.length && s.read.more && (s.read.frontier === undefined || !(time > s.read.frontier)));
+    if (heldBack) break;
     const entry = best.read.entries[best.next++]!;
     positions[best.name] = best.next === best.read.entries.length ? best.read.end : entry.after;
     edges.push({ node: entry.item, positions: { ...positions } });

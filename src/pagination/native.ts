@@ -17,52 +17,63 @@ export interface NativeRead<T, P> {
   more: boolean;
 }
 
-/** A place in a numbered list: the offset of the next item, and the list's length when it was read. */
+/**
+ * A place in a numbered list: the offset of the next item, the key of the item before it (found
+ * again wherever it moved), and the list's length when it was read, where the provider gives one.
+ */
 export interface OffsetPosition {
   o: number;
-  n: number;
+  n?: number;
+  k?: string;
 }
 
-export const isOffsetPosition = (v: unknown): v is OffsetPosition =>
-  typeof v === 'object' &&
-  v !== null &&
-  Number.isInteger((v as OffsetPosition).o) &&
-  Number.isInteger((v as OffsetPosition).n) &&
-  (v as OffsetPosition).o >= 0 &&
-  (v as OffsetPosition).n >= 0;
+export const isOffsetPosition = (v: unknown): v is OffsetPosition => {
+  if (typeof v !== 'object' || v === null) return false;
+  const { o, n, k } = v as OffsetPosition;
+  return Number.isInteger(o) && o >= 0 && (n === undefined || (Number.isInteger(n) && n >= 0)) && (k === undefined || typeof k === 'string');
+};
 
-/** One numbered page as the provider returns it: 1-based `page`, and the list's total length. */
-export type FetchNumberedPage<T> = (page: number, size: number) => Promise<{ items: T[]; total: number }>;
+/** One numbered page as the provider returns it: 1-based `page`, and the list's total length where it says. */
+export type FetchNumberedPage<T> = (page: number, size: number) => Promise<{ items: T[]; total?: number }>;
 
 /**
  * A newest-first list read by page number. Page numbers shift when orders arrive at the head, so a
- * position keeps the list's length from when it was issued: the items added since are counted and
- * stepped over, and nothing is repeated or skipped. (Providers append new orders at the head and do
- * not delete orders, so a grown total means that many new items in front.)
+ * read starts at the last item taken and finds it again by key: what follows it is next, however far
+ * it moved within the page read. Where it moved further, the grown total says by how much (one more
+ * read). Providers append new orders at the head and do not delete them; without a total and with
+ * the last item out of reach, the read goes on from the same offset.
  */
-export function numberedList<T>(fetch: FetchNumberedPage<T>, maxPageSize: number): NativeList<T, OffsetPosition> {
-  const readAt = async (offset: number, want: number) => {
-    const { page, size } = pageCovering(offset, Math.max(1, want), maxPageSize);
+export function numberedList<T>(fetch: FetchNumberedPage<T>, maxPageSize: number, keyOf: (item: T) => string): NativeList<T, OffsetPosition> {
+  /** `anchored`: `offset` is the last item taken; read it too if one page holds it and what follows, else from the next. */
+  const readAt = async (offset: number, want: number, anchored = false) => {
+    let plan = pageCovering(offset, Math.max(1, want + (anchored ? 1 : 0)), maxPageSize);
+    if (anchored && !plan.fits) plan = pageCovering(offset + 1, Math.max(1, want), maxPageSize);
+    const { page, size } = plan;
     const { items, total } = await fetch(page, size);
-    return { items, total, firstIndex: (page - 1) * size };
+    return { items, total, size, firstIndex: (page - 1) * size };
   };
-  // Items that arrived at the head since the position was issued push the next one back by as many.
-  const startOf = (position: OffsetPosition | undefined, total: number) => (position ? position.o + Math.max(0, total - position.n) : 0);
   return {
     async read(position, want) {
-      let page = await readAt(position?.o ?? 0, want);
-      let start = startOf(position, page.total);
-      if (start >= page.firstIndex + page.items.length && start < page.total && page.items.length > 0) {
+      let page = position && position.o > 0 ? await readAt(position.o - 1, want, true) : await readAt(position?.o ?? 0, want);
+      let start = position?.o ?? 0;
+      const anchor = position?.k === undefined ? -1 : page.items.findIndex((item) => keyOf(item) === position.k);
+      if (anchor >= 0) {
+        start = page.firstIndex + anchor + 1;
+      } else if (position?.n !== undefined && page.total !== undefined && page.total > position.n) {
+        start = position.o + (page.total - position.n);
         // So many arrived that the next item is past this page: one more read, where it now is.
-        page = await readAt(start, want);
-        start = startOf(position, page.total);
+        if (start >= page.firstIndex + page.items.length && start < page.total) page = await readAt(start, want);
       }
       const entries = page.items
         .map((item, i) => ({ item, index: page.firstIndex + i }))
         .filter((e) => e.index >= start)
-        .map(({ item, index }) => ({ item, after: { o: index + 1, n: page.total } }));
-      const endOffset = Math.max(start, page.firstIndex + page.items.length);
-      return { entries, end: { o: endOffset, n: page.total }, more: page.items.length > 0 && endOffset < page.total };
+        .map(({ item, index }) => ({ item, after: { o: index + 1, n: page.total, k: keyOf(item) } }));
+      const last = page.items.at(-1);
+      const lastIndex = page.firstIndex + page.items.length;
+      const end: OffsetPosition =
+        last !== undefined && lastIndex > start ? { o: lastIndex, n: page.total, k: keyOf(last) } : { o: start, n: page.total, k: position?.k };
+      const more = page.items.length > 0 && (page.total !== undefined ? end.o < page.total : page.items.length === page.size);
+      return { entries, end, more };
     },
   };
 }
@@ -72,12 +83,12 @@ export function numberedList<T>(fetch: FetchNumberedPage<T>, maxPageSize: number
  * largest size the provider allows if the window fits in one of its pages, else the largest that
  * fits, else the largest (the read then returns fewer, and the next read goes on from there).
  */
-export function pageCovering(offset: number, want: number, maxPageSize: number): { page: number; size: number } {
+export function pageCovering(offset: number, want: number, maxPageSize: number): { page: number; size: number; fits: boolean } {
   const wanted = Math.min(want, maxPageSize);
   for (let size = maxPageSize; size >= wanted; size--) {
-    if ((offset % size) + wanted <= size) return { page: Math.floor(offset / size) + 1, size };
+    if ((offset % size) + wanted <= size) return { page: Math.floor(offset / size) + 1, size, fits: true };
   }
-  return { page: Math.floor(offset / maxPageSize) + 1, size: maxPageSize };
+  return { page: Math.floor(offset / maxPageSize) + 1, size: maxPageSize, fits: false };
 }
 
 /** A place in a chained list: the provider's cursor of a page (null: the first page) and how many of its items were read. */

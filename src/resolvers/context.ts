@@ -54,9 +54,9 @@ export function createLoaders(orders: OrdersService, providers: ProviderRegistry
     balances: new DataLoader<Provider, Money[] | null>(async (keys) =>
       Promise.all(keys.map((p) => (providers.get(p)?.adapter.balances?.() ?? Promise.resolve(null)).catch((error: Error) => error))),
     ),
-    // One order asked for alone is read through from its provider; a batch (a gateway's entity
-    // lookups) serves the ledger, which polling and webhooks keep current, so its cost stays one query.
-    order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: ids.length === 1 })),
+    // The ledger as polling and webhooks keep it: one query per batch, and no provider call, however
+    // many orders a query (or a gateway's entity batch) touches. `order(id)` reads through itself.
+    order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: false })),
     recipients: new DataLoader<string, RecipientRecord[]>(async (ids) => groupBy(await orders.recipients(ids), (r) => r.orderId, ids)),
     /** Keyed by lowercased email. */
     giftsReceived: new DataLoader<string, (RecipientRecord & { provider: Provider })[]>(async (emails) =>

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, ID, Info, Int, Query, Resolver } from 'type-graphql';
 import { badInput, GiftgraphError, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
@@ -13,14 +14,19 @@ import { authorize, type GraphQLContext } from './context.js';
 
 @Resolver()
 export class QueryResolver {
-  @Query(() => Order, { nullable: true, description: 'One order of your tenant, by its global id.' })
+  @Query(() => Order, {
+    nullable: true,
+    description: 'One order of your tenant, by its global id. An order still on its way is asked of its provider first.',
+  })
   async order(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Order> {
-    const { loaders } = authorize(ctx, 'orders:read');
+    const { viewer, loaders } = authorize(ctx, 'orders:read');
     const decoded = decodeId(id, 'Order');
     if (!decoded) throw badInput('id', 'is not an Order id');
+    // One order asked for by id is read through: a still-moving order is asked of its provider first.
+    const [record] = await ctx.services.orders.load(viewer.tenant, [decoded.local], { refresh: true });
     // Another tenant's order is NOT_FOUND, not FORBIDDEN: its existence is not revealed.
-    const record = await loaders.order.load(decoded.local);
     if (!record || record.provider !== decoded.provider) throw notFound('Order');
+    loaders.order.prime(record.id, record);
     return orderView(record);
   }
 
@@ -32,6 +38,7 @@ export class QueryResolver {
   })
   async orders(
     @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter | null,
@@ -48,17 +55,17 @@ export class QueryResolver {
         new GiftgraphError('PROVIDER_UNAVAILABLE', `${source} did not answer, so its orders are missing from this page; ask for it again to retry`, {
           provider: source as ProviderName,
           retryable: true,
-        }, { path: ['orders'] }),
+        }, { path: responsePathAsArray(info.path) }),
       );
     }
     const edges = page.edges.map(({ node, positions }) => {
       loaders.order.prime(node.id, node);
       return { cursor: cursors.encode(scope, positions), node: orderView(node) };
     });
-    const info = pageInfo(edges, page.hasNextPage, Boolean(after));
+    const paging = pageInfo(edges, page.hasNextPage, Boolean(after));
     // A page whose items were all filtered out still moved on: its end is where the next one starts.
-    if (edges.length === 0 && page.hasNextPage) info.endCursor = cursors.encode(scope, page.end);
-    return { edges, pageInfo: info };
+    if (edges.length === 0 && page.hasNextPage) paging.endCursor = cursors.encode(scope, page.end);
+    return { edges, pageInfo: paging };
   }
 
   @Authorized('orders:read')

@@ -198,8 +198,16 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<Set<string>> {
-    if (seen.length === 0) return new Set();
+  async findPlaced(
+    provider: Provider,
+    seen: readonly { ref: string; reference?: string | null }[],
+  ): Promise<{ placed: Set<string>; unresolvedSince?: string }> {
+    const unresolvedSince = (this.sql(
+      `SELECT MIN(created_at) FROM orders WHERE provider = ? AND origin = 'GIFTGRAPH' AND provider_ref IS NULL AND submission IN ('SENDING','UNCONFIRMED')`,
+    )
+      .pluck()
+      .get(provider) ?? undefined) as string | undefined;
+    if (seen.length === 0) return { placed: new Set(), unresolvedSince };
     const refs = seen.map((s) => s.ref);
     const references = seen.map((s) => s.reference).filter((r): r is string => Boolean(r));
     const rows = this.sql(
@@ -208,25 +216,34 @@ export class SqliteStore implements Store {
     ).all(provider, ...refs, ...references) as { id: string; provider_ref: string | null }[];
     const placedIds = new Set(rows.map((r) => r.id));
     const placedRefs = new Set(rows.map((r) => r.provider_ref));
-    return new Set(seen.filter((s) => placedRefs.has(s.ref) || (s.reference && placedIds.has(s.reference))).map((s) => s.ref));
+    const placed = new Set(seen.filter((s) => placedRefs.has(s.ref) || (s.reference && placedIds.has(s.reference))).map((s) => s.ref));
+    return { placed, unresolvedSince };
   }
 
-  async adoptOrders(orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[]): Promise<Map<string, OrderRecord>> {
-    if (orders.length === 0) return new Map();
+  async adoptOrders(
+    provider: Provider,
+    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
+    refs: readonly string[],
+  ): Promise<Map<string, OrderRecord>> {
     return this.db.transaction(() => {
+      // Never an order giftgraph sent, even one whose acceptance was recorded a moment ago; and the
+      // owner follows configuration, so a changed owner takes over what was recorded before.
       const insert = this.sql(
         `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
            total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
-         VALUES (@id, @tenant, @provider, 'PROVIDER', @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
-           @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt)
-         ON CONFLICT DO NOTHING`,
+         SELECT @id, @tenant, @provider, 'PROVIDER', @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
+           @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt
+         WHERE NOT EXISTS (SELECT 1 FROM orders WHERE provider = @provider AND provider_ref = @providerRef AND origin = 'GIFTGRAPH')
+         ON CONFLICT (provider, provider_ref) WHERE origin = 'PROVIDER' DO UPDATE SET tenant = excluded.tenant WHERE tenant <> excluded.tenant`,
       );
+      const existing = this.sql("SELECT 1 FROM orders WHERE provider = ? AND provider_ref = ? AND origin = 'PROVIDER'").pluck();
       for (const { order, recipients } of orders) {
-        if (insert.run(orderParams(order)).changes > 0) this.insertRecipients(recipients);
+        const isNew = existing.get(provider, order.providerRef) === undefined;
+        if (insert.run(orderParams(order)).changes > 0 && isNew) this.insertRecipients(recipients);
       }
-      const refs = orders.map((o) => o.order.providerRef!);
+      if (refs.length === 0) return new Map<string, OrderRecord>();
       const rows = this.sql(`SELECT * FROM orders WHERE provider = ? AND origin = 'PROVIDER' AND provider_ref IN (${placeholders(refs.length)})`).all(
-        orders[0]!.order.provider,
+        provider,
         ...refs,
       ) as OrderRow[];
       return new Map(rows.map((r) => [r.provider_ref!, toOrder(r)]));
@@ -512,9 +529,8 @@ export class SqliteStore implements Store {
   }
 
   async listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
-    // Orders placed at a provider are refreshed when listed and by webhooks, not polled.
     const rows = this.sql(
-      `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND origin = 'GIFTGRAPH' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
+      `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
          AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
        ORDER BY created_at, id LIMIT @limit`,
     ).all({ limit, createdAt: after?.createdAt ?? null, id: after?.id ?? null }) as OrderRow[];
@@ -529,7 +545,9 @@ export class SqliteStore implements Store {
       | undefined;
     const row =
       own ??
-      (this.sql('SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? LIMIT 1').get(ref, provider) as
+      (this.sql(
+        "SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? ORDER BY o.origin = 'GIFTGRAPH' DESC LIMIT 1",
+      ).get(ref, provider) as
         | OrderRow
         | undefined);
     return row ? toOrder(row) : undefined;

@@ -44,14 +44,20 @@ export interface Store {
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   /**
    * Which of a provider's orders were sent through giftgraph (by any tenant): by the provider's
-   * reference, or by our order id where the provider echoes it back.
+   * reference, or by our order id where the provider echoes it back. `unresolvedSince`: the oldest
+   * send to this provider whose reference we do not know yet (in flight, or its answer was lost).
    */
-  findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<Set<string>>;
+  findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolvedSince?: string }>;
   /**
    * Records orders placed at a provider (origin PROVIDER) the first time they are seen, with their
-   * recipients; returns every one as now recorded, new or not, keyed by the provider's reference.
+   * recipients, for the tenant that now owns the account; never one giftgraph sent. Returns the
+   * recorded orders among `refs`, new or not, keyed by the provider's reference.
    */
-  adoptOrders(orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[]): Promise<Map<string, OrderRecord>>;
+  adoptOrders(
+    provider: Provider,
+    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
+    refs: readonly string[],
+  ): Promise<Map<string, OrderRecord>>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   /** One tenant's recipients with any of these emails (case-insensitive), with their order's provider, newest order first. */
   getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]>;

@@ -108,8 +108,9 @@ async function walk(read: (after: string | null) => Promise<{ edges: { node: str
 
 describe('native paging', () => {
   it('finds one page request that covers a window wherever it starts', () => {
-    expect(pageCovering(0, 7, 100)).toEqual({ page: 1, size: 100 });
-    expect(pageCovering(98, 7, 100)).toEqual({ page: 2, size: 98 });
+    expect(pageCovering(0, 7, 100)).toEqual({ page: 1, size: 100, fits: true });
+    expect(pageCovering(98, 7, 100)).toEqual({ page: 2, size: 98, fits: true });
+    expect(pageCovering(9, 11, 10)).toEqual({ page: 1, size: 10, fits: false });
     for (let offset = 0; offset < 500; offset++) {
       const { page, size } = pageCovering(offset, 7, 100);
       expect((page - 1) * size).toBeLessThanOrEqual(offset);
@@ -119,7 +120,7 @@ describe('native paging', () => {
 
   it('turns page/size into a Relay connection: every item once, in order, one request a page', async () => {
     const provider = pagedProvider(53);
-    const list = numberedList(provider.fetch, 20);
+    const list = numberedList(provider.fetch, 20, (s) => s);
     const scope = { list: 'native' };
     const seen = await walk((after) => nativeConnection(list, isOffsetPosition, { first: 7, after }, acme, scope, (s) => s));
     expect(seen).toEqual(provider.state.list);
@@ -128,7 +129,7 @@ describe('native paging', () => {
 
   it('neither repeats nor skips when items arrive at the head between pages', async () => {
     const provider = pagedProvider(40);
-    const list = numberedList(provider.fetch, 20);
+    const list = numberedList(provider.fetch, 20, (s) => s);
     const scope = { list: 'native' };
     const expected = [...provider.state.list];
     let arrivals = 0;
@@ -136,6 +137,18 @@ describe('native paging', () => {
       // 25 new items at the head before a page: more than one native page's worth.
       if (after) provider.state.list.unshift(...Array.from({ length: arrivals++ === 1 ? 25 : 1 }, (_, i) => `new-${arrivals}-${i}`));
       return nativeConnection(list, isOffsetPosition, { first: 6, after }, acme, scope, (s) => s);
+    });
+    expect(seen).toEqual(expected);
+  });
+
+  it('finds its place by the last item taken when the provider gives no total', async () => {
+    const provider = pagedProvider(60);
+    const untotalled = async (page: number, size: number) => ({ items: (await provider.fetch(page, size)).items });
+    const list = numberedList(untotalled, 20, (s) => s);
+    const expected = [...provider.state.list];
+    const seen = await walk(async (after) => {
+      if (after) provider.state.list.unshift(`new-${provider.state.list.length}`, `new-${provider.state.list.length}b`);
+      return nativeConnection(list, isOffsetPosition, { first: 7, after }, acme, { list: 'native' }, (s) => s);
     });
     expect(seen).toEqual(expected);
   });
@@ -163,30 +176,54 @@ describe('native paging', () => {
 });
 
 describe('the k-way merge', () => {
-  const source = (name: string, times: string[], fail = false): MergeSource<string> => {
-    const list = numberedList(async (page, size) => {
-      if (fail) throw new Error(`${name} is down`);
-      return { items: times.slice((page - 1) * size, page * size).map((t) => `${t}|${name}`), total: times.length };
-    }, 10);
-    return { name, read: (position, want) => list.read(position as never, want) };
+  const source = (name: string, times: string[], fail = false, keep: (time: string) => boolean = () => true): MergeSource<string> => {
+    const list = numberedList(
+      async (page, size) => {
+        if (fail) throw new Error(`${name} is down`);
+        return { items: times.slice((page - 1) * size, page * size).map((t) => `${t}|${name}`), total: times.length };
+      },
+      10,
+      (s) => s,
+    );
+    return {
+      name,
+      read: async (position, want) => {
+        const read = await list.read(position as never, want);
+        const frontier = read.entries.at(-1)?.item.split('|')[0];
+        return { ...read, entries: read.entries.filter((e) => keep(e.item.split('|')[0]!)), frontier };
+      },
+    };
   };
+  async function all(sources: MergeSource<string>[], want: number) {
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let from = {};
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await mergePage(sources, from, want, key);
+      seen.push(...page.edges.map((e) => e.node));
+      sizes.push(page.edges.length);
+      if (!page.hasNextPage) return { seen, sizes };
+      from = page.edges.at(-1)?.positions ?? page.end;
+    }
+    throw new Error('the merge never ended');
+  }
   const key = (item: string) => item.split('|') as [string, string];
 
   it('interleaves sources newest first, each item once across pages', async () => {
     const a = ['09', '07', '05', '03', '01'];
     const b = ['10', '08', '06', '04', '02', '00'];
     const c = ['11', '05'];
-    const sources = [source('A', a), source('B', b), source('C', c)];
-    const seen: string[] = [];
-    let from = {};
-    for (;;) {
-      const page = await mergePage(sources, from, 4, key);
-      seen.push(...page.edges.map((e) => e.node));
-      if (!page.hasNextPage) break;
-      from = page.edges.at(-1)!.positions;
-    }
+    const { seen } = await all([source('A', a), source('B', b), source('C', c)], 4);
     expect(seen.map((s) => key(s)[0])).toEqual(['11', '10', '09', '08', '07', '06', '05', '05', '04', '03', '02', '01', '00']);
     expect(new Set(seen).size).toBe(13);
+  });
+
+  it('does not let a source whose items are all filtered out hold back newer items of the others', async () => {
+    const times = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(from - i).padStart(3, '0'));
+    // A: 40 items, only the oldest 3 kept (a filter, or orders the ledger lists instead).
+    const { seen, sizes } = await all([source('A', times(200, 40), false, (t) => Number(t) <= 163), source('B', times(199, 30))], 10);
+    expect(seen.map((s) => key(s)[0])).toEqual([...times(200, 40).filter((t) => Number(t) <= 163), ...times(199, 30)].sort().reverse());
+    expect(sizes.slice(0, -1).every((n) => n > 0)).toBe(true);
   });
 
   it('reports a source that fails, keeps the others, and asks it again from where it stood', async () => {

@@ -57,11 +57,11 @@ export class GiftronautAdapter implements ProviderAdapter {
   readonly orderList = numberedList<ListedOrder>(async (page, pageSize) => {
     const listed = await this.api.listOrders(page, pageSize);
     return {
-      // The wrapper's total is assumed; without it, a full page means there may be more.
-      total: listed.totalCount ?? (page - 1) * pageSize + listed.data.length + (listed.data.length === pageSize ? 1 : 0),
+      // The list wrapper is assumed, `totalCount` included; paging does not depend on it.
+      total: listed.totalCount,
       items: listed.data.map((o) => ({ ...orderSnapshot(o), createdAt: o.createdAt ?? null, total: orderTotal(o.recipients ?? [], o.currency) })),
     };
-  }, MAX_PAGE_SIZE);
+  }, MAX_PAGE_SIZE, (o) => o.providerRef);
 
   constructor(connection: GiftronautConnection, timeoutMs: number) {
     this.api = new GiftronautApi(connection, timeoutMs);

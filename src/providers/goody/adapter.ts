@@ -61,15 +61,18 @@ export class GoodyAdapter implements ProviderAdapter {
           lastName: o.recipient_last_name ?? null,
         }));
         const snapshot = batchSnapshot(b, preview, this.now(), people);
+        // The preview holds at most 10 orders: a larger batch's total and recipients are not all in it.
+        const whole = (b.orders_count ?? preview.length) <= preview.length;
         return {
           ...snapshot,
+          total: whole ? snapshot.total : null,
           recipients: snapshot.recipients?.map((r) => ({ ...r, email: people[r.position]?.email ?? null })),
           createdAt: b.created_at ?? null,
           reference: b.customer_reference_id ?? null,
         };
       }),
     };
-  }, MAX_PER_PAGE);
+  }, MAX_PER_PAGE, (b) => b.providerRef);
   /** Every product, page by page. */
   private readonly products = new Cached<Map<string, GoodyProduct>>(async () => {
     const products = new Map<string, GoodyProduct>();
