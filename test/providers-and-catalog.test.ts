@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BalancesDocument, CatalogDocument, ProvidersDocument, SendGiftsDocument } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import type { Provider } from '../src/core/model.js';
+import { BalancesDocument, CatalogDocument, ProvidersDocument, SendGiftsDocument, type CatalogQuery } from './generated/graphql.js';
+import { errorCode, Harness, type GraphQLResult } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -78,6 +79,37 @@ describe('catalog', () => {
     const page = (await h.gql(CatalogDocument, { provider: 'GUUSTO', first: 1 })).data!.catalog;
     expect(page.edges).toHaveLength(1);
     expect(page.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it.each([
+    ['GOODY', 'page/per_page', {}],
+    ['ANDOPEN', 'after=<id> with has_more', { andOpenVersion: '2026-05' as const }],
+    ['ANDOPEN', 'JSON:API links.next', { andOpenVersion: '2025-09' as const }],
+  ])("pages %s's own catalog (%s) as a connection: every item once, one or two requests a page", async (provider, _style, options) => {
+    const own = await Harness.start(options);
+    try {
+      const whole = (await own.gql(CatalogDocument, { provider: provider as Provider, first: 100 })).data!.catalog;
+      expect(whole.pageInfo.hasNextPage).toBe(false);
+      const box = provider === 'GOODY' ? own.goody : own.andOpen;
+      const listPath = provider === 'GOODY' ? '/v1/products' : '/campaigns';
+      const seen: string[] = [];
+      let after: string | null | undefined = null;
+      for (let pages = 1; ; pages++) {
+        const before = box.http.received.filter((r) => r.path === listPath).length;
+        const result: GraphQLResult<CatalogQuery> = await own.gql(CatalogDocument, { provider: provider as Provider, first: 4, after });
+        const page = result.data!.catalog;
+        const requests = box.http.received.filter((r) => r.path === listPath).length - before;
+        expect(requests).toBeGreaterThanOrEqual(1);
+        expect(requests).toBeLessThanOrEqual(2);
+        seen.push(...page.edges.map((e) => e.node.id));
+        if (!page.pageInfo.hasNextPage) break;
+        after = page.pageInfo.endCursor;
+        expect(pages).toBeLessThan(50);
+      }
+      expect(seen).toEqual(whole.edges.map((e) => e.node.id));
+    } finally {
+      await own.close();
+    }
   });
 
   it('refuses a provider that is not configured', async () => {

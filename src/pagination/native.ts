@@ -127,3 +127,34 @@ export function chainedList<T>(
     },
   };
 }
+
+/** The same list with each item mapped (a provider's records as our model's). */
+export function mapList<T, U, P>(list: NativeList<T, P>, map: (item: T) => U): NativeList<U, P> {
+  return {
+    async read(position, want) {
+      const read = await list.read(position, want);
+      return { ...read, entries: read.entries.map((e) => ({ item: map(e.item), after: e.after })) };
+    },
+  };
+}
+
+/**
+ * Every item of a list, read to its end (a catalog kept whole). Stops at a read that does not move
+ * on, so a provider whose cursor stands still cannot make it loop.
+ */
+export async function drain<T, P>(list: NativeList<T, P>, pageSize: number): Promise<T[]> {
+  const items: T[] = [];
+  let position: P | undefined;
+  for (;;) {
+    const read = await list.read(position, pageSize);
+    items.push(...read.entries.map((e) => e.item));
+    if (!read.more || read.entries.length === 0 || JSON.stringify(read.end) === JSON.stringify(position)) return items;
+    position = read.end;
+  }
+}
+
+/** A native list with the check its cursors' positions need, for a Relay connection over it. */
+export interface PagedList<T, P = unknown> {
+  list: NativeList<T, P>;
+  isPosition: (value: unknown) => value is P;
+}

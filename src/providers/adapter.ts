@@ -2,7 +2,7 @@ import type { InputErrors } from '../core/errors.js';
 import type { Money } from '../core/money.js';
 import type { CatalogKind, GiftStatus, Provider } from '../core/model.js';
 import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../store/records.js';
-import type { NativeList, OffsetPosition } from '../pagination/native.js';
+import type { NativeList, OffsetPosition, PagedList } from '../pagination/native.js';
 import type { ProviderCallError } from './http.js';
 
 /** What a provider can do, so clients and the service can tell before trying. */
@@ -140,7 +140,10 @@ export interface ProviderAdapter {
   readonly orderList?: NativeList<ListedOrder, OffsetPosition>;
   cancel?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
+  /** The whole catalog, kept for a while (input checks read it). */
   catalog(): Promise<CatalogEntry[]>;
+  /** The catalog page by page as the provider pages it, where it does: `catalog` connections read it live. */
+  readonly catalogPages?: PagedList<CatalogEntry>;
   /** Funds available to send with, per currency, where the provider reports them. */
   balances?(): Promise<Money[]>;
   /** Releases pooled connections. */

@@ -3,9 +3,10 @@ import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord, Submission } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
+import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
-import { AndOpenApi, type Campaign, type GiftRequest } from './api.js';
+import { AndOpenApi, CAMPAIGN_PAGE, type Campaign, type GiftRequest } from './api.js';
 import type { AndOpenConnection } from './config.js';
 import { andOpenWebhooks } from './webhook.js';
 
@@ -48,25 +49,24 @@ export class AndOpenAdapter implements ProviderAdapter {
   readonly sendsPerRecipient = true;
   readonly api: AndOpenApi;
   readonly webhooks: ProviderWebhooks | undefined;
-  /** Every campaign, following either pagination style to its end. */
-  private readonly campaigns = new Cached<Campaign[]>(async () => {
-    const all: Campaign[] = [];
-    const seen = new Set<string>();
-    let next: string | undefined;
-    do {
-      const page = await this.api.campaignsPage(next);
-      const fresh = page.campaigns.filter((c) => !seen.has(c.id));
-      // A page with nothing new means the cursor did not move: stop rather than loop.
-      if (fresh.length === 0) break;
-      fresh.forEach((c) => seen.add(c.id));
-      all.push(...fresh);
-      next = page.next;
-    } while (next);
-    return all;
-  });
+  /**
+   * Campaigns, newest first, in either pagination style: `after=<id>` with `has_more` (2026-05),
+   * where any campaign is a place to resume, or the `links.next` URL of each page (JSON:API).
+   */
+  readonly catalogPages: PagedList<CatalogEntry, ChainPosition>;
+  /** Every campaign, for input checks. */
+  private readonly campaigns = new Cached<CatalogEntry[]>(() => drain(this.catalogPages.list, CAMPAIGN_PAGE));
 
   constructor(connection: AndOpenConnection, timeoutMs: number) {
     this.api = new AndOpenApi(connection, timeoutMs);
+    const campaigns = chainedList(
+      async (cursor) => {
+        const page = await this.api.campaignsPage(cursor ?? undefined);
+        return { items: page.campaigns, next: page.next ?? null };
+      },
+      connection.version === '2026-05' ? (campaign) => campaign.id : undefined,
+    );
+    this.catalogPages = { list: mapList(campaigns, campaignEntry), isPosition: isChainPosition };
     this.webhooks = connection.webhookSecret ? andOpenWebhooks(connection.webhookSecret) : undefined;
   }
 
@@ -122,9 +122,8 @@ export class AndOpenAdapter implements ProviderAdapter {
     return { providerRef: '', status: order.status, providerStatus: order.providerStatus, recipients: seen };
   }
 
-  async catalog(): Promise<CatalogEntry[]> {
-    const campaigns = await this.campaigns.get();
-    return campaigns.map((c) => ({ localId: `campaign:${c.id}`, kind: 'CAMPAIGN', name: c.name, currency: null, prices: [], minAmount: null, maxAmount: null }));
+  catalog(): Promise<CatalogEntry[]> {
+    return this.campaigns.get();
   }
 
   close(): Promise<void> {
@@ -202,3 +201,13 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, run: (item: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+const campaignEntry = (c: Campaign): CatalogEntry => ({
+  localId: `campaign:${c.id}`,
+  kind: 'CAMPAIGN',
+  name: c.name,
+  currency: null,
+  prices: [],
+  minAmount: null,
+  maxAmount: null,
+});

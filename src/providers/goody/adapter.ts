@@ -4,7 +4,7 @@ import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
-import { numberedList } from '../../pagination/native.js';
+import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
@@ -73,15 +73,20 @@ export class GoodyAdapter implements ProviderAdapter {
       }),
     };
   }, MAX_PER_PAGE, (b) => b.providerRef);
-  /** Every product, page by page. */
-  private readonly products = new Cached<Map<string, GoodyProduct>>(async () => {
-    const products = new Map<string, GoodyProduct>();
-    for (let page = 1; ; page++) {
-      const listed = await this.api.products(page, MAX_PER_PAGE);
-      for (const p of listed.data) products.set(p.id, p);
-      if (listed.data.length === 0 || page * MAX_PER_PAGE >= listed.list_meta.total_count) return products;
-    }
-  });
+  /** Products page by page (page/per_page with `list_meta`). */
+  private readonly productList = numberedList<GoodyProduct>(
+    async (page, perPage) => {
+      const listed = await this.api.products(page, perPage);
+      return { items: listed.data, total: listed.list_meta.total_count };
+    },
+    MAX_PER_PAGE,
+    (p) => p.id,
+  );
+  readonly catalogPages = { list: mapList(this.productList, productEntry), isPosition: isOffsetPosition };
+  /** Every product, for input checks. */
+  private readonly products = new Cached<Map<string, GoodyProduct>>(
+    async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])),
+  );
 
   constructor(
     connection: GoodyConnection,
@@ -262,17 +267,7 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   async catalog(): Promise<CatalogEntry[]> {
-    const products = await this.products.get();
-    const usdMoney = (minor: number): Money => ({ minor, currency: 'USD' });
-    return [...products.values()].map((p) => ({
-      localId: `product:${p.id}`,
-      kind: 'PRODUCT' as const,
-      name: p.brand?.name ? `${p.brand.name}: ${p.name}` : p.name,
-      currency: 'USD',
-      prices: p.price_is_variable || typeof p.price !== 'number' ? [] : [usdMoney(p.price)],
-      minAmount: p.price_is_variable && p.variable_price_min ? usdMoney(p.variable_price_min) : null,
-      maxAmount: p.price_is_variable && p.variable_price_max ? usdMoney(p.variable_price_max) : null,
-    }));
+    return [...(await this.products.get()).values()].map(productEntry);
   }
 
   close(): Promise<void> {
@@ -328,3 +323,17 @@ function productOf(options: GoodyOptions): string | undefined {
 const isDuplicateReference = (error: ProviderCallError): boolean => /customer.?reference/i.test(error.message) && /taken|exists|duplicate|already/i.test(error.message);
 
 const usd = (minor: number): string => formatAmount({ minor, currency: 'USD' });
+
+const usdMoney = (minor: number): Money => ({ minor, currency: 'USD' });
+
+function productEntry(p: GoodyProduct): CatalogEntry {
+  return {
+    localId: `product:${p.id}`,
+    kind: 'PRODUCT',
+    name: p.brand?.name ? `${p.brand.name}: ${p.name}` : p.name,
+    currency: 'USD',
+    prices: p.price_is_variable || typeof p.price !== 'number' ? [] : [usdMoney(p.price)],
+    minAmount: p.price_is_variable && p.variable_price_min ? usdMoney(p.variable_price_min) : null,
+    maxAmount: p.price_is_variable && p.variable_price_max ? usdMoney(p.variable_price_max) : null,
+  };
+}
