@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Provider } from '../src/core/model.js';
+import { decodeId } from '../src/core/global-id.js';
 import type { WebhookSender } from '../src/sandboxes/kit/webhooks.js';
 import { CatalogDocument, OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
@@ -151,6 +152,40 @@ describe('polling', () => {
       ]);
       expect(s.events.every((e) => e.order.id === sent.data!.sendGifts.order.id)).toBe(true);
       await s.close();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("reads a listing provider's due orders from one page of its list, not one request each", async () => {
+    // A first delay long enough for every send to be made before the first poll.
+    const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 500 }, only: ['GIFTRONAUT'] });
+    try {
+      const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
+        (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
+      )!.node.id;
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const sent = await h.gql(SendGiftsDocument, {
+          input: {
+            provider: 'GIFTRONAUT',
+            idempotencyKey: `batch-poll-${i}`,
+            senderName: 'Acme',
+            amount: { amount: '20', currency: 'USD' },
+            recipients: [{ email: `p${i}@example.com` }],
+            giftronaut: { productId: card },
+          },
+        });
+        ids.push(sent.data!.sendGifts.order.id);
+      }
+      const gets = () => h.giftronaut.http.received.filter((r) => r.method === 'GET');
+      const before = gets().length;
+      h.advance(3);
+      const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
+      await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
+      const polled = gets().slice(before);
+      expect(polled.filter((r) => r.path === '/api/v1/orders').length).toBeGreaterThan(0);
+      expect(polled.filter((r) => /^\/api\/v1\/orders\/[^/]+$/.test(r.path))).toEqual([]);
     } finally {
       await h.close();
     }

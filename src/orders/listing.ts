@@ -127,7 +127,7 @@ export class OrderListing {
     for (const item of listed) {
       const order = recorded.get(item.providerRef);
       if (order && (order.status !== item.status || order.providerStatus !== item.providerStatus)) {
-        recorded.set(item.providerRef, await this.orders.observeListed(order, item));
+        recorded.set(item.providerRef, await this.orders.recordPolled(order, item));
       }
     }
     return recorded;

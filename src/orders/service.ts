@@ -328,8 +328,8 @@ export class OrdersService {
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
 
-  /** Records what a provider's own list says of an order, as a poll would; returns the order as now recorded. */
-  async observeListed(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
+  /** Records a provider's snapshot of an order read in a batch (from its list), as a poll; returns the order as now recorded. */
+  async recordPolled(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
     await this.observe(order, snapshot, 'POLL');
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }

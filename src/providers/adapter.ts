@@ -134,6 +134,11 @@ export interface ProviderAdapter {
   isSettled(order: OrderRecord): boolean;
   /** The order as the provider sees it now. */
   refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
+  /**
+   * Many orders read at once, where one request to the provider's list shows them with their
+   * recipients: snapshots of those it found, by our order id. The rest are refreshed one by one.
+   */
+  refreshMany?(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>>;
   /** What this order allows now, where it is narrower than the provider's capabilities. */
   orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
   /** The provider's own list of orders, newest first, including ones placed outside giftgraph; where `canListOrders`. */

@@ -29,6 +29,9 @@ export const DEFAULT_POLLING: PollerOptions = {
   perSecond: 10,
 };
 
+/** At most this many orders in one batch poll: one page of a provider's list. */
+const BATCH = 100;
+
 /** Open orders are read back from the ledger at start this many at a time. */
 const RESUME_PAGE = 1_000;
 
@@ -36,12 +39,17 @@ interface Entry {
   order: OrderRecord;
   dueAt: number;
   polls: number;
+  /** The provider's list did not show it last time: poll it on its own. */
+  alone?: boolean;
 }
 
 /**
  * Polls every order its provider may still move along, until it settles: fast at first, slower as
- * it ages (a gift usually moves within seconds; one that has not, rarely moves soon), with jitter, a per-provider concurrency cap and rate. Open orders are picked up again from
- * the ledger at start, so polling survives restarts; new ones are learned of from the event log.
+ * it ages (a gift usually moves within seconds; one that has not, rarely moves soon), with jitter,
+ * a per-provider concurrency cap and rate (a batch read counts as one). Where a provider lists orders with
+ * their recipients, the orders due together are read from one page of its list. Open orders are
+ * picked up again from the ledger at start, so polling survives restarts; new ones are learned of
+ * from the event log.
  */
 export class Poller {
   private readonly schedule = new Map<string, Entry>();
@@ -103,39 +111,94 @@ export class Poller {
     const now = Date.now();
     // The longest overdue first, so none starves when a provider's limits hold the rest back.
     const due = [...this.schedule.values()].filter((e) => e.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
-    for (const entry of due) {
-      const provider = entry.order.provider;
-      if ((this.inFlight.get(provider) ?? 0) >= this.options.concurrency) continue;
-      const recent = (this.started.get(provider) ?? []).filter((t) => t > now - 1_000);
-      if (recent.length >= this.options.perSecond) continue;
-      recent.push(now);
-      this.started.set(provider, recent);
-      entry.dueAt = Number.POSITIVE_INFINITY; // in flight
-      const run = this.poll(entry).finally(() => this.running.delete(run));
-      this.running.add(run);
+    const byProvider = new Map<Provider, Entry[]>();
+    for (const entry of due) byProvider.set(entry.order.provider, [...(byProvider.get(entry.order.provider) ?? []), entry]);
+    for (const [provider, entries] of byProvider) {
+      // A provider that lists its orders: the due ones, and those due within the first delay (they
+      // cost nothing more), are read in one request for up to a page of them.
+      const batchable = this.providers.get(provider)?.adapter.refreshMany && entries.some((e) => !e.alone) ? this.dueSoon(provider, now) : [];
+      let singles = entries;
+      if (batchable.length >= 2) {
+        if (this.mayStart(provider, now)) this.launch(batchable.slice(0, BATCH), (batch) => this.pollMany(provider, batch));
+        singles = entries.filter((e) => e.alone);
+      }
+      for (const entry of singles) {
+        if (this.mayStart(provider, now)) this.launch([entry], ([one]) => this.poll(one!));
+      }
     }
   }
 
-  private async poll(entry: Entry): Promise<void> {
-    const provider = entry.order.provider;
+  /** A provider's orders not in flight and due by the end of the first delay, the longest overdue first. */
+  private dueSoon(provider: Provider, now: number): Entry[] {
+    const horizon = now + this.options.firstDelayMs;
+    return [...this.schedule.values()]
+      .filter((e) => e.order.provider === provider && !e.alone && e.dueAt <= horizon)
+      .sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  /** Within the provider's concurrency cap and rate; counts the start when it is. */
+  private mayStart(provider: Provider, now: number): boolean {
+    if ((this.inFlight.get(provider) ?? 0) >= this.options.concurrency) return false;
+    const recent = (this.started.get(provider) ?? []).filter((t) => t > now - 1_000);
+    if (recent.length >= this.options.perSecond) return false;
+    recent.push(now);
+    this.started.set(provider, recent);
+    return true;
+  }
+
+  private launch(entries: Entry[], poll: (entries: Entry[]) => Promise<void>): void {
+    for (const entry of entries) entry.dueAt = Number.POSITIVE_INFINITY; // in flight
+    const provider = entries[0]!.order.provider;
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
+    const run = poll(entries)
+      .finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1))
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  private async poll(entry: Entry): Promise<void> {
     try {
       const current = (await this.store.getOrders(entry.order.tenant, [entry.order.id]))[0];
       const updated = current && this.orders.isLive(current) ? await this.orders.refresh(current, 'POLL') : current;
-      if (!updated || !this.orders.isLive(updated)) {
-        this.schedule.delete(entry.order.id);
-        return;
-      }
-      entry.order = updated;
-      entry.polls += 1;
-      entry.dueAt = Date.now() + this.delay(updated, entry.polls);
+      this.polled(entry, updated);
+      entry.alone = false;
     } catch (error) {
-      this.log.warn({ err: error, orderId: entry.order.id, provider }, 'poll failed; will try again later');
-      entry.polls += 1;
-      entry.dueAt = Date.now() + this.delay(entry.order, entry.polls);
-    } finally {
-      this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1);
+      this.log.warn({ err: error, orderId: entry.order.id, provider: entry.order.provider }, 'poll failed; will try again later');
+      this.polled(entry, entry.order);
     }
+  }
+
+  /** Orders read together from the provider's list; those it did not show are polled on their own next. */
+  private async pollMany(provider: Provider, entries: Entry[]): Promise<void> {
+    try {
+      const recipients = await this.store.getRecipients(entries.map((e) => e.order.id));
+      const snapshots = await this.providers.get(provider)!.adapter.refreshMany!(
+        entries.map((e) => ({ order: e.order, recipients: recipients.filter((r) => r.orderId === e.order.id) })),
+      );
+      for (const entry of entries) {
+        const snapshot = snapshots.get(entry.order.id);
+        if (snapshot) {
+          this.polled(entry, await this.orders.recordPolled(entry.order, snapshot));
+        } else {
+          entry.alone = true;
+          entry.dueAt = Date.now();
+        }
+      }
+    } catch (error) {
+      this.log.warn({ err: error, provider, orders: entries.length }, 'batch poll failed; will try again later');
+      for (const entry of entries) this.polled(entry, entry.order);
+    }
+  }
+
+  /** Schedules the next poll of an order after one, or lets it go once it settled. */
+  private polled(entry: Entry, updated: OrderRecord | undefined): void {
+    if (!updated || !this.orders.isLive(updated)) {
+      this.schedule.delete(entry.order.id);
+      return;
+    }
+    entry.order = updated;
+    entry.polls += 1;
+    entry.dueAt = Date.now() + this.delay(updated, entry.polls);
   }
 
   /** The wait before the next poll: growing by half each time from the first delay up to the cap, ±20% jitter. */

@@ -193,6 +193,18 @@ export class GiftronautAdapter implements ProviderAdapter {
     return orderSnapshot(await this.api.getOrder(order.providerRef!));
   }
 
+  /** The newest page of orders lists recipients as `GET /orders/{id}` does: open orders are read from it in one request. */
+  async refreshMany(orders: readonly { order: OrderRecord }[]): Promise<Map<string, OrderSnapshot>> {
+    const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o.order.id]));
+    const listed = await this.api.listOrders(1, MAX_PAGE_SIZE);
+    const found = new Map<string, OrderSnapshot>();
+    for (const o of listed.data) {
+      const id = wanted.get(o.orderId);
+      if (id) found.set(id, orderSnapshot(o));
+    }
+    return found;
+  }
+
   orderCapabilities(order: OrderRecord, _recipients: unknown, now: Date): { canCancel: boolean; canResend: boolean } {
     const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
     return {

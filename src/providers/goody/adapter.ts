@@ -217,6 +217,23 @@ export class GoodyAdapter implements ProviderAdapter {
     return this.snapshot(await this.api.getBatch(order.providerRef!), recipients);
   }
 
+  /**
+   * The newest page of batches, each with its preview of orders: a batch whose orders all fit in the
+   * preview (10 or fewer) is read from it; a larger one is read on its own.
+   */
+  async refreshMany(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>> {
+    const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o]));
+    const listed = await this.api.listBatches(1, MAX_PER_PAGE);
+    const found = new Map<string, OrderSnapshot>();
+    for (const batch of listed.data) {
+      const mine = wanted.get(batch.id);
+      const preview = batch.orders_preview ?? [];
+      if (!mine || (batch.orders_count ?? preview.length) > preview.length) continue;
+      found.set(mine.order.id, batchSnapshot(batch, batch.send_status === 'complete' ? preview : undefined, this.now(), mine.recipients));
+    }
+    return found;
+  }
+
   orderCapabilities(_order: OrderRecord, recipients: readonly RecipientRecord[]): { canCancel: boolean; canResend: boolean } {
     const live = recipients.filter((r) => !ENDED.has(r.providerStatus));
     return { canCancel: live.length > 0 && live.every((r) => CANCELABLE.has(r.providerStatus)), canResend: false };
