@@ -40,6 +40,9 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log, clock);
+  // Before polling resumes, so each order is polled (and its events published) as its owner's.
+  const listing = new OrderListing(store, providers, orders, clock);
+  for (const move of await listing.claimForOwners()) log.warn(move, "a provider account changed owner: its orders placed in the provider's app moved to the new owner");
   const tail = new EventTail(store, bus, log);
   await tail.start();
   const poller = polling ? new Poller(orders, store, providers, log, polling) : undefined;
@@ -53,7 +56,6 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
   };
   const schema = await buildGiftgraphSchema();
   const webhooks = new WebhookReceiver(store, providers, orders, log);
-  const listing = new OrderListing(store, providers, orders, clock);
   const cursors = CursorCodec.derivedFrom(jwt.secret);
   const server = new GiftgraphServer({
     schema,

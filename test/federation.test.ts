@@ -169,11 +169,21 @@ describe('through @apollo/gateway', () => {
     byEmail.mockRestore();
   });
 
-  it('scopes the gifts a person received to the caller\'s tenant', async () => {
+  it("scopes the gifts a person received to the caller's tenant", async () => {
     const globex = await h.token({ tenant: 'globex' });
-    const result = await viaGateway(`{ people(first: 3) { displayName giftsReceived { edges { node { id } } } } }`, undefined, globex);
-    expect(result.errors).toBeUndefined();
-    expect(result.data.people.map((p: any) => p.giftsReceived.edges)).toEqual([[], [], []]);
+    const sent = await viaGateway(
+      `mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }`,
+      { input: { provider: 'GUUSTO', idempotencyKey: 'globex-gift', message: 'Hi', amount: { amount: '5', currency: 'USD' }, recipients: [{ email: directory[0]!.email }] } },
+      globex,
+    );
+    expect(sent.errors).toBeUndefined();
+    const query = `{ people(first: 1) { displayName giftsReceived(first: 50) { edges { node { order { id } } } } } }`;
+    const theirs = await viaGateway(query, undefined, globex);
+    expect(theirs.data.people[0].giftsReceived.edges.map((e: any) => e.node.order.id)).toEqual([sent.data.sendGifts.order.id]);
+    const ours = await viaGateway(query);
+    const ourOrders = ours.data.people[0].giftsReceived.edges.map((e: any) => e.node.order.id);
+    expect(ourOrders.length).toBeGreaterThan(0);
+    expect(ourOrders).not.toContain(sent.data.sendGifts.order.id);
   });
 });
 

@@ -195,15 +195,20 @@ describe('the merged orders connection', () => {
     expect(errorCode(lost)).toBe('PROVIDER_UNAVAILABLE');
     const ownersView = async () =>
       (await pageThrough(100, { providers: ['GIFTRONAUT'] })).filter((o) => o.origin === 'PROVIDER').map((o) => o.id);
-    const before = await ownersView();
     const emails = async (ids: string[]) => {
       const query = `query($id: ID!) { order(id: $id) { recipients { edges { node { email } } } } }`;
       const found = await Promise.all(ids.map(async (id) => ((await h.gql(query, { id })).data as any).order.recipients.edges.map((e: any) => e.node.email)));
       return found.flat();
     };
-    expect(await emails(before)).not.toContain('ceo@globex.example');
+    expect(await emails(await ownersView())).not.toContain('ceo@globex.example');
+
+    // Not retried, the send stays unresolved; the owner's other orders at Giftronaut still show.
+    h.clock.advance(60_000);
+    await placeAtProvider('GIFTRONAUT', 7000);
+    expect(await emails(await ownersView())).toContain('outside7000@example.com');
 
     // Giftronaut deduplicates the retry: the order is globex's, and stays out of the owner's list.
+    const before = await ownersView();
     const retried = await h.gql(SendGiftsDocument, { input }, globex);
     expect(retried.errors).toBeUndefined();
     expect(await ownersView()).toEqual(before);
@@ -278,5 +283,19 @@ describe('the cost of a page', () => {
     expect(getOrders).toHaveBeenCalledTimes(1);
     getOrders.mockRestore();
     expect(delta(before, providerRequests())).toEqual({ GUUSTO: 0, GIFTRONAUT: 0, GOODY: 0, ANDOPEN: 0 });
+  });
+});
+
+describe('a provider account that changes owner', () => {
+  it("moves the orders placed in the provider's app to the new owner at start, and away from the old one", async () => {
+    const page = await h.gql(OrdersWithGiftsDocument, { first: 5, filter: { providers: ['GOODY'] } });
+    const outside = page.data!.orders.edges.map((e) => e.node).find((o) => o.origin === 'PROVIDER')!;
+    const query = `query($id: ID!) { order(id: $id) { id origin } }`;
+    await h.restart({ accountTenant: 'globex' });
+    const globex = await h.token({ tenant: 'globex' });
+    expect(errorCode(await h.gql(query, { id: outside.id }))).toBe('NOT_FOUND');
+    expect((await h.gql(query, { id: outside.id }, globex)).data).toEqual({ order: { id: outside.id, origin: 'PROVIDER' } });
+    const acme = await h.gql(OrdersWithGiftsDocument, { first: 100, filter: { providers: ['GOODY'] } });
+    expect(acme.data!.orders.edges.every((e) => e.node.origin === 'GIFTGRAPH')).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)
 // GraphQL echoes a whole rejected variable value ("got invalid value { email: ... }"); drop the value.
 const ECHOED_VALUE = /got invalid value .*?(?=; | at "|$)/g;
 // "A valid bearer token is required" names no credential, so it is left as it is.
-const BEARER = /\b(Bearer|Basic)\s+(?!token\b)[A-Za-z0-9._~+/=-]+/gi;
+const BEARER = /\b(Bearer|Basic)\s+(?!token(?:\s|$))[A-Za-z0-9._~+/=-]+/gi;
 const SECRET_LIKE = /\b(whsec_|ao-v1-)[A-Za-z0-9_+/=-]+/g;
 
 /**

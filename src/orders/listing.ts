@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { GiftStatus, Provider } from '../core/model.js';
 import type { ListedOrder } from '../providers/adapter.js';
+import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry, RegisteredProvider } from '../providers/registry.js';
 import { mergePage, type MergedPage, type MergePositions, type MergeSource } from '../pagination/merge.js';
 import { isOffsetPosition, type OffsetPosition } from '../pagination/native.js';
 import type { OrderRecord, RecipientRecord } from '../store/records.js';
-import type { Store } from '../store/store.js';
+import type { Store, UnresolvedSend } from '../store/store.js';
 import type { OrdersService } from './service.js';
 
 export interface OrderFilterValues {
@@ -53,7 +54,18 @@ export class OrderListing {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  page(tenant: string, filter: OrderFilterValues, from: MergePositions, want: number): Promise<MergedPage<OrderRecord>> {
+  /** Orders recorded from a provider's list belong to whoever owns that account now. */
+  async claimForOwners(): Promise<{ provider: Provider; tenant: string; moved: number }[]> {
+    const moves = [];
+    for (const { adapter, accountTenant } of this.providers.all()) {
+      if (!adapter.orderList) continue;
+      const moved = await this.store.reassignAdopted(adapter.provider, accountTenant);
+      if (moved > 0) moves.push({ provider: adapter.provider, tenant: accountTenant, moved });
+    }
+    return moves;
+  }
+
+  async page(tenant: string, filter: OrderFilterValues, from: MergePositions, want: number): Promise<MergedPage<OrderRecord>> {
     const wanted = (p: Provider) => !filter.providers?.length || filter.providers.includes(p);
     const sources: MergeSource<OrderRecord>[] = [this.ledgerSource(tenant, filter)];
     for (const registered of this.providers.all()) {
@@ -61,7 +73,11 @@ export class OrderListing {
         sources.push(this.providerSource(registered, filter));
       }
     }
-    return mergePage(sources, from, want, (order) => [order.createdAt, order.id]);
+    const page = await mergePage(sources, from, want, (order) => [order.createdAt, order.id]);
+    // Only a provider that failed makes a page partial; our own failure (the ledger's) fails it.
+    const ours = page.failures.find((f) => !(f.error instanceof ProviderCallError));
+    if (ours) throw ours.error;
+    return page;
   }
 
   private ledgerSource(tenant: string, filter: OrderFilterValues): MergeSource<OrderRecord> {
@@ -96,13 +112,9 @@ export class OrderListing {
       read: async (position, want) => {
         const read = await list.read(position as OffsetPosition | undefined, want);
         const listed = read.entries.map((e) => e.item);
-        const { placed, unresolvedSince } = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
+        const { placed, unresolved } = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
         const foreign = listed.filter((o) => !placed.has(o.providerRef));
-        // A send whose answer we have not recorded yet may be any recent order without our reference:
-        // none of those is recorded as placed elsewhere until that send is resolved; this pass
-        // leaves them out, and a listing after that shows them.
-        const unsure = (o: ListedOrder) => unresolvedSince !== undefined && !o.reference && (instant(o.createdAt) ?? '~') >= earlier(unresolvedSince, SKEW_MS);
-        const recorded = await this.record(adapter.provider, accountTenant, foreign, unsure);
+        const recorded = await this.record(adapter.provider, accountTenant, foreign, (o) => mayBeUnresolvedSend(o, unresolved));
         const entries = read.entries.flatMap(({ item, after }) => {
           const order = recorded.get(item.providerRef);
           return order && order.tenant === accountTenant && matches(order, item, filter) ? [{ item: order, after }] : [];
@@ -117,7 +129,12 @@ export class OrderListing {
   }
 
   /** Records orders seen for the first time, and what changed on those seen before: one path for every observation. */
-  private async record(provider: Provider, tenant: string, listed: readonly ListedOrder[], unsure: (o: ListedOrder) => boolean): Promise<Map<string, OrderRecord>> {
+  private async record(
+    provider: Provider,
+    tenant: string,
+    listed: readonly ListedOrder[],
+    unsure: (o: ListedOrder) => boolean,
+  ): Promise<Map<string, OrderRecord>> {
     const now = this.clock().toISOString();
     const recorded = await this.store.adoptOrders(
       provider,
@@ -194,4 +211,21 @@ function instant(value: string | null | undefined): string | undefined {
   return value && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : undefined;
 }
 
-const earlier = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
+const shifted = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+
+/**
+ * Whether a listed order could be one of our sends whose answer we never recorded: it does not carry
+ * our reference, it was created while that send was being attempted (give or take the clocks'
+ * skew), and it goes to the same people where both sides say who. Such an order is not recorded as
+ * placed elsewhere (its owner may be another tenant) until the send is resolved: listings leave it out.
+ */
+function mayBeUnresolvedSend(listed: ListedOrder, unresolved: readonly UnresolvedSend[]): boolean {
+  if (listed.reference || unresolved.length === 0) return false;
+  const created = instant(listed.createdAt);
+  const emails = (listed.recipients ?? []).map((r) => r.email?.toLowerCase()).filter((e): e is string => Boolean(e));
+  return unresolved.some(
+    (send) =>
+      (created === undefined || (created >= shifted(send.firstAttempt, -SKEW_MS) && created <= shifted(send.lastAttempt, SKEW_MS))) &&
+      (emails.length === 0 || send.emails.length === 0 || emails.some((e) => send.emails.includes(e))),
+  );
+}

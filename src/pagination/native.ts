@@ -40,10 +40,16 @@ export type FetchNumberedPage<T> = (page: number, size: number) => Promise<{ ite
  * A newest-first list read by page number. Page numbers shift when orders arrive at the head, so a
  * read starts at the last item taken and finds it again by key: what follows it is next, however far
  * it moved within the page read. Where it moved further, the grown total says by how much (one more
- * read). Providers append new orders at the head and do not delete them; without a total and with
- * the last item out of reach, the read goes on from the same offset.
+ * read): providers add new orders at the head and do not delete them. A list in another order (a
+ * catalog) is not `newestFirst`: there a grown total says nothing of where, and the read goes on
+ * from the same offset, as it does without a total.
  */
-export function numberedList<T>(fetch: FetchNumberedPage<T>, maxPageSize: number, keyOf: (item: T) => string): NativeList<T, OffsetPosition> {
+export function numberedList<T>(
+  fetch: FetchNumberedPage<T>,
+  maxPageSize: number,
+  keyOf: (item: T) => string,
+  { newestFirst = true }: { newestFirst?: boolean } = {},
+): NativeList<T, OffsetPosition> {
   /** `anchored`: `offset` is the last item taken; read it too if one page holds it and what follows, else from the next. */
   const readAt = async (offset: number, want: number, anchored = false) => {
     let plan = pageCovering(offset, Math.max(1, want + (anchored ? 1 : 0)), maxPageSize);
@@ -59,7 +65,7 @@ export function numberedList<T>(fetch: FetchNumberedPage<T>, maxPageSize: number
       const anchor = position?.k === undefined ? -1 : page.items.findIndex((item) => keyOf(item) === position.k);
       if (anchor >= 0) {
         start = page.firstIndex + anchor + 1;
-      } else if (position?.n !== undefined && page.total !== undefined && page.total > position.n) {
+      } else if (newestFirst && position?.n !== undefined && page.total !== undefined && page.total > position.n) {
         start = position.o + (page.total - position.n);
         // So many arrived that the next item is past this page: one more read, where it now is.
         if (start >= page.firstIndex + page.items.length && start < page.total) page = await readAt(start, want);
@@ -139,18 +145,23 @@ export function mapList<T, U, P>(list: NativeList<T, P>, map: (item: T) => U): N
 }
 
 /**
- * Every item of a list, read to its end (a catalog kept whole). Stops at a read that does not move
- * on, so a provider whose cursor stands still cannot make it loop.
+ * Every item of a list, read to its end (a catalog kept whole). Stops where a read ends somewhere it
+ * ended before, and after `maxReads`, so a provider whose cursor stands still or goes round cannot
+ * make it loop. Items may repeat where the list changed meanwhile: key them.
  */
-export async function drain<T, P>(list: NativeList<T, P>, pageSize: number): Promise<T[]> {
+export async function drain<T, P>(list: NativeList<T, P>, pageSize: number, maxReads = 1_000): Promise<T[]> {
   const items: T[] = [];
+  const visited = new Set<string>();
   let position: P | undefined;
-  for (;;) {
+  for (let reads = 0; reads < maxReads; reads++) {
     const read = await list.read(position, pageSize);
     items.push(...read.entries.map((e) => e.item));
-    if (!read.more || read.entries.length === 0 || JSON.stringify(read.end) === JSON.stringify(position)) return items;
+    const end = JSON.stringify(read.end);
+    if (!read.more || read.entries.length === 0 || visited.has(end)) return items;
+    visited.add(end);
     position = read.end;
   }
+  return items;
 }
 
 /** A native list with the check its cursors' positions need, for a Relay connection over it. */

@@ -68,11 +68,18 @@ export function createLoaders(orders: OrdersService, providers: ProviderRegistry
 
 export function createContext(services: Services, auth: AuthContext): GraphQLContext {
   const tenant = auth.viewer?.tenant;
+  let loaders: Loaders | undefined;
+  let cursors: TenantCursors | undefined;
+  // Made on first use: a live subscription holds its context for hours and most never need them.
   return {
     ...auth,
     services,
-    loaders: tenant ? createLoaders(services.orders, services.providers, tenant) : null,
-    cursors: tenant ? services.cursors.forTenant(tenant) : null,
+    get loaders() {
+      return tenant ? (loaders ??= createLoaders(services.orders, services.providers, tenant)) : null;
+    },
+    get cursors() {
+      return tenant ? (cursors ??= services.cursors.forTenant(tenant)) : null;
+    },
     partialErrors: [],
   };
 }

@@ -17,7 +17,8 @@ export class PersonFieldsResolver {
     const { loaders, cursors } = authorize(ctx, 'orders:read');
     const email = person.email.toLowerCase();
     const rows = await loaders.giftsReceived.load(email);
-    const connection = offsetConnection(rows, { first, after }, cursors, { list: `gifts:${email}` });
+    // The email goes into the cursor hashed, as a filter, never in the clear.
+    const connection = offsetConnection(rows, { first, after }, cursors, { list: 'giftsReceived', filter: { email } });
     return {
       pageInfo: connection.pageInfo,
       edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(e.node.provider, e.node) })),
@@ -26,6 +27,6 @@ export class PersonFieldsResolver {
 }
 
 /** A gateway's `Person` references: any email is a person; what giftgraph knows of them is scoped when read. */
-export function resolvePersonReference(reference: { email: string }): Person {
-  return Object.assign(new Person(), { email: reference.email });
+export function resolvePersonReference(reference: { email?: unknown }): Person | null {
+  return typeof reference.email === 'string' && reference.email.length > 0 ? Object.assign(new Person(), { email: reference.email }) : null;
 }

@@ -103,4 +103,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE UNIQUE INDEX orders_adopted ON orders (provider, provider_ref) WHERE origin = 'PROVIDER';
     `,
   },
+  {
+    version: 6,
+    name: 'recipients by email, any case',
+    sql: `
+      -- A person's gifts are found by email whatever its case (a gateway's Person references).
+      CREATE INDEX recipients_email_nocase ON recipients (email COLLATE NOCASE);
+    `,
+  },
 ];

@@ -5,7 +5,7 @@ import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
 import { planObservation, isEmptyPlan } from '../status/plan.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
-import type { OrderListQuery, ReserveResult, Store } from './store.js';
+import type { OrderListQuery, ReserveResult, Store, UnresolvedSend } from './store.js';
 
 interface OrderRow {
   id: string;
@@ -201,13 +201,14 @@ export class SqliteStore implements Store {
   async findPlaced(
     provider: Provider,
     seen: readonly { ref: string; reference?: string | null }[],
-  ): Promise<{ placed: Set<string>; unresolvedSince?: string }> {
-    const unresolvedSince = (this.sql(
-      `SELECT MIN(created_at) FROM orders WHERE provider = ? AND origin = 'GIFTGRAPH' AND provider_ref IS NULL AND submission IN ('SENDING','UNCONFIRMED')`,
-    )
-      .pluck()
-      .get(provider) ?? undefined) as string | undefined;
-    if (seen.length === 0) return { placed: new Set(), unresolvedSince };
+  ): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
+    const pending = this.sql(
+      `SELECT o.created_at, o.updated_at, group_concat(lower(r.email), ' ') AS emails FROM orders o LEFT JOIN recipients r ON r.order_id = o.id
+       WHERE o.provider = ? AND o.origin = 'GIFTGRAPH' AND o.provider_ref IS NULL AND o.submission IN ('SENDING','UNCONFIRMED')
+       GROUP BY o.id`,
+    ).all(provider) as { created_at: string; updated_at: string; emails: string | null }[];
+    const unresolved = pending.map((p) => ({ firstAttempt: p.created_at, lastAttempt: p.updated_at, emails: p.emails ? p.emails.split(' ') : [] }));
+    if (seen.length === 0) return { placed: new Set(), unresolved };
     const refs = seen.map((s) => s.ref);
     const references = seen.map((s) => s.reference).filter((r): r is string => Boolean(r));
     const rows = this.sql(
@@ -217,7 +218,11 @@ export class SqliteStore implements Store {
     const placedIds = new Set(rows.map((r) => r.id));
     const placedRefs = new Set(rows.map((r) => r.provider_ref));
     const placed = new Set(seen.filter((s) => placedRefs.has(s.ref) || (s.reference && placedIds.has(s.reference))).map((s) => s.ref));
-    return { placed, unresolvedSince };
+    return { placed, unresolved };
+  }
+
+  async reassignAdopted(provider: Provider, tenant: string): Promise<number> {
+    return this.sql("UPDATE orders SET tenant = ? WHERE provider = ? AND origin = 'PROVIDER' AND tenant <> ?").run(tenant, provider, tenant).changes;
   }
 
   async adoptOrders(

@@ -13,6 +13,13 @@ export interface OrderListQuery {
   recipientEmail?: string;
 }
 
+/** A send to a provider whose reference we do not know yet. */
+export interface UnresolvedSend {
+  firstAttempt: string;
+  lastAttempt: string;
+  emails: string[];
+}
+
 export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
 
 /**
@@ -44,10 +51,16 @@ export interface Store {
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   /**
    * Which of a provider's orders were sent through giftgraph (by any tenant): by the provider's
-   * reference, or by our order id where the provider echoes it back. `unresolvedSince`: the oldest
-   * send to this provider whose reference we do not know yet (in flight, or its answer was lost).
+   * reference, or by our order id where the provider echoes it back. `unresolved`: this provider's
+   * sends whose reference we do not know yet (in flight, or their answer was lost), each with when
+   * it was first and last attempted and its recipients' emails.
    */
-  findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolvedSince?: string }>;
+  findPlaced(
+    provider: Provider,
+    seen: readonly { ref: string; reference?: string | null }[],
+  ): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }>;
+  /** The owner of a provider account changed: what was recorded from its list moves to the new one. Returns how many moved. */
+  reassignAdopted(provider: Provider, tenant: string): Promise<number>;
   /**
    * Records orders placed at a provider (origin PROVIDER) the first time they are seen, with their
    * recipients, for the tenant that now owns the account; never one giftgraph sent. Returns the

@@ -134,10 +134,14 @@ export class Harness {
     await this.startApp();
   }
 
-  /** Stops giftgraph (the sandboxes keep running) and starts it again on the same ledger, as a restart would. */
-  async restart(): Promise<void> {
+  /**
+   * Stops giftgraph (the sandboxes keep running) and starts it again on the same ledger, as a
+   * restart would; `changed` is configuration that differs after the restart.
+   */
+  async restart(changed: Pick<HarnessOptions, 'accountTenant'> = {}): Promise<void> {
     await this.app.stop();
     this.url = '';
+    this.options = { ...this.options, ...changed };
     await this.startApp();
   }
 

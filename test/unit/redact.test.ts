@@ -15,6 +15,8 @@ describe('redact', () => {
     expect(redact('Authorization: Bearer abc.def.ghi')).toBe('Authorization: Bearer [redacted]');
     expect(redact('secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe('secret whsec_[redacted]');
     expect(redact('A valid bearer token is required')).toBe('A valid bearer token is required');
+    expect(redact('Authorization: Bearer token.abc-def')).toBe('Authorization: Bearer [redacted]');
+    expect(redact('Authorization: Bearer token-xyz')).toBe('Authorization: Bearer [redacted]');
   });
 
   it('drops a rejected value GraphQL would echo, keeping where it was', () => {

@@ -55,7 +55,10 @@ export class AndOpenAdapter implements ProviderAdapter {
    */
   readonly catalogPages: PagedList<CatalogEntry, ChainPosition>;
   /** Every campaign, for input checks. */
-  private readonly campaigns = new Cached<CatalogEntry[]>(() => drain(this.catalogPages.list, CAMPAIGN_PAGE));
+  private readonly campaigns = new Cached<CatalogEntry[]>(async () => {
+    const entries = await drain(this.catalogPages.list, CAMPAIGN_PAGE);
+    return [...new Map(entries.map((e) => [e.localId, e])).values()];
+  });
 
   constructor(connection: AndOpenConnection, timeoutMs: number) {
     this.api = new AndOpenApi(connection, timeoutMs);

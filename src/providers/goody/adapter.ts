@@ -81,6 +81,7 @@ export class GoodyAdapter implements ProviderAdapter {
     },
     MAX_PER_PAGE,
     (p) => p.id,
+    { newestFirst: false },
   );
   readonly catalogPages = { list: mapList(this.productList, productEntry), isPosition: isOffsetPosition };
   /** Every product, for input checks. */
