@@ -19,6 +19,7 @@ import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GuustoSandbox } from '../src/sandboxes/guusto/sandbox.js';
 import { SCOPES, signToken } from '../src/server/auth.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { graphqlClient, percentile } from './support.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '2000' }, recipients: { type: 'string', default: '10' } } });
 const iterations = Number(values.iterations);
@@ -50,19 +51,9 @@ async function main(): Promise<void> {
   const url = await app.listen(0, '127.0.0.1');
   const token = await signToken(jwt, { subject: 'bench', tenant: 'bench', scope: SCOPES.join(' '), ttlSeconds: 3600 });
 
-  const giftgraph = new Pool(url, { connections: 1 });
+  const giftgraph = graphqlClient(url, token);
+  const graphql = giftgraph.query;
   const direct = new Pool(guustoUrl, { connections: 1 });
-  const graphql = async (query: string, variables: unknown) => {
-    const res = await giftgraph.request({
-      path: '/graphql',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.body.json()) as { data?: any; errors?: unknown };
-    if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  };
 
   const sent = await graphql(
     `mutation Send($input: SendGiftsInput!) { sendGifts(input: $input) { order { id ... on GuustoOrder { requestId } } } }`,
@@ -107,7 +98,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  const pct = percentile;
   const row = (name: string, xs: number[]) => `${name.padEnd(34)} p50 ${pct(xs, 50).toFixed(3).padStart(8)} ms   p99 ${pct(xs, 99).toFixed(3).padStart(8)} ms`;
   const ratio50 = pct(a, 50) / pct(b, 50);
   const ratio99 = pct(a, 99) / pct(b, 99);

@@ -20,6 +20,7 @@ import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { startSandboxes } from '../src/sandboxes/index.js';
 import { SCOPES, signToken } from '../src/server/auth.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { graphqlClient, percentile } from './support.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300' } } });
 const iterations = Number(values.iterations);
@@ -48,18 +49,8 @@ async function main(): Promise<void> {
   });
   const url = await app.listen(0, '127.0.0.1');
   const token = await signToken(jwt, { subject: 'bench', tenant: 'bench', scope: SCOPES.join(' '), ttlSeconds: 3600 });
-  const giftgraph = new Pool(url, { connections: 1 });
-  const graphql = async (query: string, variables: unknown) => {
-    const res = await giftgraph.request({
-      path: '/graphql',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.body.json()) as { data?: any; errors?: unknown };
-    if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  };
+  const giftgraph = graphqlClient(url, token);
+  const graphql = giftgraph.query;
 
   const catalog = async (provider: string) => (await graphql(`query($p: Provider!) { catalog(provider: $p, first: 100) { edges { node { id kind name currency } } } }`, { p: provider })).catalog.edges.map((e: any) => e.node);
   const giftronautCard = (await catalog('GIFTRONAUT')).find((c: any) => c.kind === 'CHOICE_CARD' && c.currency === 'USD').id;
@@ -128,7 +119,7 @@ async function main(): Promise<void> {
     clock.advance(5_000);
   }
 
-  const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  const pct = percentile;
   const base = pct(samples.get('direct')!, 50);
   const fmt = (ms: number) => `${ms.toFixed(2).padStart(7)} ms`;
   console.log(`orders(first: N) with recipients and gifts over 240 orders at 4 providers, ${iterations} interleaved iterations, one keep-alive connection`);
