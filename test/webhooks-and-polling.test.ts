@@ -151,6 +151,9 @@ describe('polling', () => {
         ['SENT', 'POLL'],
       ]);
       expect(s.events.every((e) => e.order.id === sent.data!.sendGifts.order.id)).toBe(true);
+      // Each event is answered with the ledger as it is then, not as the subscription first saw it.
+      const last = s.events.filter((e) => !e.recipient).at(-1)!;
+      expect(last.order.statusHistory.at(-1)?.to).toBe('SENT');
       await s.close();
     } finally {
       await h.close();
@@ -186,6 +189,27 @@ describe('polling', () => {
       const polled = gets().slice(before);
       expect(polled.filter((r) => r.path === '/api/v1/orders').length).toBeGreaterThan(0);
       expect(polled.filter((r) => /^\/api\/v1\/orders\/[^/]+$/.test(r.path))).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("polls a listing provider's orders one by one when its list cannot be read", async () => {
+    const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 300 }, only: ['GIFTRONAUT'] });
+    try {
+      const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
+        (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
+      )!.node.id;
+      h.giftronaut.http.faults.add({ method: 'GET', path: '/api/v1/orders', times: Infinity, fault: { kind: 'status', status: 403, body: { error: 'INSUFFICIENT_SCOPE' } } });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const input = { provider: 'GIFTRONAUT' as const, idempotencyKey: `no-list-${i}`, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: `q${i}@example.com` }], giftronaut: { productId: card } };
+        ids.push((await h.gql(SendGiftsDocument, { input })).data!.sendGifts.order.id);
+      }
+      h.advance(3);
+      const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
+      await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
+      expect(h.giftronaut.http.received.some((r) => r.method === 'GET' && r.path === '/api/v1/orders')).toBe(true);
     } finally {
       await h.close();
     }

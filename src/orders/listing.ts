@@ -110,11 +110,13 @@ export class OrderListing {
     return {
       name: adapter.provider,
       read: async (position, want) => {
-        const read = await list.read(position as OffsetPosition | undefined, want);
+        const read = await providerRead(adapter.provider, () => list.read(position as OffsetPosition | undefined, want));
         const listed = read.entries.map((e) => e.item);
         const { placed, unresolved } = await this.store.findPlaced(adapter.provider, listed.map((o) => ({ ref: o.providerRef, reference: o.reference })));
         const foreign = listed.filter((o) => !placed.has(o.providerRef));
-        const recorded = await this.record(adapter.provider, accountTenant, foreign, (o) => mayBeUnresolvedSend(o, unresolved));
+        // Where the provider echoes our reference, an order without it is never one of our sends.
+        const unsure = (o: ListedOrder) => !adapter.echoesReference && mayBeUnresolvedSend(o, unresolved);
+        const recorded = await this.record(adapter.provider, accountTenant, foreign, unsure);
         const entries = read.entries.flatMap(({ item, after }) => {
           const order = recorded.get(item.providerRef);
           return order && order.tenant === accountTenant && matches(order, item, filter) ? [{ item: order, after }] : [];
@@ -228,4 +230,17 @@ function mayBeUnresolvedSend(listed: ListedOrder, unresolved: readonly Unresolve
       (created === undefined || (created >= shifted(send.firstAttempt, -SKEW_MS) && created <= shifted(send.lastAttempt, SKEW_MS))) &&
       (emails.length === 0 || send.emails.length === 0 || emails.some((e) => send.emails.includes(e))),
   );
+}
+
+/**
+ * A provider's list, read: whatever goes wrong in reading and mapping it (an answer we cannot map)
+ * is that provider's failure, so the page goes on without it; only our own store fails the page.
+ */
+async function providerRead<T>(provider: Provider, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ProviderCallError) throw error;
+    throw Object.assign(new ProviderCallError(provider, 'unknown', `${provider}'s list of orders could not be read`), { cause: error });
+  }
 }

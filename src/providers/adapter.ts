@@ -141,6 +141,8 @@ export interface ProviderAdapter {
   refreshMany?(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>>;
   /** What this order allows now, where it is narrower than the provider's capabilities. */
   orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
+  /** Every order we send carries our reference, and the provider's list shows it (Goody `customer_reference_id`). */
+  readonly echoesReference?: boolean;
   /** The provider's own list of orders, newest first, including ones placed outside giftgraph; where `canListOrders`. */
   readonly orderList?: NativeList<ListedOrder, OffsetPosition>;
   cancel?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;

@@ -34,6 +34,11 @@ export interface GraphQLContext extends AuthContext {
   cursors: TenantCursors | null;
   /** Errors reported beside data (a provider missing from a merged page), added to the response's `errors`. */
   partialErrors: GraphQLError[];
+  /**
+   * Drops what the loaders hold: a subscription keeps one context for all its events, and each
+   * event must be answered with the ledger as it is then.
+   */
+  freshLoaders(): void;
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
@@ -81,6 +86,9 @@ export function createContext(services: Services, auth: AuthContext): GraphQLCon
       return tenant ? (cursors ??= services.cursors.forTenant(tenant)) : null;
     },
     partialErrors: [],
+    freshLoaders() {
+      loaders = undefined;
+    },
   };
 }
 

@@ -46,6 +46,7 @@ export class SubscriptionResolver {
     @Arg('orderId', () => ID, { nullable: true }) _orderId?: string | null,
     @Arg('after', () => String, { nullable: true }) _after?: string | null,
   ): OrderStatusEvent {
+    ctx.freshLoaders();
     return Object.assign(new OrderStatusEvent(), StatusChange.from(event), { cursor: ctx.cursors!.event(event.seq), record: event });
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
+import type { OrderSnapshot } from '../providers/adapter.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -39,7 +40,7 @@ interface Entry {
   order: OrderRecord;
   dueAt: number;
   polls: number;
-  /** The provider's list did not show it last time: poll it on its own. */
+  /** The provider's list did not show it (or could not be read): poll it on its own from now on. */
   alone?: boolean;
 }
 
@@ -112,7 +113,11 @@ export class Poller {
     // The longest overdue first, so none starves when a provider's limits hold the rest back.
     const due = [...this.schedule.values()].filter((e) => e.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
     const byProvider = new Map<Provider, Entry[]>();
-    for (const entry of due) byProvider.set(entry.order.provider, [...(byProvider.get(entry.order.provider) ?? []), entry]);
+    for (const entry of due) {
+      const entries = byProvider.get(entry.order.provider);
+      if (entries) entries.push(entry);
+      else byProvider.set(entry.order.provider, [entry]);
+    }
     for (const [provider, entries] of byProvider) {
       // A provider that lists its orders: the due ones, and those due within the first delay (they
       // cost nothing more), are read in one request for up to a page of them.
@@ -161,32 +166,41 @@ export class Poller {
       const current = (await this.store.getOrders(entry.order.tenant, [entry.order.id]))[0];
       const updated = current && this.orders.isLive(current) ? await this.orders.refresh(current, 'POLL') : current;
       this.polled(entry, updated);
-      entry.alone = false;
     } catch (error) {
       this.log.warn({ err: error, orderId: entry.order.id, provider: entry.order.provider }, 'poll failed; will try again later');
       this.polled(entry, entry.order);
     }
   }
 
-  /** Orders read together from the provider's list; those it did not show are polled on their own next. */
+  /**
+   * Orders read together from the provider's list. Those it did not show (older than its first
+   * page, too large for it) are polled on their own from then on, as are all of them when the list
+   * itself fails: a list that cannot be read must not stop the polling of its orders.
+   */
   private async pollMany(provider: Provider, entries: Entry[]): Promise<void> {
+    let snapshots: Map<string, OrderSnapshot>;
     try {
       const recipients = await this.store.getRecipients(entries.map((e) => e.order.id));
-      const snapshots = await this.providers.get(provider)!.adapter.refreshMany!(
+      snapshots = await this.providers.get(provider)!.adapter.refreshMany!(
         entries.map((e) => ({ order: e.order, recipients: recipients.filter((r) => r.orderId === e.order.id) })),
       );
-      for (const entry of entries) {
-        const snapshot = snapshots.get(entry.order.id);
-        if (snapshot) {
-          this.polled(entry, await this.orders.recordPolled(entry.order, snapshot));
-        } else {
-          entry.alone = true;
-          entry.dueAt = Date.now();
-        }
-      }
     } catch (error) {
-      this.log.warn({ err: error, provider, orders: entries.length }, 'batch poll failed; will try again later');
-      for (const entry of entries) this.polled(entry, entry.order);
+      this.log.warn({ err: error, provider, orders: entries.length }, 'batch poll failed; its orders are polled one by one');
+      snapshots = new Map();
+    }
+    for (const entry of entries) {
+      const snapshot = snapshots.get(entry.order.id);
+      if (!snapshot) {
+        entry.alone = true;
+        entry.dueAt = Date.now();
+        continue;
+      }
+      try {
+        this.polled(entry, await this.orders.recordPolled(entry.order, snapshot));
+      } catch (error) {
+        this.log.warn({ err: error, orderId: entry.order.id, provider }, 'poll failed; will try again later');
+        this.polled(entry, entry.order);
+      }
     }
   }
 

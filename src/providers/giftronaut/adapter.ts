@@ -4,7 +4,7 @@ import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js'
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { OrderRecord } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
@@ -193,14 +193,22 @@ export class GiftronautAdapter implements ProviderAdapter {
     return orderSnapshot(await this.api.getOrder(order.providerRef!));
   }
 
-  /** The newest page of orders lists recipients as `GET /orders/{id}` does: open orders are read from it in one request. */
-  async refreshMany(orders: readonly { order: OrderRecord }[]): Promise<Map<string, OrderSnapshot>> {
-    const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o.order.id]));
+  /**
+   * Open orders read from the newest page of orders in one request. The list's shape is assumed: an
+   * item is taken only where it lists every recipient, and, once COMPLETE, each one's link or
+   * failure; anything less is read with `GET /orders/{id}`.
+   */
+  async refreshMany(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>> {
+    const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o]));
     const listed = await this.api.listOrders(1, MAX_PAGE_SIZE);
     const found = new Map<string, OrderSnapshot>();
     for (const o of listed.data) {
-      const id = wanted.get(o.orderId);
-      if (id) found.set(id, orderSnapshot(o));
+      const mine = wanted.get(o.orderId);
+      const listedRecipients = o.recipients ?? [];
+      if (!mine || listedRecipients.length !== mine.recipients.length) continue;
+      const complete = o.status.toUpperCase() === 'COMPLETE';
+      if (complete && !listedRecipients.every((r) => r.rewardLink || /^(FAILED|CANCELED)$/i.test(r.status ?? ''))) continue;
+      found.set(mine.order.id, orderSnapshot(o));
     }
     return found;
   }

@@ -46,6 +46,8 @@ export class GoodyAdapter implements ProviderAdapter {
   };
   readonly api: GoodyApi;
   readonly webhooks: ProviderWebhooks | undefined;
+  /** Each batch we send carries our order id as `customer_reference_id`. */
+  readonly echoesReference = true;
   /** Every batch of the account, newest first, also those sent from Goody's own app; each with its preview of orders. */
   readonly orderList = numberedList<ListedOrder>(async (page, perPage) => {
     const listed = await this.api.listBatches(page, perPage);
