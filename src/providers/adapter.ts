@@ -57,6 +57,9 @@ export interface OrderSnapshot {
     providerRef?: string | null;
     /** The address the provider now sends to, where it can change (a resend to a corrected email). */
     email?: string | null;
+    /** Who it is, where the provider says: an order placed elsewhere is known only from its list. */
+    firstName?: string | null;
+    lastName?: string | null;
     gift?: GiftRecord | null;
     /** This recipient's own create outcome, from an adapter that sends one request per recipient. */
     submission?: Submission;

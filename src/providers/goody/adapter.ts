@@ -68,7 +68,7 @@ export class GoodyAdapter implements ProviderAdapter {
         return {
           ...snapshot,
           total: whole ? snapshot.total : null,
-          recipients: snapshot.recipients?.map((r) => ({ ...r, email: people[r.position]?.email ?? null })),
+          recipients: snapshot.recipients?.map((r) => ({ ...r, ...people[r.position] })),
           createdAt: b.created_at ?? null,
           reference: b.customer_reference_id ?? null,
         };
