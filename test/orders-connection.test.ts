@@ -152,6 +152,37 @@ describe('the merged orders connection', () => {
     expect(theirs.data!.orders.edges).toEqual([]);
   });
 
+  it("shows every recipient of a large batch sent from Goody's app, beyond the list's preview of 10", async () => {
+    const outcome = await h.providers.get('GOODY')!.adapter.create({
+      reference: 'dashboard-large',
+      idempotencyKey: 'dashboard-large',
+      recipients: Array.from({ length: 12 }, (_, i) => ({
+        position: i,
+        email: `team${i}@example.com`,
+        employeeNumber: null,
+        firstName: `Member${i}`,
+        lastName: null,
+        company: null,
+        department: null,
+        amount: null,
+      })),
+      message: null,
+      senderName: 'Dashboard',
+      sendAt: null,
+      timezone: null,
+      options: { productId: catalog.GOODY!.find((c) => c.name.includes('Caramels'))!.id },
+    });
+    expect(outcome.kind).toBe('accepted');
+    h.advance(1); // Goody sends batches of more than 10 in the background
+    const listed = (await pageThrough(50, { providers: ['GOODY'], recipientEmail: 'team0@example.com' }))[0]!;
+    const query = `query($id: ID!) { order(id: $id) { recipients(first: 50) { edges { node { email firstName } } } } }`;
+    const read = (await h.gql(query, { id: listed.id })).data as { order: { recipients: { edges: { node: { email: string; firstName: string } }[] } } };
+    const people = read.order.recipients.edges.map((e) => e.node);
+    expect(people).toHaveLength(12);
+    expect(new Set(people.map((p) => p.email))).toEqual(new Set(Array.from({ length: 12 }, (_, i) => `team${i}@example.com`)));
+    expect(people.every((p) => p.firstName === `Member${p.email.slice(4, p.email.indexOf('@'))}`)).toBe(true);
+  });
+
   it('filters every source alike', async () => {
     const goody = await pageThrough(50, { providers: ['GOODY'] });
     expect(goody.every((o) => o.provider === 'GOODY')).toBe(true);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GiftStatus, Provider } from '../core/model.js';
-import type { ListedOrder } from '../providers/adapter.js';
+import type { ListedOrder, OrderSnapshot } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry, RegisteredProvider } from '../providers/registry.js';
 import { mergePage, type MergedPage, type MergePositions, type MergeSource } from '../pagination/merge.js';
@@ -176,23 +176,28 @@ function adoption(provider: Provider, tenant: string, listed: ListedOrder, now: 
       createdAt,
       updatedAt: now,
     },
-    recipients: (listed.recipients ?? []).map((r) => ({
-      id: randomUUID(),
-      orderId: id,
-      position: r.position,
-      email: r.email ?? null,
-      employeeNumber: null,
-      firstName: r.firstName ?? null,
-      lastName: r.lastName ?? null,
-      company: null,
-      department: null,
-      amount: null,
-      status: r.status,
-      providerStatus: r.providerStatus,
-      providerRef: r.providerRef ?? null,
-      gift: r.gift ?? null,
-      submission: null,
-    })),
+    recipients: (listed.recipients ?? []).map((r) => recipientSeen(id, r)),
+  };
+}
+
+/** A recipient of an order placed at a provider, as the provider shows it. */
+export function recipientSeen(orderId: string, r: NonNullable<OrderSnapshot['recipients']>[number]): RecipientRecord {
+  return {
+    id: randomUUID(),
+    orderId,
+    position: r.position,
+    email: r.email ?? null,
+    employeeNumber: null,
+    firstName: r.firstName ?? null,
+    lastName: r.lastName ?? null,
+    company: null,
+    department: null,
+    amount: null,
+    status: r.status,
+    providerStatus: r.providerStatus,
+    providerRef: r.providerRef ?? null,
+    gift: r.gift ?? null,
+    submission: null,
   };
 }
 

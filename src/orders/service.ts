@@ -8,6 +8,7 @@ import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { recipientSeen } from './listing.js';
 import { isEmail, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
 
 export interface SendResult {
@@ -323,7 +324,7 @@ export class OrdersService {
   async refresh(order: OrderRecord, source: 'POLL' | 'WEBHOOK'): Promise<OrderRecord> {
     const adapter = this.providers.get(order.provider)!.adapter;
     const recipients = await this.store.getRecipients([order.id]);
-    const events = await this.store.ingest(toObservation(order, recipients, await adapter.refresh(order, recipients), source, this.clock()));
+    const events = await this.observe(order, await adapter.refresh(order, recipients), source, recipients);
     if (events.length === 0) return order;
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
@@ -340,9 +341,24 @@ export class OrdersService {
     return Boolean(adapter) && !isFinalStatus(order.status) && !adapter!.isSettled(order);
   }
 
-  private async observe(order: OrderRecord, snapshot: OrderSnapshot, source: Observation['source']): Promise<void> {
-    const recipients = await this.store.getRecipients([order.id]);
-    await this.store.ingest(toObservation(order, recipients, snapshot, source, this.clock()));
+  /**
+   * Records a snapshot of an order. An order placed at a provider was first known from a list that
+   * may not have shown all its recipients: those the provider now shows are added first.
+   */
+  private async observe(
+    order: OrderRecord,
+    snapshot: OrderSnapshot,
+    source: Observation['source'],
+    known?: readonly RecipientRecord[],
+  ): Promise<StatusEventRecord[]> {
+    let recipients = known ?? (await this.store.getRecipients([order.id]));
+    const positions = new Set(recipients.map((r) => r.position));
+    const unseen = order.origin === 'PROVIDER' ? (snapshot.recipients ?? []).filter((r) => !positions.has(r.position)) : [];
+    if (unseen.length > 0) {
+      await this.store.addRecipients(unseen.map((r) => recipientSeen(order.id, r)));
+      recipients = await this.store.getRecipients([order.id]);
+    }
+    return this.store.ingest(toObservation(order, recipients, snapshot, source, this.clock()));
   }
 }
 

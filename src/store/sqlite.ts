@@ -255,9 +255,13 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  private insertRecipients(recipients: readonly RecipientRecord[]): void {
+  async addRecipients(recipients: readonly RecipientRecord[]): Promise<void> {
+    this.db.transaction(() => this.insertRecipients(recipients, { keepExisting: true })).immediate();
+  }
+
+  private insertRecipients(recipients: readonly RecipientRecord[], { keepExisting = false } = {}): void {
     const insert = this.sql(
-      `INSERT INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
+      `INSERT ${keepExisting ? 'OR IGNORE ' : ''}INTO recipients (id, order_id, position, email, employee_number, first_name, last_name, company, department,
          amount_minor, currency, status, provider_status, provider_ref, gift, submission)
        VALUES (@id, @orderId, @position, @email, @employeeNumber, @firstName, @lastName, @company, @department,
          @amountMinor, @currency, @status, @providerStatus, @providerRef, @gift, @submission)`,

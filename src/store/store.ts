@@ -72,6 +72,8 @@ export interface Store {
     refs: readonly string[],
   ): Promise<Map<string, OrderRecord>>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
+  /** Recipients of an order placed at a provider that its list did not show at first; positions already known are kept. */
+  addRecipients(recipients: readonly RecipientRecord[]): Promise<void>;
   /** One tenant's recipients with any of these emails (case-insensitive), with their order's provider, newest order first. */
   getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]>;
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;

@@ -217,7 +217,7 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
-    return this.snapshot(await this.api.getBatch(order.providerRef!), recipients);
+    return this.snapshot(await this.api.getBatch(order.providerRef!), recipients, { addUnmatched: order.origin === 'PROVIDER' });
   }
 
   /**
@@ -232,7 +232,8 @@ export class GoodyAdapter implements ProviderAdapter {
       const mine = wanted.get(batch.id);
       const preview = batch.orders_preview ?? [];
       if (!mine || (batch.orders_count ?? preview.length) > preview.length) continue;
-      found.set(mine.order.id, batchSnapshot(batch, batch.send_status === 'complete' ? preview : undefined, this.now(), mine.recipients));
+      const orders = batch.send_status === 'complete' ? preview : undefined;
+      found.set(mine.order.id, batchSnapshot(batch, orders, this.now(), mine.recipients, { addUnmatched: mine.order.origin === 'PROVIDER' }));
     }
     return found;
   }
@@ -303,8 +304,8 @@ export class GoodyAdapter implements ProviderAdapter {
     }
   }
 
-  private async snapshot(batch: GoodyBatch, recipients: readonly BatchRecipient[]): Promise<OrderSnapshot> {
-    return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now(), recipients);
+  private async snapshot(batch: GoodyBatch, recipients: readonly BatchRecipient[], options?: { addUnmatched?: boolean }): Promise<OrderSnapshot> {
+    return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now(), recipients, options);
   }
 
   /** Every order of a batch: the preview holds at most 10, so larger batches are paged. */

@@ -76,14 +76,28 @@ export function matchOrders(orders: readonly GoodyOrder[], recipients: readonly 
   return matches;
 }
 
-/** A batch with its orders, one per recipient, each order matched to the recipient it is for. */
+/**
+ * A batch with its orders, one per recipient, each order matched to the recipient it is for. With
+ * `addUnmatched` (a batch sent from Goody's app, known to us first from a preview of 10), orders no
+ * recipient matches are new recipients, after the known ones, with who they are.
+ */
 export function batchSnapshot(
   batch: GoodyBatch,
   orders: readonly GoodyOrder[] | undefined,
   now: number,
   recipients: readonly BatchRecipient[] = [],
+  { addUnmatched = false }: { addUnmatched?: boolean } = {},
 ): OrderSnapshot & { total: Money | null } {
   const matched = orders ? matchOrders(orders, recipients) : new Map<GoodyOrder, number>();
+  const people = new Map<GoodyOrder, { email: string | null; firstName: string | null; lastName: string | null }>();
+  if (addUnmatched && orders) {
+    let next = Math.max(-1, ...recipients.map((r) => r.position)) + 1;
+    for (const o of orders) {
+      if (matched.has(o)) continue;
+      matched.set(o, next++);
+      people.set(o, { email: o.recipient_email ?? null, firstName: o.recipient_first_name ?? null, lastName: o.recipient_last_name ?? null });
+    }
+  }
   return {
     providerRef: batch.id,
     status: batchStatus(batch, now),
@@ -104,6 +118,7 @@ export function batchSnapshot(
       return [
         {
           position,
+          ...people.get(o),
           status: goodyOrderStatus(o.status),
           providerStatus: o.status,
           providerRef: o.id,
