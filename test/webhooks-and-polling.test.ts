@@ -160,32 +160,41 @@ describe('polling', () => {
     }
   });
 
+  /** Sends `count` one-recipient Giftronaut orders through giftgraph; their global ids. */
+  async function sendGiftronautOrders(h: Harness, key: string, count: number): Promise<string[]> {
+    const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
+      (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
+    )!.node.id;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const input = {
+        provider: 'GIFTRONAUT' as const,
+        idempotencyKey: `${key}-${i}`,
+        senderName: 'Acme',
+        amount: { amount: '20', currency: 'USD' },
+        recipients: [{ email: `${key}${i}@example.com` }],
+        giftronaut: { productId: card },
+      };
+      ids.push((await h.gql(SendGiftsDocument, { input })).data!.sendGifts.order.id);
+    }
+    return ids;
+  }
+
+  /** Waits until the ledger holds every one of these orders as SENT, with no one reading them. */
+  async function untilSent(h: Harness, ids: string[]): Promise<void> {
+    const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
+    await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
+  }
+
   it("reads a listing provider's due orders from one page of its list, not one request each", async () => {
     // A first delay long enough for every send to be made before the first poll.
     const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 500 }, only: ['GIFTRONAUT'] });
     try {
-      const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
-        (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
-      )!.node.id;
-      const ids: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const sent = await h.gql(SendGiftsDocument, {
-          input: {
-            provider: 'GIFTRONAUT',
-            idempotencyKey: `batch-poll-${i}`,
-            senderName: 'Acme',
-            amount: { amount: '20', currency: 'USD' },
-            recipients: [{ email: `p${i}@example.com` }],
-            giftronaut: { productId: card },
-          },
-        });
-        ids.push(sent.data!.sendGifts.order.id);
-      }
+      const ids = await sendGiftronautOrders(h, 'batch-poll', 6);
       const gets = () => h.giftronaut.http.received.filter((r) => r.method === 'GET');
       const before = gets().length;
       h.advance(3);
-      const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
-      await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
+      await untilSent(h, ids);
       const polled = gets().slice(before);
       expect(polled.filter((r) => r.path === '/api/v1/orders').length).toBeGreaterThan(0);
       expect(polled.filter((r) => /^\/api\/v1\/orders\/[^/]+$/.test(r.path))).toEqual([]);
@@ -197,18 +206,10 @@ describe('polling', () => {
   it("polls a listing provider's orders one by one when its list cannot be read", async () => {
     const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 300 }, only: ['GIFTRONAUT'] });
     try {
-      const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
-        (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
-      )!.node.id;
       h.giftronaut.http.faults.add({ method: 'GET', path: '/api/v1/orders', times: Infinity, fault: { kind: 'status', status: 403, body: { error: 'INSUFFICIENT_SCOPE' } } });
-      const ids: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const input = { provider: 'GIFTRONAUT' as const, idempotencyKey: `no-list-${i}`, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: `q${i}@example.com` }], giftronaut: { productId: card } };
-        ids.push((await h.gql(SendGiftsDocument, { input })).data!.sendGifts.order.id);
-      }
+      const ids = await sendGiftronautOrders(h, 'no-list', 3);
       h.advance(3);
-      const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
-      await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
+      await untilSent(h, ids);
       expect(h.giftronaut.http.received.some((r) => r.method === 'GET' && r.path === '/api/v1/orders')).toBe(true);
     } finally {
       await h.close();
