@@ -17,17 +17,18 @@ export function pageSize(first: number | null | undefined, field = 'first'): num
 
 const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 
-/** A connection over a list already in memory (an order's recipients). */
-export function offsetConnection<T>(
-  items: readonly T[],
+/** A connection over a list already in memory (an order's recipients), each item shown by `view`. */
+export function offsetConnection<I, T = I>(
+  items: readonly I[],
   args: { first?: number | null; after?: string | null },
   cursors: TenantCursors,
   scope: CursorScope,
+  view: (item: I) => T = (item) => item as unknown as T,
 ): Connection<T> {
   const size = pageSize(args.first);
   const start = args.after ? cursors.decode(scope, args.after, 'after', isIndex) + 1 : 0;
   const page = items.slice(start, start + size);
-  const edges = page.map((node, i) => ({ cursor: cursors.encode(scope, start + i), node }));
+  const edges = page.map((item, i) => ({ cursor: cursors.encode(scope, start + i), node: view(item) }));
   return {
     edges,
     pageInfo: pageInfo(edges, start + size < items.length, start > 0),

@@ -18,11 +18,7 @@ export class OrderFieldsResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<RecipientConnection> {
     const rows = await ctx.loaders!.recipients.load(order.record.id);
-    const connection = offsetConnection(rows, { first, after }, ctx.cursors!, { list: `recipients:${order.record.id}` });
-    return {
-      pageInfo: connection.pageInfo,
-      edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(order.record.provider, e.node) })),
-    };
+    return offsetConnection(rows, { first, after }, ctx.cursors!, { list: `recipients:${order.record.id}` }, (r) => Recipient.from(order.record.provider, r));
   }
 
   @FieldResolver(() => [StatusChange], { description: 'Every change of the order-level status, oldest first.' })
@@ -45,7 +41,7 @@ export class OrderFieldsResolver {
 export class RecipientFieldsResolver {
   @FieldResolver(() => Person, { nullable: true, description: 'Who this recipient is, by email, for subgraphs that know people; null without an email.' })
   person(@Root() recipient: Recipient): Person | null {
-    return recipient.email ? Object.assign(new Person(), { email: recipient.email }) : null;
+    return recipient.email ? Person.of(recipient.email) : null;
   }
 
   @FieldResolver(() => Order, { description: 'The order this gift belongs to.' })

@@ -18,15 +18,11 @@ export class PersonFieldsResolver {
     const email = person.email.toLowerCase();
     const rows = await loaders.giftsReceived.load(email);
     // The email goes into the cursor hashed, as a filter, never in the clear.
-    const connection = offsetConnection(rows, { first, after }, cursors, { list: 'giftsReceived', filter: { email } });
-    return {
-      pageInfo: connection.pageInfo,
-      edges: connection.edges.map((e) => ({ cursor: e.cursor, node: Recipient.from(e.node.provider, e.node) })),
-    };
+    return offsetConnection(rows, { first, after }, cursors, { list: 'giftsReceived', filter: { email } }, (r) => Recipient.from(r.provider, r));
   }
 }
 
 /** A gateway's `Person` references: any email is a person; what giftgraph knows of them is scoped when read. */
 export function resolvePersonReference(reference: { email?: unknown }): Person | null {
-  return typeof reference.email === 'string' && reference.email.length > 0 ? Object.assign(new Person(), { email: reference.email }) : null;
+  return typeof reference.email === 'string' && reference.email.length > 0 ? Person.of(reference.email) : null;
 }

@@ -98,7 +98,7 @@ export class QueryResolver {
       // Paged live as the provider pages it where it does (Goody products, &Open campaigns).
       const pages = registered.adapter.catalogPages;
       if (pages) return await nativeConnection(pages.list, pages.isPosition, { first, after }, ctx.cursors!, scope, view);
-      return offsetConnection((await registered.adapter.catalog()).map(view), { first, after }, ctx.cursors!, scope);
+      return offsetConnection(await registered.adapter.catalog(), { first, after }, ctx.cursors!, scope, view);
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
       throw new GiftgraphError(error.kind === 'rejected' ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${provider} could not list its catalog: ${error.message}`, {

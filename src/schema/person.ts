@@ -10,4 +10,8 @@ import { Directive, Field, ObjectType } from 'type-graphql';
 export class Person {
   @Field(() => String)
   email!: string;
+
+  static of(email: string): Person {
+    return Object.assign(new Person(), { email });
+  }
 }

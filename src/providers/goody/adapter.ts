@@ -54,21 +54,14 @@ export class GoodyAdapter implements ProviderAdapter {
     return {
       total: listed.list_meta.total_count,
       items: listed.data.map((b): ListedOrder => {
-        // Matched against the preview's own people, so a batch sent elsewhere gets recipients too.
+        // The preview's orders, each a recipient with who it is, so a batch sent elsewhere has them too.
         const preview = b.orders_preview ?? [];
-        const people = preview.map((o, position) => ({
-          position,
-          email: o.recipient_email ?? null,
-          firstName: o.recipient_first_name ?? null,
-          lastName: o.recipient_last_name ?? null,
-        }));
-        const snapshot = batchSnapshot(b, preview, this.now(), people);
+        const snapshot = batchSnapshot(b, preview, this.now(), [], { addUnmatched: true });
         // The preview holds at most 10 orders: a larger batch's total and recipients are not all in it.
         const whole = (b.orders_count ?? preview.length) <= preview.length;
         return {
           ...snapshot,
           total: whole ? snapshot.total : null,
-          recipients: snapshot.recipients?.map((r) => ({ ...r, ...people[r.position] })),
           createdAt: b.created_at ?? null,
           reference: b.customer_reference_id ?? null,
         };
