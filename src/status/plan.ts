@@ -25,7 +25,7 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
     plan.order.status = obs.status;
     plan.order.providerStatus = obs.providerStatus;
     plan.events.push({ recipientId: null, from: order.status, to: obs.status, providerStatus: obs.providerStatus });
-  } else if (obs.status === order.status && obs.providerStatus !== order.providerStatus) {
+  } else if (keepsProviderValue(order.status, obs.status) && obs.providerStatus !== order.providerStatus) {
     plan.order.providerStatus = obs.providerStatus;
   }
   if (obs.providerRef && !order.providerRef) plan.order.providerRef = obs.providerRef;
@@ -44,7 +44,7 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
       patch.status = seen.status;
       patch.providerStatus = seen.providerStatus;
       plan.events.push({ recipientId: current.id, from: current.status, to: seen.status, providerStatus: seen.providerStatus });
-    } else if (seen.status === current.status && seen.providerStatus !== current.providerStatus) {
+    } else if (keepsProviderValue(current.status, seen.status) && seen.providerStatus !== current.providerStatus) {
       patch.providerStatus = seen.providerStatus;
     }
     if (seen.providerRef && !current.providerRef) patch.providerRef = seen.providerRef;
@@ -55,6 +55,14 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
   }
   return plan;
 }
+
+/**
+ * Whether an observation that does not move the status still updates the provider's own value: a
+ * new value within the same status, or one we do not recognize (UNKNOWN) while the gift can still
+ * change, so the value is kept for whoever reads `providerStatus` though the status stays put.
+ */
+const keepsProviderValue = (current: RecipientRecord['status'], seen: RecipientRecord['status']): boolean =>
+  seen === current || (seen === 'UNKNOWN' && !isFinalStatus(current));
 
 const sameDetails = (a: Record<string, unknown>, b: Record<string, unknown>): boolean =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => JSON.stringify(v) === JSON.stringify(b[k]));

@@ -40,6 +40,17 @@ describe('status changes', () => {
     expect(plan.events).toEqual([]);
   });
 
+  it('keep a provider value they do not recognize while the gift can change, leaving the status and making no event', () => {
+    const live = planObservation(order('PROCESSING', 'IN_PROGRESS'), [recipient('PROCESSING')], {
+      ...seen('UNKNOWN', 'ON_HOLD'),
+      recipients: [{ recipientId: 'r1', status: 'UNKNOWN', providerStatus: 'ON_HOLD' }],
+    });
+    expect(live.order).toEqual({ providerStatus: 'ON_HOLD' });
+    expect(live.recipients).toEqual([{ id: 'r1', patch: { providerStatus: 'ON_HOLD' } }]);
+    expect(live.events).toEqual([]);
+    expect(planObservation(order('FAILED', 'REJECTED'), [], seen('UNKNOWN', 'ON_HOLD')).order).toEqual({});
+  });
+
   it('record a recipient\'s gift once and keep it', () => {
     const gift = { kind: 'link' as const, url: 'https://x' };
     const plan = planObservation(order('PENDING'), [recipient('PENDING')], {
