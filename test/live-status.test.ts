@@ -52,6 +52,8 @@ describe('orderStatusChanged', () => {
     }
     await expect.poll(() => s.events.length).toBe(GUUSTO_LIFE.length);
     expect(s.transitions()).toEqual(GUUSTO_LIFE);
+    // Each event is answered with the ledger as it was then: the last one sees its recipient's whole history.
+    expect(s.events.at(-1)!.recipient!.statusHistory.map((c) => c.to)).toEqual(['PENDING', 'PROCESSING', 'SENT']);
     expect(s.events.map((e) => e.source)).toEqual(['MUTATION', 'MUTATION', 'MUTATION', 'POLL', 'POLL', 'POLL', 'POLL', 'POLL', 'POLL']);
     expect(new Set(s.events.map((e) => e.order.id))).toEqual(new Set([id]));
     const cursors = s.events.map((e) => e.cursor);
@@ -114,6 +116,18 @@ describe('orderStatusChanged', () => {
     expect(stranger.events).toEqual([]);
     await Promise.all([...watchers, stranger].map((w) => w.close()));
     await expect.poll(() => groups.size).toBe(before);
+  });
+
+  it('keeps serving a group after the subscriber that started it leaves with an expired token', async () => {
+    const founder = await subscribe({}, await h.token({ tenant: 'hooli', ttlSeconds: 1 }));
+    const token = await h.token({ tenant: 'hooli' });
+    const watcher = await subscribe({}, token);
+    await expect.poll(() => founder.closeCode, { timeout: 3_000 }).toBe(4401);
+    const sent = await h.gql(SendGiftsDocument, { input: guusto('after-founder') }, token);
+    await expect.poll(() => watcher.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
+    expect(watcher.errors).toEqual([]);
+    // Nested fields that authorize on their own still answer for the members left.
+    for (const e of watcher.events.filter((e) => e.recipient)) expect(e.recipient!.order.id).toBe(sent.data!.sendGifts.order.id);
   });
 
   it('refuses a cursor past the end of the log', async () => {

@@ -4,6 +4,7 @@ import { decodeId } from '../core/global-id.js';
 import { Order, orderView, StatusChange } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
 import { OrderStatusEvent } from '../schema/status-event.js';
+import { subscriptionLagged } from '../status/feed.js';
 import type { StatusEventRecord } from '../store/records.js';
 import { authorize, type GraphQLContext } from './context.js';
 
@@ -32,6 +33,9 @@ async function subscribe({ args, context }: SubscribeResolverData<unknown, Args,
   if (afterSeq > end) throw badInput('after', 'is past the end of the event log: subscribe without it, or with a cursor this server issued');
   return context.services.live.events({ tenant: viewer.tenant, afterSeq, orderId, cursorOf: (seq) => cursors.event(seq) });
 }
+
+/** Cuts off a subscriber that stopped reading, telling it to resume after the last event it was sent. */
+export const laggedAfter = (context: GraphQLContext, lastEvent: StatusEventRecord): Error => subscriptionLagged(context.cursors!.event(lastEvent.seq));
 
 @Resolver(() => OrderStatusEvent)
 export class SubscriptionResolver {

@@ -1,19 +1,24 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
-import { execute, specifiedRules, validate, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { execute, specifiedRules, subscribe, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GiftgraphError } from '../core/errors.js';
 import { createContext, type GraphQLContext, type Services } from '../resolvers/context.js';
+import { laggedAfter } from '../resolvers/subscription.js';
 import type { WebhookReceiver } from '../status/webhooks.js';
+import type { StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import type { AuthContext, TokenVerifier } from './auth.js';
+import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
 import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
-import { groupKey, SubscriptionGroups } from './subscription-groups.js';
+import { DocumentCache } from './document-cache.js';
 import { queryLimits } from './limits.js';
+import { SocketDelivery } from './socket-delivery.js';
+import { groupKey, SubscriptionGroups } from './subscription-groups.js';
 
 export interface ServerDeps {
   schema: GraphQLSchema;
@@ -26,6 +31,12 @@ export interface ServerDeps {
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read further. */
 const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+/**
+ * A subscriber whose client leaves this much unread is cut off, told where to resume, rather than
+ * held in memory without bound (about 2,500 events).
+ */
+const MAX_SUBSCRIBER_BACKLOG = 1024 * 1024;
 
 /** The WebSocket path: the Apollo Router's default subscription passthrough path. */
 export const WS_PATH = '/ws';
@@ -40,18 +51,34 @@ export class GiftgraphServer {
   private readonly apollo: ApolloServer<GraphQLContext>;
   private wsDisposer: { dispose: () => void | Promise<void> } | undefined;
   private inFlight = 0;
-  private readonly groups = new SubscriptionGroups();
+  private readonly groups: SubscriptionGroups;
+  /** Each upgraded socket under its WebSocket, and each operation's delivery under its context. */
+  private readonly sockets = new WeakMap<WebSocket, Duplex>();
+  private readonly deliveries = new WeakMap<GraphQLContext, SocketDelivery>();
+  private readonly validationError;
+  private readonly executionError;
   private stopping: Promise<void> | undefined;
   url = '';
 
   constructor(private readonly deps: ServerDeps) {
     this.apollo = createApollo<GraphQLContext>(deps.schema, deps.log);
     this.http = http.createServer((req, res) => this.onRequest(req, res));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+    // No per-message compression: grouped subscribers are sent one serialized payload each.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       if (path !== WS_PATH || this.stopping) return void socket.destroy();
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.sockets.set(ws, socket);
+        this.wss.emit('connection', ws, req);
+      });
+    });
+    this.validationError = formatError(deps.log);
+    this.executionError = formatError(deps.log, 'BAD_USER_INPUT');
+    this.groups = new SubscriptionGroups({
+      serialize: (result) => JSON.stringify(this.maskErrors(result) ?? result),
+      lagged: (args, last) => laggedAfter(args.contextValue as GraphQLContext, last as StatusEventRecord),
+      maxBacklogBytes: MAX_SUBSCRIBER_BACKLOG,
     });
   }
 
@@ -148,31 +175,23 @@ export class GiftgraphServer {
     }
   }
 
+  /** The result with its errors masked as on every other path, or undefined when it has none. */
+  private maskErrors<R extends { errors?: readonly GraphQLError[] }>(result: R) {
+    return result.errors ? { ...result, errors: result.errors.map((e) => this.executionError(e.toJSON(), e)) } : undefined;
+  }
+
   private serveWebSocket() {
-    const rules = [...specifiedRules, queryLimits()];
-    const validationError = formatError(this.deps.log);
-    const executionError = formatError(this.deps.log, 'BAD_USER_INPUT');
+    const documents = new DocumentCache([...specifiedRules, queryLimits()]);
     return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
       {
         schema: this.deps.schema,
         // Apollo Server's validation rules, error formatting and request tracking do not run here,
         // so the same limits, the same error masking and the same in-flight count are applied explicitly.
-        validate: (schema, document) => validate(schema, document, rules),
-        onError: (_ctx, _id, _payload, errors) => errors.map((e) => validationError(e.toJSON(), e)),
-        onNext: (_ctx, _id, _payload, _args, result) =>
-          result.errors ? { ...result, errors: result.errors.map((e) => executionError(e.toJSON(), e)) } : undefined,
-        // Identical live subscriptions of one tenant share one execution per event.
-        subscribe: (args) => {
-          const context = args.contextValue as GraphQLContext;
-          return this.groups.subscribe(args, groupKey(args, context.viewer?.tenant), () => {
-            try {
-              requireScope(context, 'orders:read');
-              return undefined;
-            } catch (error) {
-              return { errors: [error as GraphQLError] };
-            }
-          });
-        },
+        parse: documents.parse,
+        validate: documents.validate,
+        onError: (_ctx, _id, _payload, errors) => errors.map((e) => this.validationError(e.toJSON(), e)),
+        onNext: (_ctx, _id, _payload, _args, result) => this.maskErrors(result),
+        subscribe: (args) => this.subscribe(args),
         execute: async (args) => {
           this.inFlight += 1;
           try {
@@ -189,11 +208,42 @@ export class GiftgraphServer {
           if (auth.viewer) closeWhenExpired(ctx.extra.socket, auth.viewer.expiresAt);
           return true;
         },
-        context: (ctx) => createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null }),
+        context: (ctx, id) => {
+          const context = createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null });
+          this.deliveries.set(context, new SocketDelivery(ctx.extra.socket, this.sockets.get(ctx.extra.socket), id));
+          return context;
+        },
       },
       this.wss,
     );
   }
+
+  /**
+   * Identical live subscriptions of one tenant join one group, which executes each event once and
+   * writes the serialized result to every member; one that replays from a cursor runs alone.
+   */
+  private subscribe(args: Parameters<typeof subscribe>[0]) {
+    const context = args.contextValue as GraphQLContext;
+    const tenant = context.viewer?.tenant;
+    const key = groupKey(args, tenant);
+    const delivery = this.deliveries.get(context);
+    if (!tenant || !key || !delivery) return subscribe(args);
+    try {
+      requireScope(context, 'orders:read');
+    } catch (error) {
+      return { errors: [error as GraphQLError] };
+    }
+    return this.groups.join(key, delivery, () => ({ ...args, contextValue: createContext(this.deps.services, { viewer: groupViewer(tenant), authError: null }) }));
+  }
+}
+
+/**
+ * Who a group runs as: it answers for every member, so as none of them. It has the tenant and the
+ * one scope each member was admitted with, and does not expire: each member's own socket closes
+ * when its token does, and the group lives on for the rest.
+ */
+function groupViewer(tenant: string): Viewer {
+  return { subject: 'subscription-group', tenant, scopes: new Set(['orders:read']), expiresAt: Number.POSITIVE_INFINITY };
 }
 
 /**

@@ -1,49 +1,67 @@
-import { Kind, print, subscribe, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { createSourceEventStream, execute, Kind, print, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { QueueIterator } from '../status/stream.js';
 
-type OperationResult = AsyncGenerator<ExecutionResult> | AsyncIterable<ExecutionResult> | ExecutionResult;
+/** Where one grouped subscription's results go: its own connection. */
+export interface Delivery {
+  /** Sends serialized results as `next` messages, in order and in one write; false once the connection has gone. */
+  send(payloads: readonly string[]): boolean;
+  /** Bytes sent but not yet taken by the client. */
+  readonly backlog: number;
+}
+
+export interface SubscriptionGroupsOptions {
+  /** A result as the JSON `payload` of a `next` message (errors masked as on every other path). */
+  serialize(result: ExecutionResult): string;
+  /** The error that ends a member whose client stopped reading, given the last event it was sent. */
+  lagged(args: ExecutionArgs, lastEvent: unknown): Error;
+  /** A member whose client has this much unread is cut off (and told where to resume) rather than buffered without bound. */
+  maxBacklogBytes: number;
+}
+
+type OperationResult = AsyncIterableIterator<never> | ExecutionResult;
 
 /**
  * Runs identical live subscriptions once. Subscribers with the same group key (tenant, document,
- * variables, operation) share one execution of the subscription per event, and every one of them
- * receives the same result object. With thousands of dashboards watching one tenant's orders, the
- * work per event no longer grows with the number of subscribers, only the sending does.
+ * variables, operation) share one source stream and one execution per event; the result is
+ * serialized once and written to every member's connection, the results of one turn of the event
+ * loop (an order's event and its recipients') together in one write. With thousands of dashboards
+ * watching one tenant's orders, the work per event no longer grows with the number of subscribers,
+ * only the writing does.
  */
 export class SubscriptionGroups {
   private readonly groups = new Map<string, Group>();
 
+  constructor(private readonly options: SubscriptionGroupsOptions) {}
+
   /**
-   * `admit` checks a subscriber before it joins a group whose execution it did not start (its
-   * authorization); it returns an error result to refuse. `key` is undefined for a subscription that
-   * must run on its own (one that replays from a cursor).
+   * Joins the group `key`, starting it with `start()` (the execution arguments the group runs
+   * with, shared by every member) if there is none. The member must already be authorized. The
+   * returned iterator yields nothing itself (results go to `delivery`): it ends when the group does,
+   * fails with the group's error, and leaves the group when returned.
    */
-  async subscribe(args: ExecutionArgs, key: string | undefined, admit: () => ExecutionResult | undefined): Promise<OperationResult> {
-    if (!key) return subscribe(args);
-    const existing = this.groups.get(key);
-    if (existing) {
-      const refused = admit();
-      return refused ?? existing.join();
+  async join(key: string, delivery: Delivery, start: () => ExecutionArgs): Promise<OperationResult> {
+    let group = this.groups.get(key);
+    if (!group) {
+      const created: Group = new Group(start(), this.options, () => {
+        // Only this group's own entry: a newer group may hold the key by now.
+        if (this.groups.get(key) === created) this.groups.delete(key);
+      });
+      this.groups.set(key, created);
+      group = created;
     }
-    const upstream = await subscribe(args);
-    if (!isAsyncIterable(upstream)) return upstream; // errors: nothing to share
-    // Another subscriber may have started the same group while this one awaited its execution.
-    const raced = this.groups.get(key);
-    if (raced) {
-      await upstream.return?.(undefined);
-      return raced.join();
-    }
-    const group: Group = new Group(upstream, () => {
-      // Only this group's own entry: a newer group may hold the key by now.
-      if (this.groups.get(key) === group) this.groups.delete(key);
-    });
-    this.groups.set(key, group);
-    return group.join();
+    const refused = await group.started;
+    if (refused) return refused;
+    // The group ended while this member waited for it to start: join (or start) the current one.
+    if (group.closed) return this.join(key, delivery, start);
+    return group.add(delivery);
   }
 
   get size(): number {
     return this.groups.size;
   }
 }
+
+const printed = new WeakMap<DocumentNode, string>();
 
 /** The group key of a live subscription, or undefined when it replays from a cursor and so runs alone. */
 export function groupKey(args: ExecutionArgs, tenant: string | undefined): string | undefined {
@@ -59,54 +77,115 @@ export function groupKey(args: ExecutionArgs, tenant: string | undefined): strin
     after.kind !== Kind.NULL &&
     !(after.kind === Kind.VARIABLE && (args.variableValues?.[after.name.value] === null || args.variableValues?.[after.name.value] === undefined));
   if (replays) return undefined;
-  return JSON.stringify([tenant, print(args.document), args.variableValues ?? {}, args.operationName ?? null]);
+  let source = printed.get(args.document);
+  if (source === undefined) printed.set(args.document, (source = print(args.document)));
+  return JSON.stringify([tenant, source, args.variableValues ?? {}, args.operationName ?? null]);
+}
+
+interface Member {
+  readonly delivery: Delivery;
+  readonly stream: QueueIterator<never>;
+  /** The last event written to this member: where it resumes if it is cut off. */
+  last: unknown;
 }
 
 class Group {
-  private readonly members = new Set<QueueIterator<ExecutionResult>>();
-  private closed = false;
+  /** Resolves once the source stream is open: undefined, or the errors every member gets instead. */
+  readonly started: Promise<ExecutionResult | undefined>;
+  closed = false;
+  private readonly members = new Set<Member>();
+  private source: AsyncIterator<unknown> | undefined;
+  /** Serialized results not yet written, with the event each answers. */
+  private pending: { event: unknown; payload: string }[] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(
-    private readonly upstream: AsyncIterator<ExecutionResult>,
-    private readonly onEmpty: () => void,
+    private readonly args: ExecutionArgs,
+    private readonly options: SubscriptionGroupsOptions,
+    private readonly onClosed: () => void,
   ) {
-    void this.pump();
+    this.started = this.start();
   }
 
-  join(): AsyncIterableIterator<ExecutionResult> {
-    const member = new QueueIterator<ExecutionResult>(() => {
-      this.members.delete(member);
-      if (this.members.size === 0 && !this.closed) {
-        this.closed = true;
-        this.onEmpty();
-        void this.upstream.return?.(undefined);
-      }
-    });
+  add(delivery: Delivery): AsyncIterableIterator<never> {
+    const member: Member = {
+      delivery,
+      last: undefined,
+      stream: new QueueIterator<never>(() => {
+        this.members.delete(member);
+        if (this.members.size === 0) this.close();
+      }),
+    };
     this.members.add(member);
-    return member;
+    return member.stream;
   }
 
-  private async pump(): Promise<void> {
+  private async start(): Promise<ExecutionResult | undefined> {
     try {
-      for (;;) {
-        const next = await this.upstream.next();
-        if (next.done) break;
-        for (const member of this.members) member.push(next.value);
+      const source = await createSourceEventStream(this.args);
+      if (!isAsyncIterable(source)) {
+        this.close();
+        return source;
       }
-      this.close((member) => member.end());
+      this.source = source[Symbol.asyncIterator]();
+      void this.pump(this.source);
+      return undefined;
     } catch (error) {
-      // Every member hears why (a lag, say, with where to resume), after what it already has.
-      this.close((member) => member.fail(error));
+      this.close();
+      throw error;
     }
   }
 
-  private close(how: (member: QueueIterator<ExecutionResult>) => void): void {
+  private async pump(source: AsyncIterator<unknown>): Promise<void> {
+    try {
+      for (;;) {
+        const next = await source.next();
+        if (next.done || this.closed) break;
+        // What graphql-js's subscribe does per event, done once for every member.
+        const result = await execute({ ...this.args, rootValue: next.value });
+        this.pending.push({ event: next.value, payload: this.options.serialize(result) });
+        this.flushing ??= setImmediate(() => this.flush());
+      }
+      this.end((member) => member.stream.end());
+    } catch (error) {
+      // Every member hears why (a lag, say, with where to resume), after what it already has.
+      this.end((member) => member.stream.fail(error));
+    }
+  }
+
+  /** Writes what is pending to every member: one write each, however many events it holds. */
+  private flush(): void {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const payloads = batch.map((b) => b.payload);
+    const last = batch.at(-1)!.event;
+    for (const member of this.members) {
+      if (member.last !== undefined && member.delivery.backlog > this.options.maxBacklogBytes) {
+        member.stream.fail(this.options.lagged(this.args, member.last));
+        continue;
+      }
+      if (member.delivery.send(payloads)) member.last = last;
+    }
+  }
+
+  private end(how: (member: Member) => void): void {
+    if (this.closed) return;
+    this.flush();
+    this.close();
+    for (const member of [...this.members]) how(member);
+  }
+
+  private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.onEmpty();
-    for (const member of [...this.members]) how(member);
+    this.onClosed();
+    if (this.flushing) clearImmediate(this.flushing);
+    void this.source?.return?.();
   }
 }
 
-const isAsyncIterable = (value: unknown): value is AsyncGenerator<ExecutionResult> =>
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';

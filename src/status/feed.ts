@@ -103,12 +103,7 @@ export function eventsAfter(
         const next = await live.next();
         if (next.done && live.overflowed && !ended) {
           finish();
-          // The log still holds everything: say where to resume, rather than end as if done.
-          const lagged = new GiftgraphError('SUBSCRIPTION_LAGGED', 'This subscriber fell too far behind; subscribe again with after: extensions.resumeAfter', {
-            retryable: true,
-          });
-          (lagged.extensions as Record<string, unknown>).resumeAfter = query.cursorOf(last);
-          throw lagged;
+          throw subscriptionLagged(query.cursorOf(last));
         }
         if (next.done) return finish();
         const event = next.value;
@@ -125,4 +120,13 @@ export function eventsAfter(
       return this;
     },
   };
+}
+
+/** A subscriber cut off for falling behind: the log still holds everything, so it is told where to resume rather than ended as if done. */
+export function subscriptionLagged(resumeAfter: string): GiftgraphError {
+  const lagged = new GiftgraphError('SUBSCRIPTION_LAGGED', 'This subscriber fell too far behind; subscribe again with after: extensions.resumeAfter', {
+    retryable: true,
+  });
+  (lagged.extensions as Record<string, unknown>).resumeAfter = resumeAfter;
+  return lagged;
 }
