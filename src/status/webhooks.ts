@@ -14,7 +14,8 @@ export interface WebhookReply {
  * Receives a provider's webhook: verify the signature over the raw body, find the orders it speaks of
  * through the ledger (never through anything the payload says about tenants), ask the provider for
  * each order's state and record it as seen by WEBHOOK, then remember the delivery id. The answer is
- * 200 only once all of that is durable, so the provider's own retry is the only re-delivery needed.
+ * 200 only once all of that is durable, so the provider's own retry is the only re-delivery needed,
+ * and a delivery already remembered is answered at once.
  */
 export class WebhookReceiver {
   constructor(
@@ -35,6 +36,9 @@ export class WebhookReceiver {
       this.log.warn({ provider, reason: verdict.reason }, 'webhook refused');
       return { status: 401, body: { error: verdict.reason } };
     }
+    // A delivery is recorded only once its change is: a re-delivery (the provider's retry of one we
+    // answered too late, say) has nothing left to do, and costs no provider call.
+    if (await this.store.hasWebhookDelivery(provider, verdict.deliveryId)) return { status: 200, body: { status: 'duplicate' } };
     const payload = parseJsonBody(rawBody);
     if (payload === undefined) return { status: 400, body: { error: 'body is not JSON' } };
     const refs = webhooks.references(verdict.eventType, payload);

@@ -458,6 +458,10 @@ export class SqliteStore implements Store {
     return rows.map(toEvent);
   }
 
+  async hasWebhookDelivery(provider: Provider, deliveryId: string): Promise<boolean> {
+    return this.sql('SELECT 1 FROM webhook_receipts WHERE provider = ? AND delivery_id = ?').get(provider, deliveryId) !== undefined;
+  }
+
   async recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean> {
     return this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes === 1;
   }

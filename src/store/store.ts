@@ -87,6 +87,8 @@ export interface Store {
   listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
   /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
   findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
+  /** Whether this provider's delivery id was recorded: its change is in the ledger already. */
+  hasWebhookDelivery(provider: Provider, deliveryId: string): Promise<boolean>;
   /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */
   recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean>;
   /**
