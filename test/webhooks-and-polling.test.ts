@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Provider } from '../src/core/model.js';
 import { decodeId } from '../src/core/global-id.js';
@@ -18,110 +20,184 @@ async function listen(h: Harness, variables = {}, token?: string): Promise<Subsc
 const post = (h: Harness, provider: string, body: string, headers: Record<string, string>) =>
   fetch(`${h.url}/webhooks/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
+/** An item of each webhook provider's catalog to send. */
+async function catalogOf(h: Harness): Promise<Record<string, string>> {
+  const first = async (provider: Provider, kind: string) =>
+    (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
+  return { GIFTRONAUT: await first('GIFTRONAUT', 'CHOICE_CARD'), GOODY: await first('GOODY', 'PRODUCT'), ANDOPEN: await first('ANDOPEN', 'CAMPAIGN') };
+}
+
+/** Each order's and each recipient's events form one chain (each starts where the last ended), with no status twice. */
+function expectOneChainEach(events: readonly Subscriber['events'][number][]): void {
+  const chains = new Map<string, { from: string; to: string }[]>();
+  for (const e of events) chains.set(e.recipient?.email ?? '*', [...(chains.get(e.recipient?.email ?? '*') ?? []), e]);
+  for (const [who, chain] of chains) {
+    for (let i = 1; i < chain.length; i++) expect(`${who}: ${chain[i]!.from}`).toBe(`${who}: ${chain[i - 1]!.to}`);
+    expect(new Set(chain.map((e) => e.to)).size).toBe(chain.length);
+  }
+}
+
+/** Where each of an order's chains ended: `*` for the order, the email for each recipient. */
+const lastStatuses = (events: readonly Subscriber['events'][number][]): Record<string, string> =>
+  Object.fromEntries(events.map((e) => [e.recipient?.email ?? '*', e.to]));
+
 describe('webhooks', () => {
   let h: Harness;
   let catalog: Record<string, string>;
   const subscribers: Subscriber[] = [];
   beforeAll(async () => {
     h = await Harness.start({ webhooks: true });
-    const first = async (provider: Provider, kind: string) =>
-      (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
-    catalog = { GIFTRONAUT: await first('GIFTRONAUT', 'CHOICE_CARD'), GOODY: await first('GOODY', 'PRODUCT'), ANDOPEN: await first('ANDOPEN', 'CAMPAIGN') };
+    catalog = await catalogOf(h);
   });
   afterAll(async () => {
     await Promise.all(subscribers.map((s) => s.close()));
     await h.close();
   });
 
-  const inputs: Record<'GIFTRONAUT' | 'GOODY' | 'ANDOPEN', (key: string) => SendGiftsInput> = {
-    GIFTRONAUT: (key) => ({ provider: 'GIFTRONAUT', idempotencyKey: key, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], giftronaut: { productId: catalog.GIFTRONAUT! } }),
-    GOODY: (key) => ({ provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], goody: { productId: catalog.GOODY! } }),
-    ANDOPEN: (key) => ({ provider: 'ANDOPEN', idempotencyKey: key, recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: catalog.ANDOPEN! } }),
+  const inputs: Record<'GIFTRONAUT' | 'GOODY' | 'ANDOPEN', (key: string, ids?: Record<string, string>) => SendGiftsInput> = {
+    GIFTRONAUT: (key, ids = catalog) => ({ provider: 'GIFTRONAUT', idempotencyKey: key, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], giftronaut: { productId: ids.GIFTRONAUT! } }),
+    GOODY: (key, ids = catalog) => ({ provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], goody: { productId: ids.GOODY! } }),
+    ANDOPEN: (key, ids = catalog) => ({ provider: 'ANDOPEN', idempotencyKey: key, recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: ids.ANDOPEN! } }),
   };
   const finals = { GIFTRONAUT: 'SENT', GOODY: 'DELIVERED', ANDOPEN: 'DELIVERED' };
-  const sandbox = (provider: keyof typeof inputs): { webhooks: WebhookSender } =>
-    provider === 'GIFTRONAUT' ? h.giftronaut : provider === 'GOODY' ? h.goody : h.andOpen;
+  const sandbox = (provider: keyof typeof inputs, of = h): { webhooks: WebhookSender; http: { received: readonly unknown[] } } =>
+    provider === 'GIFTRONAUT' ? of.giftronaut : provider === 'GOODY' ? of.goody : of.andOpen;
 
-  it.each(['GIFTRONAUT', 'GOODY', 'ANDOPEN'] as const)(
-    '%s: every change reaches subscribers from its webhooks alone, in order, once; another tenant sees nothing',
+  const PROVIDERS = ['GIFTRONAUT', 'GOODY', 'ANDOPEN'] as const;
+  const eventsOf = (s: Subscriber, orderId: string) => s.events.filter((e) => e.order.id === orderId);
+  /** Moves the sandboxes on a step at a time, each step's webhooks delivered and published before the next. */
+  const run = async (provider: keyof typeof inputs, steps: number) => {
+    for (let step = 0; step < steps; step++) {
+      h.advance(1);
+      await sandbox(provider).webhooks.settle();
+    }
+    await h.app.tail.flush();
+  };
+
+  it.each(PROVIDERS)(
+    '%s: every change reaches subscribers from its webhooks alone, in order, once; another tenant sees only its own',
     async (provider) => {
       const mine = await listen(h);
-      const theirs = await listen(h, {}, await h.token({ tenant: 'globex' }));
+      const globex = await h.token({ tenant: 'globex' });
+      const theirs = await listen(h, {}, globex);
       subscribers.push(mine, theirs);
-      const sent = await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) });
-      const id = sent.data!.sendGifts.order.id;
-      for (let step = 0; step < 6; step++) {
-        h.advance(1);
-        await sandbox(provider).webhooks.settle();
-      }
-      await h.app.tail.flush();
-      const orderEvents = () => mine.events.filter((e) => e.order.id === id && !e.recipient);
-      await expect.poll(() => orderEvents().at(-1)?.to).toBe(finals[provider]);
-      const statuses = orderEvents().map((e) => e.to);
-      expect(new Set(statuses).size).toBe(statuses.length);
-      expect(orderEvents().slice(1).every((e) => e.source === 'WEBHOOK')).toBe(true);
-      expect(theirs.events).toEqual([]);
+      const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) })).data!.sendGifts.order.id;
+      const theirId = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) }, globex)).data!.sendGifts.order.id;
+      await run(provider, 6);
+      await expect.poll(() => eventsOf(mine, id).filter((e) => !e.recipient).at(-1)?.to).toBe(finals[provider]);
+      const events = eventsOf(mine, id);
+      expectOneChainEach(events);
+      expect(lastStatuses(events)).toEqual({ '*': finals[provider], 'ada@example.com': finals[provider] });
+      // The send's own answer, then nothing but webhooks.
+      expect(events.filter((e) => e.source !== 'WEBHOOK').map((e) => `${e.source}:${e.from}`)).toEqual(['MUTATION:UNCONFIRMED', 'MUTATION:UNCONFIRMED']);
+      // The other tenant's order moved through the same webhooks: its subscriber saw that, and only that.
+      await expect.poll(() => lastStatuses(eventsOf(theirs, theirId))['*']).toBe(finals[provider]);
+      expect(theirs.events.every((e) => e.order.id === theirId)).toBe(true);
+      expect(mine.events.some((e) => e.order.id === theirId)).toBe(false);
     },
   );
 
-  it('answers a webhook delivered twice as a duplicate, and records nothing twice', async () => {
-    const s = await listen(h);
-    subscribers.push(s);
-    await h.gql(SendGiftsDocument, { input: inputs.GOODY('twice') });
-    h.advance(1);
-    await h.goody.webhooks.settle();
-    await h.app.tail.flush();
-    const before = s.events.length;
-    const delivered = h.goody.webhooks.log.filter((d) => d.delivered).at(-1)!;
-    const again = await post(h, 'goody', delivered.body, delivered.headers);
+  it.each(PROVIDERS)('%s: a subscriber that reconnects with its last cursor gets exactly what it missed, then live ones', async (provider) => {
+    const witness = await listen(h);
+    const first = await listen(h);
+    subscribers.push(witness, first);
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`resume-${provider}`) })).data!.sendGifts.order.id;
+    await run(provider, 1);
+    await expect.poll(() => eventsOf(first, id).length).toBeGreaterThan(1);
+    const seen = [...first.events];
+    await first.close();
+    await run(provider, 2); // changes while nobody listens on this connection
+    const resumed = await listen(h, { after: seen.at(-1)!.cursor });
+    subscribers.push(resumed);
+    await run(provider, 4); // and live ones after the replay
+    await expect.poll(() => eventsOf(witness, id).filter((e) => !e.recipient).at(-1)?.to).toBe(finals[provider]);
+    const across = [...seen, ...resumed.events].filter((e) => e.order.id === id);
+    await expect.poll(() => [...seen, ...resumed.events].filter((e) => e.order.id === id).length).toBe(eventsOf(witness, id).length);
+    expect(across.map((e) => e.cursor)).toEqual(eventsOf(witness, id).map((e) => e.cursor));
+    expect(eventsOf(resumed, id).length).toBeGreaterThan(0);
+  });
+
+  it.each(PROVIDERS)('%s: a webhook delivered twice is answered as a duplicate and records nothing twice', async (provider) => {
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`twice-${provider}`) })).data!.sendGifts.order.id;
+    await run(provider, 1);
+    const history = async () => (await h.gql(OrderDocument, { id })).data!.order!.statusHistory;
+    const before = await history();
+    const delivered = sandbox(provider).webhooks.log.filter((d) => d.delivered).at(-1)!;
+    const calls = sandbox(provider).http.received.length;
+    const again = await post(h, provider.toLowerCase(), delivered.body, delivered.headers);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ status: 'duplicate' });
-    await h.app.tail.flush();
-    expect(s.events.length).toBe(before);
+    expect(sandbox(provider).http.received.length).toBe(calls); // answered from the ledger, without asking the provider
+    expect(await history()).toEqual(before);
   });
 
-  it('yields one event when a poll races a webhook', async () => {
+  it.each(PROVIDERS)('%s: polls racing a webhook yield one event per change', async (provider) => {
     const s = await listen(h);
     subscribers.push(s);
-    const sent = await h.gql(SendGiftsDocument, { input: inputs.ANDOPEN('race') });
-    const id = sent.data!.sendGifts.order.id;
-    h.advance(1);
-    await Promise.all([h.gql(OrderDocument, { id }), h.gql(OrderDocument, { id }), h.andOpen.webhooks.settle()]);
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`race-${provider}`) })).data!.sendGifts.order.id;
+    for (let step = 0; step < 6; step++) {
+      h.advance(1);
+      await Promise.all([h.gql(OrderDocument, { id }), h.gql(OrderDocument, { id }), sandbox(provider).webhooks.settle()]);
+    }
     await h.app.tail.flush();
-    await new Promise((r) => setTimeout(r, 50));
-    const redeemed = s.events.filter((e) => e.order.id === id && e.to === 'REDEEMED');
-    expect(redeemed.map((e) => (e.recipient ? 'recipient' : 'order'))).toEqual(['order', 'recipient']);
+    await expect.poll(() => lastStatuses(eventsOf(s, id))['*']).toBe(finals[provider]);
+    expectOneChainEach(eventsOf(s, id));
   });
 
-  it('refuses a forged or stale webhook about a real order, changing nothing', async () => {
-    // A Goody that sends no webhooks of its own: only the ones this test posts can make us look.
-    const quiet = await Harness.start({ webhooks: true, goody: { webhookUrl: undefined } });
-    const h = quiet;
-    try {
-      const product = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.find((e) => e.node.kind === 'PRODUCT')!.node.id;
-      const sent = await h.gql(SendGiftsDocument, { input: { ...inputs.GOODY('forged-target'), goody: { productId: product } } });
-      const [order] = await h.store.getOrders('acme', [Buffer.from(sent.data!.sendGifts.order.id, 'base64url').toString().split(':')[2]!]);
-      h.advance(3); // Goody has moved on; only a verified webhook may make us look
-      const events = h.store.counts().statusEvents;
-      const body = JSON.stringify({ event_type: 'order_batch.completed', id: 'msg_forged', data: { id: order!.providerRef } });
-      const now = Math.floor(Date.now() / 1000);
-      const sign = (secret: string, id: string, ts: number) =>
-        `v1,${createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')}`;
-      const forged = await post(h, 'goody', body, { 'svix-id': 'msg_forged', 'svix-timestamp': String(now), 'svix-signature': sign(`whsec_${Buffer.from('wrong').toString('base64')}`, 'msg_forged', now) });
-      expect(forged.status).toBe(401);
-      const stale = await post(h, 'goody', body, { 'svix-id': 'msg_stale', 'svix-timestamp': String(now - 600), 'svix-signature': sign(h.webhookSecrets.goody, 'msg_stale', now - 600) });
-      expect(stale.status).toBe(401);
-      expect(await stale.json()).toEqual({ error: 'stale timestamp' });
-      const unsigned = await post(h, 'andopen', body, {});
-      expect(unsigned.status).toBe(401);
-      expect(h.store.counts().statusEvents).toBe(events);
-      // The same body, signed right, does make us look: so the refusals above were the signatures'.
-      const good = await post(h, 'goody', body, { 'svix-id': 'msg_good', 'svix-timestamp': String(now), 'svix-signature': sign(h.webhookSecrets.goody, 'msg_good', now) });
-      expect(good.status).toBe(200);
-      expect(h.store.counts().statusEvents).toBeGreaterThan(events);
-    } finally {
+  describe('a forged or stale webhook about a real order', () => {
+    // Sandboxes whose webhooks go to a sink, not to giftgraph: only what a test posts can make it look.
+    let quiet: Harness;
+    let sink: http.Server;
+    let ids: Record<string, string>;
+    beforeAll(async () => {
+      sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+      await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+      const webhookUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+      quiet = await Harness.start({ webhooks: true, giftronaut: { webhookUrl }, goody: { webhookUrl }, andOpen: { webhookUrl } });
+      ids = await catalogOf(quiet);
+    });
+    afterAll(async () => {
       await quiet.close();
-    }
+      await new Promise((r) => sink.close(r));
+    });
+
+    /** The same delivery, signed again with the right secret at a time long past (Giftronaut signs none). */
+    const restamped = (provider: (typeof PROVIDERS)[number], body: string, headers: Record<string, string>, at: number): Record<string, string> | undefined => {
+      if (provider === 'GOODY') {
+        const key = Buffer.from(quiet.webhookSecrets.goody.slice('whsec_'.length), 'base64');
+        const signature = createHmac('sha256', key).update(`${headers['svix-id']}.${at}.${body}`).digest('base64');
+        return { ...headers, 'svix-timestamp': String(at), 'svix-signature': `v1,${signature}` };
+      }
+      if (provider === 'ANDOPEN') {
+        const signature = createHmac('sha256', quiet.webhookSecrets.andOpen).update(`${at}.${body}`).digest('hex');
+        return { ...headers, 'andopen-webhook-dispatch-timestamp': String(at), 'andopen-webhook-signature': signature };
+      }
+      return undefined;
+    };
+
+    it.each(PROVIDERS)('%s: is refused and changes nothing, where the same delivery as sent is taken', async (provider) => {
+      await quiet.gql(SendGiftsDocument, { input: inputs[provider](`forged-${provider}`, ids) });
+      quiet.advance(3); // the provider has moved on and said so; only a verified webhook may make us look
+      await sandbox(provider, quiet).webhooks.settle();
+      const { body, headers } = sandbox(provider, quiet).webhooks.log.at(-1)!;
+      const events = quiet.store.counts().statusEvents;
+
+      const forged = await post(quiet, provider.toLowerCase(), `${body} `, headers);
+      expect(forged.status).toBe(401);
+      expect(await forged.json()).toEqual({ error: 'bad signature' });
+      const stale = restamped(provider, body, headers, Math.floor(Date.now() / 1000) - 600);
+      if (stale) {
+        const late = await post(quiet, provider.toLowerCase(), body, stale);
+        expect(late.status).toBe(401);
+        expect(await late.json()).toEqual({ error: 'stale timestamp' });
+      }
+      expect(quiet.store.counts().statusEvents).toBe(events);
+
+      // The delivery as the provider signed it is taken: so the refusals above were the signatures'.
+      const good = await post(quiet, provider.toLowerCase(), body, headers);
+      expect(good.status).toBe(200);
+      expect(quiet.store.counts().statusEvents).toBeGreaterThan(events);
+    });
   });
 
   it('says Guusto sends none, and accepts but ignores an unknown event type', async () => {
