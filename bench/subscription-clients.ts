@@ -1,6 +1,7 @@
 /**
  * The client side of bench/subscriptions.ts, in its own process: opens N graphql-ws subscribers,
- * says when all are connected, then reports each one's time from ingest to delivery of one change.
+ * says when all are connected, then reports each one's time from ingest to delivery of one change,
+ * and the CPU time it spent receiving it.
  *   node --import tsx bench/subscription-clients.ts <ws url> <token> <count>
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +15,7 @@ const SUBSCRIPTION = `subscription { orderStatusChanged { cursor from to occurre
 const latencies: number[] = [];
 const clients: Client[] = [];
 let connected = 0;
+let cpuAtFirst: NodeJS.CpuUsage | undefined;
 const say = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
 for (let i = 0; i < count; i++) {
@@ -31,6 +33,7 @@ for (let i = 0; i < count; i++) {
       next: ({ data }) => {
         const event = data?.orderStatusChanged;
         if (!event || event.recipient || event.to !== 'PROCESSING') return;
+        if (latencies.length === 0) cpuAtFirst = process.cpuUsage();
         latencies.push(Date.now() - Date.parse(event.occurredAt));
         if (latencies.length === count) report();
       },
@@ -48,7 +51,11 @@ say({ type: 'ready', connected });
 function report(): void {
   const sorted = [...latencies].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-  say({ type: 'done', received: latencies.length, p50: pct(50), p99: pct(99), max: sorted.at(-1) });
+  const cpu = process.cpuUsage(cpuAtFirst);
+  // What receiving took this process from the first subscriber's event to the last: a share of the
+  // machine the server did not have.
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+  say({ type: 'done', received: latencies.length, p50: pct(50), p99: pct(99), max: sorted.at(-1), cpuMs });
 }
 
 process.on('SIGTERM', () => {
