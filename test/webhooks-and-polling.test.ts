@@ -292,6 +292,51 @@ describe('polling', () => {
     }
   });
 
+  /** Sends `count` one-recipient Guusto orders through giftgraph. */
+  async function sendGuustoOrders(h: Harness, key: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const input = { provider: 'GUUSTO' as const, idempotencyKey: `${key}-${i}`, message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: `${key}${i}@example.com` }] };
+      await h.gql(SendGiftsDocument, { input });
+    }
+  }
+
+  it('polls no more orders of a provider at once than its concurrency allows', async () => {
+    const h = await Harness.start({ polling: { ...FAST_POLLING, concurrency: 2 }, only: ['GUUSTO'] });
+    try {
+      await sendGuustoOrders(h, 'capped', 6);
+      // Every poll now takes a second at Guusto: a third can start only once one of the first two ends.
+      h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\//, times: Infinity, fault: { kind: 'latency', ms: 1_000 } });
+      const polls = () => h.guusto.http.count('GET', '/api/v1/orders/status/:id');
+      const start = polls();
+      await expect.poll(polls, { timeout: 3_000 }).toBeGreaterThan(start);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(polls() - start).toBeLessThanOrEqual(2);
+      // And still every order is polled, two at a time.
+      await expect.poll(polls, { timeout: 6_000 }).toBeGreaterThanOrEqual(start + 6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('starts no more polls of a provider a second than its rate allows', async () => {
+    const h = await Harness.start({ polling: { ...FAST_POLLING, perSecond: 3, concurrency: 10 }, only: ['GUUSTO'] });
+    try {
+      const polls = () => h.guusto.http.count('GET', '/api/v1/orders/status/:id');
+      await sendGuustoOrders(h, 'rated', 8);
+      // After a restart all eight are picked up from the ledger at once, and all are due together.
+      await h.restart();
+      const restarted = Date.now();
+      const start = polls();
+      await expect.poll(polls, { timeout: 3_000 }).toBeGreaterThan(start);
+      await new Promise((r) => setTimeout(r, Math.max(0, restarted + 400 - Date.now())));
+      expect(polls() - start).toBeLessThanOrEqual(3);
+      // And still every one of them is polled, three a second.
+      await expect.poll(polls, { timeout: 6_000 }).toBeGreaterThanOrEqual(start + 8);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('resumes after a restart and delivers the later changes of orders left open', async () => {
     const h = await Harness.start({ polling: FAST_POLLING, only: ['GUUSTO'] });
     try {
