@@ -1,7 +1,7 @@
 /**
  * The client side of bench/subscriptions.ts, in its own process: opens N graphql-ws subscribers,
- * says when all are connected, then reports each one's time from ingest to delivery of one change,
- * and the CPU time it spent receiving it.
+ * says when all are connected, then, for each change of an order that every subscriber received,
+ * reports each one's time from ingest to delivery and the CPU time this process spent receiving it.
  *   node --import tsx bench/subscription-clients.ts <ws url> <token> <count>
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,11 +12,13 @@ const [url, token, countArg] = process.argv.slice(2) as [string, string, string]
 const count = Number(countArg);
 const SUBSCRIPTION = `subscription { orderStatusChanged { cursor from to occurredAt order { id status } recipient { id } } }`;
 
-const latencies: number[] = [];
+/** Changes under way, by order and status: each subscriber's latency, and the CPU time when the first arrived. */
+const changes = new Map<string, { latencies: number[]; cpu: NodeJS.CpuUsage }>();
 const clients: Client[] = [];
 let connected = 0;
-let cpuAtFirst: NodeJS.CpuUsage | undefined;
 const say = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+type Event = { to: string; occurredAt: string; order: { id: string }; recipient: unknown };
 
 for (let i = 0; i < count; i++) {
   const client = createClient({
@@ -27,15 +29,22 @@ for (let i = 0; i < count; i++) {
     retryAttempts: 0,
     on: { connected: () => void (connected += 1) },
   });
-  client.subscribe<{ orderStatusChanged: { to: string; occurredAt: string; recipient: unknown } }>(
+  client.subscribe<{ orderStatusChanged: Event }>(
     { query: SUBSCRIPTION },
     {
       next: ({ data }) => {
         const event = data?.orderStatusChanged;
-        if (!event || event.recipient || event.to !== 'PROCESSING') return;
-        if (latencies.length === 0) cpuAtFirst = process.cpuUsage();
-        latencies.push(Date.now() - Date.parse(event.occurredAt));
-        if (latencies.length === count) report();
+        if (!event || event.recipient) return; // the order's own event times the change
+        const key = `${event.order.id}:${event.to}`;
+        let change = changes.get(key);
+        if (!change) changes.set(key, (change = { latencies: [], cpu: process.cpuUsage() }));
+        change.latencies.push(Date.now() - Date.parse(event.occurredAt));
+        if (change.latencies.length === count) {
+          changes.delete(key);
+          const cpu = process.cpuUsage(change.cpu);
+          // From the first subscriber's event to the last: a share of the machine the server did not have.
+          say({ type: 'change', latencies: change.latencies, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
+        }
       },
       error: () => undefined,
       complete: () => undefined,
@@ -47,16 +56,6 @@ for (let i = 0; i < count; i++) {
 }
 while (connected < count) await sleep(20);
 say({ type: 'ready', connected });
-
-function report(): void {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-  const cpu = process.cpuUsage(cpuAtFirst);
-  // What receiving took this process from the first subscriber's event to the last: a share of the
-  // machine the server did not have.
-  const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
-  say({ type: 'done', received: latencies.length, p50: pct(50), p99: pct(99), max: sorted.at(-1), cpuMs });
-}
 
 process.on('SIGTERM', () => {
   for (const client of clients) void client.dispose();

@@ -13,9 +13,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface TransportFloor {
   url: string;
-  readonly subscribers: number;
-  /** Sends every subscriber one change to `to`, stamped now. */
-  publish(to: string): void;
+  /** Sends every subscriber one change of a new order, stamped now. */
+  publish(): void;
   close(): Promise<void>;
 }
 
@@ -37,29 +36,26 @@ export async function startTransportFloor(): Promise<TransportFloor> {
     });
     ws.on('close', () => subscriptions.delete(ws));
   });
-  const event = (to: string, occurredAt: string, recipient: { id: string } | null) =>
+  let orders = 0;
+  const event = (orderId: string, occurredAt: string, recipient: { id: string } | null) =>
     JSON.stringify({
       data: {
         orderStatusChanged: {
           cursor: `c2.${'x'.repeat(40)}.${'y'.repeat(43)}`,
-          from: 'PENDING',
-          to,
+          from: 'UNCONFIRMED',
+          to: 'PENDING',
           occurredAt,
-          order: { id: Buffer.from('Order:GUUSTO:01JABCDEFGHJKMNPQRSTVWXYZ0').toString('base64url'), status: to },
+          order: { id: orderId, status: 'PENDING' },
           recipient,
         },
       },
     });
   return {
     url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get subscribers() {
-      let n = 0;
-      for (const { ids } of subscriptions.values()) n += ids.size;
-      return n;
-    },
-    publish(to) {
+    publish() {
       const occurredAt = new Date().toISOString();
-      const payloads = [event(to, occurredAt, null), event(to, occurredAt, { id: 'UmVjaXBpZW50OjAxSkFCQ0RFRkdISktNTlBRUlNUVldYWVow' })];
+      const orderId = Buffer.from(`Order:GUUSTO:floor-${(orders += 1)}`).toString('base64url');
+      const payloads = [event(orderId, occurredAt, null), event(orderId, occurredAt, { id: 'UmVjaXBpZW50OjAxSkFCQ0RFRkdISktNTlBRUlNUVldYWVow' })];
       for (const [ws, { socket, ids }] of subscriptions) {
         socket.cork();
         for (const id of ids) for (const payload of payloads) ws.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
