@@ -1,4 +1,15 @@
-import { createSourceEventStream, execute, Kind, print, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import {
+  createSourceEventStream,
+  execute,
+  GraphQLError,
+  Kind,
+  print,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type OperationDefinitionNode,
+  type ValueNode,
+} from 'graphql';
 import { QueueIterator } from '../status/stream.js';
 
 /** Where one grouped subscription's results go: its own connection. */
@@ -39,7 +50,7 @@ export class SubscriptionGroups {
    * returned iterator yields nothing itself (results go to `delivery`): it ends when the group does,
    * fails with the group's error, and leaves the group when returned.
    */
-  async join(key: string, delivery: Delivery, start: () => ExecutionArgs): Promise<OperationResult> {
+  async join(key: string, delivery: Delivery, start: () => ExecutionArgs, again = false): Promise<OperationResult> {
     let group = this.groups.get(key);
     if (!group) {
       const created: Group = new Group(start(), this.options, () => {
@@ -51,8 +62,14 @@ export class SubscriptionGroups {
     }
     const refused = await group.started;
     if (refused) return refused;
-    // The group ended while this member waited for it to start: join (or start) the current one.
-    if (group.closed) return this.join(key, delivery, start);
+    if (group.closed) {
+      // The group ended while this member waited for it to start: join (or start) the current one,
+      // once; a source that keeps ending at once ends this subscription too.
+      if (!again) return this.join(key, delivery, start, true);
+      const ended = new QueueIterator<never>();
+      ended.end();
+      return ended;
+    }
     return group.add(delivery);
   }
 
@@ -71,15 +88,20 @@ export function groupKey(args: ExecutionArgs, tenant: string | undefined): strin
   );
   const field = operation?.selectionSet.selections[0];
   if (!operation || operation.operation !== 'subscription' || !field || field.kind !== Kind.FIELD) return undefined;
-  const after = field.arguments?.find((a) => a.name.value === 'after')?.value;
-  const replays =
-    after !== undefined &&
-    after.kind !== Kind.NULL &&
-    !(after.kind === Kind.VARIABLE && (args.variableValues?.[after.name.value] === null || args.variableValues?.[after.name.value] === undefined));
-  if (replays) return undefined;
+  if (replays(field.arguments?.find((a) => a.name.value === 'after')?.value, operation, args.variableValues)) return undefined;
   let source = printed.get(args.document);
   if (source === undefined) printed.set(args.document, (source = print(args.document)));
   return JSON.stringify([tenant, source, args.variableValues ?? {}, args.operationName ?? null]);
+}
+
+/** Whether `after` names a position: a literal, a variable sent with a value, or one left to a non-null default. */
+function replays(after: ValueNode | undefined, operation: OperationDefinitionNode, variables: ExecutionArgs['variableValues']): boolean {
+  if (!after || after.kind === Kind.NULL) return false;
+  if (after.kind !== Kind.VARIABLE) return true;
+  const name = after.name.value;
+  if (variables && name in variables) return variables[name] !== null && variables[name] !== undefined;
+  const fallback = operation.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue;
+  return fallback !== undefined && fallback.kind !== Kind.NULL;
 }
 
 interface Member {
@@ -131,8 +153,10 @@ class Group {
       void this.pump(this.source);
       return undefined;
     } catch (error) {
+      // Every member waiting on this start gets it as a result (masked like any other error), not
+      // its connection closed.
       this.close();
-      throw error;
+      return { errors: [error instanceof GraphQLError ? error : new GraphQLError((error as Error)?.message ?? String(error), { originalError: error as Error })] };
     }
   }
 
@@ -168,6 +192,8 @@ class Group {
         continue;
       }
       if (member.delivery.send(payloads)) member.last = last;
+      // Its connection has gone (graphql-ws ends what it still knows of; this also covers what it lost track of).
+      else member.stream.end();
     }
   }
 

@@ -1,6 +1,6 @@
 import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLObjectType, GraphQLSchema, parse, type ExecutionArgs } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { SubscriptionGroups, type Delivery } from '../../src/server/subscription-groups.js';
+import { groupKey, SubscriptionGroups, type Delivery } from '../../src/server/subscription-groups.js';
 import { QueueIterator } from '../../src/status/stream.js';
 
 /** A connection that records what it was sent, one entry per write. */
@@ -37,6 +37,8 @@ function setup() {
             return event.n;
           },
         },
+        // A resolver that answers no stream at all: graphql-js throws rather than returning errors.
+        broken: { type: GraphQLInt, subscribe: () => 42 as never, resolve: () => 0 },
       },
     }),
   });
@@ -111,6 +113,33 @@ describe('subscription groups', () => {
     expect(groups.size).toBe(0);
   });
 
+  it('give every member a stream that fails to start as an error result, rather than throwing at its connection', async () => {
+    const { groups, args } = setup();
+    const broken = args('subscription { broken }');
+    const [first, second] = await Promise.all([groups.join('b', new Connection(), broken), groups.join('b', new Connection(), broken)]);
+    for (const result of [first, second]) expect(result).toMatchObject({ errors: [{ message: expect.stringMatching(/Async Iterable/) }] });
+    expect(groups.size).toBe(0);
+  });
+
+  it('let go of a member whose connection has gone at the next write', async () => {
+    const { groups, sources, args } = setup();
+    const gone = new Connection();
+    const kept = new Connection();
+    await groups.join('k', gone, args());
+    await groups.join('k', kept, args());
+    gone.open = false;
+    sources[0]!.push({ n: 1 });
+    await aTurn();
+    sources[0]!.push({ n: 2 });
+    await aTurn();
+    expect(gone.writes).toEqual([]);
+    expect(kept.writes).toHaveLength(2);
+    kept.open = false;
+    sources[0]!.push({ n: 3 });
+    await aTurn();
+    expect(groups.size).toBe(0);
+  });
+
   it("end every member with the source's error, after what was already sent", async () => {
     const { groups, sources, args } = setup();
     const a = new Connection();
@@ -121,5 +150,29 @@ describe('subscription groups', () => {
     await ended;
     expect(a.writes).toEqual([['{"data":{"tick":1}}']]);
     expect(groups.size).toBe(0);
+  });
+});
+
+describe('a group key', () => {
+  const schema = setup().args()().schema;
+  const key = (query: string, variableValues?: Record<string, unknown>, tenant: string | undefined = 'acme') =>
+    groupKey({ schema, document: parse(query), variableValues }, tenant);
+  const live = 'subscription($a: String) { orderStatusChanged(after: $a) { cursor } }';
+
+  it('is the same for the same tenant, document and variables, and differs by tenant', () => {
+    expect(key(live)).toBeDefined();
+    expect(key(live)).toBe(key(live));
+    expect(key(live, {}, 'globex')).not.toBe(key(live));
+    expect(groupKey({ schema, document: parse(live) }, undefined)).toBeUndefined();
+  });
+
+  it('is none for a subscription that replays from a cursor, however the cursor is given', () => {
+    expect(key('subscription { orderStatusChanged(after: "c2.x") { cursor } }')).toBeUndefined();
+    expect(key(live, { a: 'c2.x' })).toBeUndefined();
+    expect(key('subscription($a: String = "c2.x") { orderStatusChanged(after: $a) { cursor } }')).toBeUndefined();
+    // Live: no cursor, a null one, or a default overridden with null.
+    expect(key('subscription { orderStatusChanged(after: null) { cursor } }')).toBeDefined();
+    expect(key(live, { a: null })).toBeDefined();
+    expect(key('subscription($a: String = "c2.x") { orderStatusChanged(after: $a) { cursor } }', { a: null })).toBeDefined();
   });
 });
