@@ -119,10 +119,16 @@ describe('orderStatusChanged', () => {
   });
 
   it('keeps serving a group after the subscriber that started it leaves with an expired token', async () => {
-    const founder = await subscribe({}, await h.token({ tenant: 'hooli', ttlSeconds: 1 }));
+    const groups = (h.app.server as unknown as { groups: { size: number } }).groups;
+    const before = groups.size;
+    // Expiry is in whole seconds: this token has one to two left, time enough for the watcher to join.
+    const founder = await subscribe({}, await h.token({ tenant: 'hooli', ttlSeconds: 2 }));
     const token = await h.token({ tenant: 'hooli' });
     const watcher = await subscribe({}, token);
-    await expect.poll(() => founder.closeCode, { timeout: 3_000 }).toBe(4401);
+    expect(founder.closeCode).toBeUndefined();
+    expect(groups.size).toBe(before + 1); // one group, started by the founder
+    await expect.poll(() => founder.closeCode, { timeout: 4_000 }).toBe(4401);
+    expect(groups.size).toBe(before + 1);
     const sent = await h.gql(SendGiftsDocument, { input: guusto('after-founder') }, token);
     await expect.poll(() => watcher.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
     expect(watcher.errors).toEqual([]);
@@ -141,7 +147,7 @@ describe('orderStatusChanged', () => {
     await expect.poll(() => writer.errors.length).toBe(1);
     expect(JSON.stringify(writer.errors)).toMatch(/FORBIDDEN/);
 
-    const brief = await subscribe({}, await h.token({ ttlSeconds: 1 }));
-    await expect.poll(() => brief.closeCode, { timeout: 3_000 }).toBe(4401);
+    const brief = await subscribe({}, await h.token({ ttlSeconds: 2 }));
+    await expect.poll(() => brief.closeCode, { timeout: 4_000 }).toBe(4401);
   });
 });
