@@ -46,9 +46,10 @@ describe('orderStatusChanged', () => {
     const s = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: guusto('live-1') });
     const id = sent.data!.sendGifts.order.id;
+    let read;
     for (let step = 0; step < 2; step++) {
       h.advance(1);
-      await h.gql(OrderDocument, { id });
+      read = await h.gql(OrderDocument, { id });
     }
     await expect.poll(() => s.events.length).toBe(GUUSTO_LIFE.length);
     expect(s.transitions()).toEqual(GUUSTO_LIFE);
@@ -58,6 +59,12 @@ describe('orderStatusChanged', () => {
     expect(new Set(s.events.map((e) => e.order.id))).toEqual(new Set([id]));
     const cursors = s.events.map((e) => e.cursor);
     expect(new Set(cursors).size).toBe(cursors.length);
+    // Each says when giftgraph learned of it, in order, and what the provider itself said.
+    const times = s.events.map((e) => Date.parse(e.occurredAt));
+    expect(times.every((t, i) => t >= (times[i - 1] ?? t) && t <= Date.now())).toBe(true);
+    const said = s.events.filter((e) => !e.recipient).at(-1)!.providerStatus;
+    expect(said).not.toBe('');
+    expect(said).toBe(read!.data!.order!.providerStatus);
   });
 
   it('resumes after a disconnect with exactly the events missed, then live ones', async () => {
