@@ -213,13 +213,16 @@ describe('webhooks', () => {
 });
 
 describe('polling', () => {
+  /** A one-recipient Guusto send. */
+  const guustoInput = (key: string, email = 'ada@example.com'): SendGiftsInput => ({
+    provider: 'GUUSTO', idempotencyKey: key, message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email }],
+  });
+
   it('follows an order of a provider without webhooks, with no one reading it', async () => {
     const h = await Harness.start({ polling: FAST_POLLING, only: ['GUUSTO'] });
     try {
       const s = await listen(h);
-      const sent = await h.gql(SendGiftsDocument, {
-        input: { provider: 'GUUSTO', idempotencyKey: 'polled', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'ada@example.com' }] },
-      });
+      const sent = await h.gql(SendGiftsDocument, { input: guustoInput('polled') });
       h.advance(2);
       await expect.poll(() => s.events.filter((e) => !e.recipient).at(-1)?.to, { timeout: 5_000 }).toBe('SENT');
       expect(s.events.filter((e) => !e.recipient).map((e) => [e.to, e.source])).toEqual([
@@ -294,10 +297,7 @@ describe('polling', () => {
 
   /** Sends `count` one-recipient Guusto orders through giftgraph. */
   async function sendGuustoOrders(h: Harness, key: string, count: number): Promise<void> {
-    for (let i = 0; i < count; i++) {
-      const input = { provider: 'GUUSTO' as const, idempotencyKey: `${key}-${i}`, message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: `${key}${i}@example.com` }] };
-      await h.gql(SendGiftsDocument, { input });
-    }
+    for (let i = 0; i < count; i++) await h.gql(SendGiftsDocument, { input: guustoInput(`${key}-${i}`, `${key}${i}@example.com`) });
   }
 
   it('polls no more orders of a provider at once than its concurrency allows', async () => {
@@ -341,9 +341,7 @@ describe('polling', () => {
     const h = await Harness.start({ polling: FAST_POLLING, only: ['GUUSTO'] });
     try {
       const before = await listen(h);
-      await h.gql(SendGiftsDocument, {
-        input: { provider: 'GUUSTO', idempotencyKey: 'across-restart', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'ada@example.com' }] },
-      });
+      await h.gql(SendGiftsDocument, { input: guustoInput('across-restart') });
       await expect.poll(() => before.events.length).toBe(2);
       const cursor = before.events.at(-1)!.cursor;
       await before.close();
