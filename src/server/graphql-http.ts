@@ -6,7 +6,7 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'gr
 import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { queryLimits } from './limits.js';
+import { MAX_TOKENS, queryLimits } from './limits.js';
 import { partialResultsPlugin } from './partial-results.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -44,6 +44,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     includeStacktraceInErrorResponses: false,
     // The process's own shutdown stops Apollo in order; Apollo must not race it on SIGTERM.
     stopOnTerminationSignals: false,
+    parseOptions: { maxTokens: MAX_TOKENS },
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
     plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>()],

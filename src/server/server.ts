@@ -181,14 +181,19 @@ export class GiftgraphServer {
   }
 
   private serveWebSocket() {
-    const documents = new DocumentCache([...specifiedRules, queryLimits()]);
+    const { schema } = this.deps;
+    const documents = new DocumentCache(schema, [...specifiedRules, queryLimits()]);
     return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
       {
-        schema: this.deps.schema,
-        // Apollo Server's validation rules, error formatting and request tracking do not run here,
-        // so the same limits, the same error masking and the same in-flight count are applied explicitly.
-        parse: documents.parse,
-        validate: documents.validate,
+        schema,
+        // Apollo Server's parser limit, validation rules, error formatting and request tracking do not
+        // run here, so the same limits, the same error masking and the same in-flight count are applied
+        // explicitly. A document refused here is an error for that operation, never a closed socket.
+        onSubscribe: (_ctx, _id, payload) => {
+          const prepared = documents.prepare(payload.query);
+          if ('errors' in prepared) return [...prepared.errors];
+          return { schema, document: prepared.document, operationName: payload.operationName, variableValues: payload.variables };
+        },
         onError: (_ctx, _id, _payload, errors) => errors.map((e) => this.validationError(e.toJSON(), e)),
         onNext: (_ctx, _id, _payload, _args, result) => this.maskErrors(result),
         subscribe: (args) => this.subscribe(args),

@@ -1,0 +1,92 @@
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MAX_TOKENS } from '../src/server/limits.js';
+import { Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(() => h.close());
+
+interface Result {
+  data?: unknown;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+/**
+ * About 1.5 KB: forty fragments that each spread the one before twice, ending at a fragment that
+ * does not exist. A rule that walked every expanded path would visit 2^40 of them.
+ */
+const doublingChain = (() => {
+  const fragments = ['fragment F0 on Query { ...Missing }'];
+  for (let i = 1; i <= 40; i++) fragments.push(`fragment F${i} on Query { ...F${i - 1} ...F${i - 1} }`);
+  return `{ ...F40 } ${fragments.join(' ')}`;
+})();
+
+/** Exactly MAX_TOKENS tokens: two braces and aliased fields of three tokens each (2 + 3 × 666). */
+const atTheLimit = `{ ${Array.from({ length: (MAX_TOKENS - 2) / 3 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+/** One token more. */
+const oversized = atTheLimit.replace(/ \}$/, ' __typename }');
+
+const postAnonymous = async (query: string): Promise<{ status: number; body: Result }> => {
+  const res = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  return { status: res.status, body: (await res.json()) as Result };
+};
+
+const wsClient = async (): Promise<Client> =>
+  createClient({ url: `${h.url.replace('http', 'ws')}/ws`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${await h.token()}` }, retryAttempts: 0, lazy: true });
+
+/** The operation's outcome over graphql-ws: its result, or the errors it was refused with. */
+const overSocket = (client: Client, query: string): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    let result: Result = {};
+    client.subscribe({ query }, {
+      next: (value) => (result = value as Result),
+      error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+      complete: () => resolve(result),
+    });
+  });
+
+describe('a document built to make validation exponential', () => {
+  it('is refused over HTTP without a token, and the server keeps answering', async () => {
+    const [refused, health] = await Promise.all([postAnonymous(doublingChain), fetch(`${h.url}/healthz`)]);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors!.map((e) => e.extensions?.code)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(refused.body.errors!.some((e) => /Unknown fragment "Missing"/.test(e.message))).toBe(true);
+    expect(health.status).toBe(200);
+  });
+
+  it('is refused over /ws as an error of that operation, and the socket stays usable', async () => {
+    const client = await wsClient();
+    const refused = await overSocket(client, doublingChain);
+    expect(refused.errors!.some((e) => /Unknown fragment "Missing"/.test(e.message))).toBe(true);
+    expect(await overSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
+    await client.dispose();
+  });
+});
+
+describe(`a document of more than ${MAX_TOKENS} tokens`, () => {
+  it('is refused by the parser over HTTP', async () => {
+    const refused = await postAnonymous(oversized);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(refused.body.errors![0]!.message).toMatch(/more that 2000 tokens/);
+  });
+
+  it('is refused by the parser over /ws, as an error of that operation', async () => {
+    const client = await wsClient();
+    const refused = await overSocket(client, oversized);
+    expect(refused.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(refused.errors![0]!.message).toMatch(/more that 2000 tokens/);
+    expect(await overSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
+    await client.dispose();
+  });
+
+  it('is accepted just under the limit', async () => {
+    const accepted = await h.gql<Record<string, string>, never>(atTheLimit);
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data!.a665).toBe('Query');
+  });
+});
