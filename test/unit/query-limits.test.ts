@@ -39,7 +39,7 @@ describe('query limits', () => {
 
   it('visit each fragment once, so their work grows linearly with the document', () => {
     // The leaf spreads a fragment that does not exist: no field stops the walk early.
-    const [n, twice, four] = [10, 20, 40].map((size) => work(doubling(size, '...Missing')));
+    const [n, twice, four] = [10, 20, 40].map((size) => work(doubling(size, '...Missing'))) as [number, number, number];
     expect(twice).toBeLessThanOrEqual(2 * n + 2);
     expect(four).toBeLessThanOrEqual(2 * twice + 2);
   });
