@@ -91,7 +91,7 @@ export class OrdersService {
     if (existing.submission === 'ACCEPTED' && adapter?.sendsPerRecipient) {
       return { order: await this.sendMissing(existing, prepared), created: false };
     }
-    if (existing.submission === 'UNCONFIRMED' && adapter?.capabilities.deduplicatesCreates) {
+    if (existing.submission === 'UNCONFIRMED' && adapter && repeatableForMs(adapter, existing, this.clock()) > 0) {
       // The provider deduplicates on our order id: sending again returns the original if it exists.
       const claimed = await this.store.updateSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
       if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared, { mayExist: true }), created: false };
@@ -112,9 +112,11 @@ export class OrdersService {
    */
   private async submit(order: OrderRecord, prepared: PreparedSend, { mayExist = false } = {}): Promise<OrderRecord> {
     const { adapter } = this.providers.get(order.provider)!;
+    const repeatable = repeatableForMs(adapter, order, this.clock());
+    const until = Number.isFinite(repeatable) ? ` before ${new Date(this.clock().getTime() + repeatable).toISOString()}` : '';
     let outcome;
     try {
-      outcome = await adapter.create({ ...prepared, reference: order.id });
+      outcome = await adapter.create({ ...prepared, reference: order.id, ...(Number.isFinite(repeatable) ? { repeatableForMs: repeatable } : {}) });
     } catch (error) {
       // An adapter that fails in an unexpected way may have sent the request: never assume it did not.
       this.log.error({ err: error, orderId: order.id, provider: order.provider }, 'create failed unexpectedly; order left UNCONFIRMED');
@@ -132,7 +134,7 @@ export class OrdersService {
       throw new GiftgraphError(
         'PROVIDER_UNAVAILABLE',
         `${order.provider} did not take this retry (${error.message}). An earlier attempt may have been taken, so the order stays UNCONFIRMED; ` +
-          'retry with the same idempotency key: it will not be sent twice.',
+          `retry with the same idempotency key${until}: it will not be sent twice.`,
         { provider: order.provider, providerCode: error.providerCode, retryable: true, orderId: encodeId('Order', order.provider, order.id) },
       );
     } else if (outcome.kind === 'not_sent') {
@@ -153,12 +155,12 @@ export class OrdersService {
         },
       });
       this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED');
-      const deduplicates = adapter.capabilities.deduplicatesCreates;
+      const deduplicates = repeatable > 0;
       throw new GiftgraphError(
         'PROVIDER_UNAVAILABLE',
         `${order.provider} did not confirm the order (${outcome.error?.message ?? 'unexpected failure'}), so it may have been sent. ` +
           (deduplicates
-            ? `It is recorded as UNCONFIRMED; retry with the same idempotency key: ${order.provider} deduplicates it, so it will not be sent twice.`
+            ? `It is recorded as UNCONFIRMED; retry with the same idempotency key${until}: ${order.provider} deduplicates it, so it will not be sent twice.`
             : 'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.'),
         { provider: order.provider, retryable: deduplicates, orderId: encodeId('Order', order.provider, order.id) },
       );
@@ -296,6 +298,7 @@ export class OrdersService {
     };
     return {
       ...adapter.capabilities,
+      deduplicatesCreates: repeatableForMs(adapter, order, this.clock()) > 0,
       canCancel: adapter.capabilities.canCancel && accepted && now.canCancel,
       canResend: adapter.capabilities.canResend && accepted && now.canResend,
     };
@@ -363,6 +366,23 @@ export class OrdersService {
 }
 
 /** The observation for recipients whose retried create failed as a whole: not sent, or not known. */
+/**
+ * A create is repeated only within three quarters of the provider's memory of its key, counted from
+ * when the order was reserved (before its first attempt); the rest covers clock skew between us and
+ * the provider and a request that waited in a queue.
+ */
+const KEY_MEMORY_USED = 0.75;
+
+/**
+ * How much longer the provider will still recognise this order's key, less that margin: Infinity
+ * where its deduplication has no known end, 0 where it does not deduplicate or has forgotten.
+ */
+function repeatableForMs(adapter: ProviderAdapter, order: OrderRecord, now: Date): number {
+  if (!adapter.capabilities.deduplicatesCreates) return 0;
+  if (adapter.createKeyLifetimeMs === undefined) return Number.POSITIVE_INFINITY;
+  return Math.max(0, Date.parse(order.createdAt) + adapter.createKeyLifetimeMs * KEY_MEMORY_USED - now.getTime());
+}
+
 function perRecipientFailure(order: OrderRecord, positions: number[], submission: 'NOT_SENT' | 'UNCONFIRMED', error: ProviderCallError | undefined): OrderSnapshot {
   const status = submission === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED';
   const providerStatus = error?.providerCode ?? (submission === 'NOT_SENT' ? 'NOT_SENT' : '');

@@ -28,6 +28,11 @@ export interface SendRequest {
   timezone: string | null;
   /** This provider's own option block from the input, already validated by its adapter. */
   options: Record<string, unknown>;
+  /**
+   * How much longer this create may be attempted again, by anyone: the time left in the provider's
+   * memory of its key, less a margin. Absent where that memory has no known end.
+   */
+  repeatableForMs?: number;
 }
 
 export interface SendRecipient {
@@ -124,6 +129,12 @@ export interface ProviderAdapter {
    * create has its own outcome, and a same-key retry sends only to recipients certainly not sent.
    */
   readonly sendsPerRecipient?: boolean;
+  /**
+   * How long the provider remembers an idempotency key, where its deduplication is known to end
+   * (Giftronaut: 24 hours). A create is repeated only well inside it: after that, an order whose
+   * outcome is unknown stays UNCONFIRMED, as with a provider that does not deduplicate.
+   */
+  readonly createKeyLifetimeMs?: number;
   readonly webhooks?: ProviderWebhooks;
   /** The provider's own input rules, checked before anything is written or sent. No I/O. */
   validate(input: ValidationInput, errors: InputErrors): void;

@@ -73,6 +73,11 @@ export interface ProviderRequest {
    * retried; a create is idempotent only where the provider deduplicates it.
    */
   idempotent: boolean;
+  /**
+   * No retry starts later than this many milliseconds after the first attempt: a create the
+   * provider deduplicates only while it remembers the key.
+   */
+  retryWithinMs?: number;
 }
 
 export interface ProviderResponse {
@@ -120,6 +125,7 @@ export class ProviderHttpClient {
     const attempts = req.idempotent ? this.retry.attempts : 1;
     let reauthorized = false;
     let ambiguous = false;
+    const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       // Outside the try: a failure to get credentials is its own error, and the request never left.
       const headers = await this.options.headers();
@@ -138,10 +144,11 @@ export class ProviderHttpClient {
             continue;
           }
         }
-        const retryable = failure.kind !== 'rejected' && attempt < attempts;
-        if (!retryable || (failure.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw ambiguous ? afterAmbiguity(failure) : failure;
+        const delay = failure.retryAfterMs ?? this.backoff(attempt);
+        const inTime = delay <= MAX_RETRY_AFTER_MS && (req.retryWithinMs === undefined || performance.now() - started + delay < req.retryWithinMs);
+        if (failure.kind === 'rejected' || attempt >= attempts || !inTime) throw ambiguous ? afterAmbiguity(failure) : failure;
         if (failure.kind === 'unknown') ambiguous = true;
-        await sleep(failure.retryAfterMs ?? this.backoff(attempt));
+        await sleep(delay);
       }
     }
   }
