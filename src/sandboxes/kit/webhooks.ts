@@ -2,13 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WebhookDelivery {
   body: string;
-  headers: Record<string, string>;
+  /** Fixed, or made again for each attempt (a provider that signs a fresh dispatch time on every try). */
+  headers: Record<string, string> | (() => Record<string, string>);
 }
 
 export type WebhookTarget = string | (() => string | undefined);
 
 export interface DeliveryRecord {
   body: string;
+  /** The headers of the latest attempt. */
   headers: Record<string, string>;
   attempts: number;
   delivered: boolean;
@@ -32,7 +34,7 @@ export class WebhookSender {
   send(delivery: WebhookDelivery): void {
     const url = typeof this.target === 'function' ? this.target() : this.target;
     if (!url || this.closed) return;
-    const record: DeliveryRecord = { body: delivery.body, headers: delivery.headers, attempts: 0, delivered: false };
+    const record: DeliveryRecord = { body: delivery.body, headers: {}, attempts: 0, delivered: false };
     this.log.push(record);
     const task = this.deliver(url, delivery, record).finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
@@ -53,10 +55,11 @@ export class WebhookSender {
     const base = this.options.baseDelayMs ?? 200;
     for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
       record.attempts = attempt;
+      record.headers = typeof delivery.headers === 'function' ? delivery.headers() : delivery.headers;
       try {
         const res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...delivery.headers },
+          headers: { 'content-type': 'application/json', ...record.headers },
           body: delivery.body,
           signal: AbortSignal.timeout(5_000),
         });
