@@ -7,7 +7,7 @@ import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type 
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { AndOpenApi, CAMPAIGN_PAGE, type Campaign, type GiftRequest } from './api.js';
-import type { AndOpenConnection } from './config.js';
+import { isJsonApi, type AndOpenConnection } from './config.js';
 import { andOpenWebhooks } from './webhook.js';
 
 export interface AndOpenOptions {
@@ -17,9 +17,12 @@ export interface AndOpenOptions {
 
 /**
  * &Open's gift request states [doc] in the unified lifecycle: submitted (the redemption link exists,
- * awaiting redemption) is SENT; dispatched is SHIPPED.
+ * awaiting redemption) is SENT; dispatched is SHIPPED. `pending` appears only in one published copy
+ * of the JSON:API create example (developers.andopen.co/docs/gift-requests/create): accepted, not
+ * yet processed.
  */
 const STATES: Record<string, GiftStatus> = {
+  pending: 'PENDING',
   submitted: 'SENT',
   redeemed: 'REDEEMED',
   dispatched: 'SHIPPED',
@@ -67,7 +70,7 @@ export class AndOpenAdapter implements ProviderAdapter {
         const page = await this.api.campaignsPage(cursor ?? undefined);
         return { items: page.campaigns, next: page.next ?? null };
       },
-      connection.version === '2026-05' ? (campaign) => campaign.id : undefined,
+      isJsonApi(connection.version) ? undefined : (campaign) => campaign.id,
     );
     this.catalogPages = { list: mapList(campaigns, campaignEntry), isPosition: isChainPosition };
     this.webhooks = connection.webhookSecret ? andOpenWebhooks(connection.webhookSecret) : undefined;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ProviderHttpClient, type ProviderProblem } from '../http.js';
+import { ProviderCallError, ProviderHttpClient, type ProviderProblem } from '../http.js';
 import { parseResponse } from '../parse.js';
-import type { AndOpenConnection, AndOpenVersion } from './config.js';
+import { isJsonApi, type AndOpenConnection, type AndOpenVersion } from './config.js';
 
 /** A gift request as both API versions describe it, read into one shape. */
 export interface GiftRequest {
@@ -23,21 +23,26 @@ export interface NewGiftRequest {
   email: string | null;
 }
 
+// A gift request's state is `state` in the seed's JSON:API example and `status` in 2026-05 and in
+// another published copy of the JSON:API create page (developers.andopen.co/docs/gift-requests/create).
+// Either is read, in both versions, so a field name never turns a created gift request into an unknown.
+const stateFields = { state: z.string().nullish(), status: z.string().nullish() };
+
 // 2026-05: flat JSON.
 const flatGiftRequest = z.object({
   id: z.string(),
-  status: z.string(),
+  ...stateFields,
   redemption_url: z.string().nullish(),
   created_at: z.string().nullish(),
 });
 const flatCampaign = z.object({ id: z.string(), name: z.string() });
 const flatCampaignPage = z.object({ data: z.array(flatCampaign), has_more: z.boolean() });
 
-// 2025-09: JSON:API.
+// 2025-10 and 2025-09: JSON:API.
 const jsonApiGiftRequest = z.object({
   data: z.object({
     id: z.string(),
-    attributes: z.object({ state: z.string(), redemption_url: z.string().nullish(), created_at: z.string().nullish() }),
+    attributes: z.object({ ...stateFields, redemption_url: z.string().nullish(), created_at: z.string().nullish() }),
   }),
 });
 const jsonApiCampaign = z.object({ id: z.string(), attributes: z.object({ name: z.string() }) });
@@ -65,7 +70,7 @@ export class AndOpenApi {
       headers: () => ({
         authorization: `Bearer ${connection.apiKey}`,
         'andopen-api-version': connection.version,
-        ...(connection.version === '2025-09' ? { accept: 'application/vnd.api+json' } : {}),
+        ...(isJsonApi(connection.version) ? { accept: 'application/vnd.api+json' } : {}),
       }),
       readError: readAndOpenError,
     });
@@ -73,7 +78,7 @@ export class AndOpenApi {
 
   /** Not idempotent: &Open documents no deduplication, so an unanswered create is never sent again. */
   async createGiftRequest(request: NewGiftRequest): Promise<GiftRequest> {
-    const flat = this.version === '2026-05';
+    const flat = !isJsonApi(this.version);
     const recipient = { first_name: request.firstName, last_name: request.lastName, ...(request.email ? { email: request.email } : {}) };
     const body = flat
       ? { campaign_id: request.campaignId, recipient }
@@ -85,7 +90,7 @@ export class AndOpenApi {
       headers: flat ? {} : { 'content-type': 'application/vnd.api+json' },
       idempotent: false,
     });
-    return this.readGiftRequest(res.body, 'POST /gift_requests');
+    return this.readGiftRequest(res.body, 'POST /gift_requests', true);
   }
 
   async getGiftRequest(id: string): Promise<GiftRequest> {
@@ -95,7 +100,7 @@ export class AndOpenApi {
 
   async getCampaign(id: string): Promise<Campaign> {
     const res = await this.http.request({ method: 'GET', path: `/campaigns/${encodeURIComponent(id)}`, idempotent: true });
-    if (this.version === '2026-05') return parseResponse('ANDOPEN', '&Open', flatCampaign, res.body, 'GET /campaigns/{id}');
+    if (!isJsonApi(this.version)) return parseResponse('ANDOPEN', '&Open', flatCampaign, res.body, 'GET /campaigns/{id}');
     const { data } = parseResponse('ANDOPEN', '&Open', z.object({ data: jsonApiCampaign }), res.body, 'GET /campaigns/{id}');
     return { id: data.id, name: data.attributes.name };
   }
@@ -105,7 +110,7 @@ export class AndOpenApi {
    * `has_more` in 2026-05, the `links.next` URL in JSON:API. Undefined when this was the last page.
    */
   async campaignsPage(next?: string): Promise<{ campaigns: Campaign[]; next?: string }> {
-    if (this.version === '2026-05') {
+    if (!isJsonApi(this.version)) {
       const res = await this.http.request({ method: 'GET', path: '/campaigns', query: { limit: CAMPAIGN_PAGE, after: next }, idempotent: true });
       const page = parseResponse('ANDOPEN', '&Open', flatCampaignPage, res.body, 'GET /campaigns');
       return { campaigns: page.data, next: page.has_more && page.data.length > 0 ? page.data.at(-1)!.id : undefined };
@@ -119,13 +124,18 @@ export class AndOpenApi {
     return this.http.close();
   }
 
-  private readGiftRequest(body: unknown, what: string): GiftRequest {
-    if (this.version === '2026-05') {
-      const r = parseResponse('ANDOPEN', '&Open', flatGiftRequest, body, what);
-      return { id: r.id, state: r.status, redemptionUrl: r.redemption_url ?? null, createdAt: r.created_at ?? null };
-    }
-    const { data } = parseResponse('ANDOPEN', '&Open', jsonApiGiftRequest, body, what);
-    return { id: data.id, state: data.attributes.state, redemptionUrl: data.attributes.redemption_url ?? null, createdAt: data.attributes.created_at ?? null };
+  /**
+   * A gift request in this version's shape, its state from `state` or `status`. A created one that
+   * names neither still has its id, so it is kept (state unknown until it is read again); a read
+   * that names neither is not an answer we can use.
+   */
+  private readGiftRequest(body: unknown, what: string, created = false): GiftRequest {
+    const r = isJsonApi(this.version)
+      ? (({ data }) => ({ id: data.id, ...data.attributes }))(parseResponse('ANDOPEN', '&Open', jsonApiGiftRequest, body, what))
+      : parseResponse('ANDOPEN', '&Open', flatGiftRequest, body, what);
+    const state = r.state || r.status;
+    if (!state && !created) throw new ProviderCallError('ANDOPEN', 'unknown', `&Open's answer to ${what} named no state or status`);
+    return { id: r.id, state: state ?? '', redemptionUrl: r.redemption_url ?? null, createdAt: r.created_at ?? null };
   }
 
   /** A `links.next` is followed only on &Open's own origin, so a response cannot send our token elsewhere. */

@@ -1,13 +1,21 @@
 import { z } from 'zod';
 
-export const ANDOPEN_VERSIONS = ['2026-05', '2025-09'] as const;
+/**
+ * `2026-05` (flat JSON) is current; `2025-10` is the JSON:API version the public docs list as
+ * supported (developers.andopen.co/docs/2026-05/versioning); `2025-09` is the JSON:API version the
+ * seed's examples send. Both JSON:API versions share one shape.
+ */
+export const ANDOPEN_VERSIONS = ['2026-05', '2025-10', '2025-09'] as const;
 export type AndOpenVersion = (typeof ANDOPEN_VERSIONS)[number];
+
+/** Whether a version speaks JSON:API (`data.type`/`data.attributes`) rather than flat JSON. */
+export const isJsonApi = (version: AndOpenVersion): boolean => version !== '2026-05';
 
 /** What the &Open adapter needs to reach the API, real or sandbox. */
 export interface AndOpenConnection {
   baseUrl: string;
   apiKey: string;
-  /** `2026-05` (flat JSON, the current docs) or `2025-09` (JSON:API, the seed's). */
+  /** `2026-05` (flat JSON, the current docs), or `2025-10` / `2025-09` (JSON:API). */
   version: AndOpenVersion;
   webhookSecret?: string;
 }
