@@ -191,13 +191,13 @@ describe('&Open webhooks', () => {
     });
     h.advance(1);
     await h.andOpen.webhooks.settle();
-    // The first delivery was answered 500 and came again, later, with the same event id.
+    // The first delivery was answered 500 and came again, later, with the same event id (and a fresh dispatch time).
     expect(received.map((r) => r.headers['andopen-webhook-event-type']).sort()).toEqual(['gift_request.redeemed', 'gift_request.submitted', 'gift_request.submitted']);
     const verdicts: Record<string, string[]> = {};
     for (const r of received) {
       const verdict = verifyAndOpenWebhook(r.body, r.headers, secret);
       if (!verdict.ok) throw new Error(verdict.reason);
-      const accepted = await store.recordWebhookDelivery('ANDOPEN', verdict.eventId, new Date().toISOString());
+      const accepted = await store.recordWebhookDelivery('ANDOPEN', verdict.deliveryId, new Date().toISOString());
       (verdicts[verdict.eventType] ??= []).push(accepted ? 'accepted' : 'duplicate');
     }
     expect(verdicts).toEqual({ 'gift_request.submitted': ['accepted', 'duplicate'], 'gift_request.redeemed': ['accepted'] });
