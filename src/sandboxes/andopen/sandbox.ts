@@ -14,11 +14,22 @@ export interface AndOpenSandboxOptions {
   campaigns?: number;
   webhookUrl?: WebhookTarget;
   webhookSecret?: string;
+  /**
+   * The API version webhooks are serialised in (an endpoint's setting, like its URL): 2026-05 sends
+   * the flat resource and event headers, the JSON:API versions a JSON:API document and no event headers.
+   */
+  webhookVersion?: Version;
+  /**
+   * The name of a gift request's state field in answers and webhooks: by default `status` in 2026-05
+   * and `state` in JSON:API, as the seed shows; the other where a published copy of the docs says so.
+   */
+  stateField?: 'state' | 'status';
   stateFile?: string;
 }
 
-type Version = '2025-09' | '2026-05';
-const VERSIONS: Version[] = ['2025-09', '2026-05'];
+export type Version = '2025-09' | '2025-10' | '2026-05';
+const VERSIONS: Version[] = ['2025-09', '2025-10', '2026-05'];
+const jsonApi = (version: Version) => version !== '2026-05';
 const STATES = ['submitted', 'redeemed', 'dispatched', 'delivered'];
 const NAME = /^\p{L}{2,255}$/u;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -103,7 +114,7 @@ export class AndOpenSandbox {
       if (state === request.announced) continue;
       request.announced = state;
       changed = true;
-      this.emit(`gift_request.${state}`, this.flat(request));
+      this.emit(request, state);
     }
     if (changed) this.snapshot.save(this.state);
   }
@@ -124,7 +135,7 @@ export class AndOpenSandbox {
   private create(req: SandboxRequest, version: Version): SandboxReply {
     const body = (req.body ?? {}) as Record<string, any>;
     let input: { campaign_id?: unknown; first_name?: unknown; last_name?: unknown; email?: unknown };
-    if (version === '2025-09') {
+    if (jsonApi(version)) {
       if (!/application\/vnd\.api\+json/.test(req.headers['content-type'] ?? '')) {
         return errorReply(version, 415, [{ code: 'unsupported_media_type', message: 'Content-Type must be application/vnd.api+json' }]);
       }
@@ -163,7 +174,7 @@ export class AndOpenSandbox {
     };
     this.state.requests.push(request);
     this.snapshot.save(this.state);
-    this.emit('gift_request.submitted', this.flat(request));
+    this.emit(request, 'submitted');
     return { status: 201, body: this.view(request, version) };
   }
 
@@ -210,10 +221,10 @@ export class AndOpenSandbox {
     return STATES[Math.min(steps, STATES.length - 1)]!;
   }
 
-  private flat(request: StoredRequest) {
+  private flat(request: StoredRequest, state = this.stateOf(request)) {
     return {
       id: request.id,
-      status: this.stateOf(request),
+      [this.options.stateField ?? 'status']: state,
       campaign_id: request.campaignId,
       redemption_url: `https://from.andopen.invalid/r/${request.token}`,
       recipient: request.recipient,
@@ -222,33 +233,52 @@ export class AndOpenSandbox {
     };
   }
 
-  private view(request: StoredRequest, version: Version) {
-    const flat = this.flat(request);
-    if (version === '2026-05') return flat;
+  /** The seed's JSON:API attributes: the redemption link, the state and the times. */
+  private view(request: StoredRequest, version: Version, state = this.stateOf(request)) {
+    if (!jsonApi(version)) return this.flat(request, state);
+    const flat = this.flat(request, state);
     return {
       data: {
         type: 'gift_requests',
-        id: flat.id,
-        attributes: { redemption_url: flat.redemption_url, state: flat.status, created_at: flat.created_at, updated_at: flat.updated_at },
+        id: request.id,
+        attributes: { redemption_url: flat.redemption_url, [this.options.stateField ?? 'state']: state, created_at: flat.created_at, updated_at: flat.updated_at },
       },
     };
   }
 
-  private emit(eventType: string, data: unknown): void {
+  /**
+   * One webhook per state a gift request reaches, as each version's page documents it, signed over
+   * `"{timestamp}.{body}"` with a dispatch timestamp set fresh on each attempt.
+   * 2026-05 (developers.andopen.co/docs/2026-05/webhooks): the body is the resource "in the same
+   * shape the API returns", `application/json`, with event id, event type and API version headers.
+   * 2025-10 (developers.andopen.co/docs/webhooks): `application/vnd.api+json`, only the signature and
+   * timestamp headers, and a payload that "includes the event ID". Where is not published
+   * [assume: a JSON:API document of the gift request with `meta.event_id`]. Event type names are not
+   * published either [assume: gift_request.<state>], so JSON:API bodies carry none.
+   */
+  private emit(request: StoredRequest, state: string): void {
     const secret = this.options.webhookSecret;
     if (!secret) return;
-    const eventId = `evt_${randomBytes(10).toString('hex')}`;
-    const body = JSON.stringify({ id: eventId, type: eventType, data });
-    // Dispatch time is real time: receivers compare it to their own clock.
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+    const version = this.options.webhookVersion ?? '2026-05';
+    const eventId = randomUUID();
+    const body = jsonApi(version)
+      ? JSON.stringify({ ...this.view(request, version, state), meta: { event_id: eventId } })
+      : JSON.stringify(this.flat(request, state));
+    const fixed: Record<string, string> = jsonApi(version)
+      ? { 'content-type': 'application/vnd.api+json' }
+      : {
+          'content-type': 'application/json',
+          'andopen-webhook-event-id': eventId,
+          'andopen-webhook-event-type': `gift_request.${state}`,
+          'andopen-webhook-api-version': version,
+        };
     this.webhooks.send({
       body,
-      headers: {
-        'andopen-webhook-signature': signature,
-        'andopen-webhook-dispatch-timestamp': timestamp,
-        'andopen-webhook-event-id': eventId,
-        'andopen-webhook-event-type': eventType,
+      headers: () => {
+        // Dispatch time is real time: receivers compare it to their own clock.
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+        return { ...fixed, 'andopen-webhook-signature': signature, 'andopen-webhook-dispatch-timestamp': timestamp };
       },
     });
   }
