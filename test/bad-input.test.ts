@@ -26,7 +26,7 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['a zero amount', { ...valid, amount: { amount: '0', currency: 'CAD' } }, 'input.amount.amount'],
   ['a negative amount', { ...valid, amount: { amount: '-5', currency: 'CAD' } }, 'input.amount.amount'],
   ['more decimals than the currency has', { ...valid, amount: { amount: '10.505', currency: 'CAD' } }, 'input.amount.amount'],
-  ['cents where Guusto takes whole amounts', { ...valid, amount: { amount: '10.50', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
+  ['an amount below Guusto\'s range', { ...valid, amount: { amount: '0.99', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
   ['a float-looking amount', { ...valid, amount: { amount: '1e3', currency: 'CAD' } }, 'input.amount.amount'],
   ['an unknown currency', { ...valid, amount: { amount: '25', currency: 'XYZ' } }, 'input.amount.currency'],
   ['a currency Guusto does not send', { ...valid, amount: { amount: '25', currency: 'EUR' } }, 'input.recipients[0].amount.currency'],
@@ -61,7 +61,7 @@ describe('bad input to sendGifts', () => {
 
   it('reports every problem at once', async () => {
     const result = await h.gql(SendGiftsDocument, {
-      input: { ...valid, message: null, recipients: [{ email: 'nope' }, { email: 'fine@example.com', amount: { amount: '3.5', currency: 'CAD' } }] },
+      input: { ...valid, message: null, recipients: [{ email: 'nope' }, { email: 'fine@example.com', amount: { amount: '0.5', currency: 'CAD' } }] },
     });
     const problems = result.errors![0]!.extensions!.problems as { field: string }[];
     expect(problems.map((p) => p.field)).toEqual(['input.recipients[0].email', 'input.message', 'input.recipients[1].amount.amount']);

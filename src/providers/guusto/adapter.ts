@@ -1,5 +1,5 @@
 import type { InputErrors } from '../../core/errors.js';
-import { minorFromDecimal, wholeUnits, type Money } from '../../core/money.js';
+import { currencyExponent, minorFromDecimal, type Money } from '../../core/money.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError } from '../http.js';
@@ -8,11 +8,18 @@ import { allCertificates } from './certificates.js';
 import type { GuustoConnection } from './config.js';
 import { guustoStatus, requestSnapshot } from './map.js';
 
-/** Guusto's documented limits for `POST /orders`. */
+/**
+ * Guusto's documented limits for `POST /orders`: 1 to 20 orderItems, CAD or USD, and `amount` a
+ * `number` from 1 to 10000 (https://docs.guusto.com/version/openapi/order-gift). The schema allows
+ * decimals and says nothing finer [assume: to the cent, the currencies' minor unit].
+ */
 const CURRENCIES = ['CAD', 'USD'] as const;
 const MAX_RECIPIENTS = 20;
 const MIN_AMOUNT = 1;
 const MAX_AMOUNT = 10_000;
+
+/** The amount as Guusto's JSON number in currency units: 2550 cents is 25.5. */
+export const guustoAmount = (money: Money): number => money.minor / 10 ** currencyExponent(money.currency);
 
 export interface GuustoOptions {
   language?: 'EN_CA' | 'FR_CA' | 'ES_MX';
@@ -49,9 +56,8 @@ export class GuustoAdapter implements ProviderAdapter {
       }
       currencies.add(r.amount.currency);
       if (!CURRENCIES.includes(r.amount.currency as never)) errors.add(`${field}.amount.currency`, 'Guusto sends CAD or USD');
-      const units = wholeUnits(r.amount);
-      if (units === undefined) errors.add(`${field}.amount.amount`, 'Guusto takes whole amounts only');
-      else if (units < MIN_AMOUNT || units > MAX_AMOUNT) errors.add(`${field}.amount.amount`, `Guusto takes ${MIN_AMOUNT} to ${MAX_AMOUNT}`);
+      const units = guustoAmount(r.amount);
+      if (units < MIN_AMOUNT || units > MAX_AMOUNT) errors.add(`${field}.amount.amount`, `Guusto takes ${MIN_AMOUNT} to ${MAX_AMOUNT}`);
     }
     if (currencies.size > 1) errors.add('input.recipients', 'Guusto sends one currency per order');
   }
@@ -61,7 +67,7 @@ export class GuustoAdapter implements ProviderAdapter {
     const body: GuustoCreateBody = {
       orderItems: request.recipients.map((r) => ({
         message: request.message ?? '',
-        amount: wholeUnits(r.amount!)!,
+        amount: guustoAmount(r.amount!),
         recipient: {
           ...(r.firstName ? { firstName: r.firstName } : {}),
           ...(r.lastName ? { lastName: r.lastName } : {}),
@@ -94,12 +100,12 @@ export class GuustoAdapter implements ProviderAdapter {
     // Certificates exist once the request completes; before that "Find Order" lists none.
     if (guustoStatus(request.requestStatus) !== 'SENT') return requestSnapshot(request);
     const certificates = await allCertificates(this.api, request.requestId);
-    const snapshot = requestSnapshot(request, certificates);
+    const snapshot = requestSnapshot(request, certificates, recipients);
     return { ...snapshot, details: { ...snapshot.details, certificatesComplete: certificates.length >= recipients.length } };
   }
 
   async catalog(): Promise<CatalogEntry[]> {
-    // Guusto has no catalog endpoint: what it sends is an open amount in CAD or USD.
+    // Guusto has no catalog endpoint: what it sends is an open amount in CAD or USD, to the cent.
     return CURRENCIES.map((currency) => ({
       localId: `open-amount-${currency}`,
       kind: 'OPEN_AMOUNT',

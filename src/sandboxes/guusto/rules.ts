@@ -5,8 +5,15 @@
 export const GUUSTO_CURRENCIES = ['CAD', 'USD'] as const;
 export const GUUSTO_LANGUAGES = ['EN_CA', 'FR_CA', 'ES_MX'] as const;
 export const MAX_ITEMS = 20;
+/** `amount` is a `number` from 1 to 10000 (https://docs.guusto.com/version/openapi/order-gift). */
 export const MIN_AMOUNT = 1;
 export const MAX_AMOUNT = 10_000;
+
+/** An amount in cents; undefined when it has a fraction of a cent [assume: Guusto counts to the cent]. */
+export function centsOf(amount: number): number | undefined {
+  const cents = Math.round(amount * 100);
+  return Math.abs(amount * 100 - cents) < 1e-6 ? cents : undefined;
+}
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -34,9 +41,10 @@ export function validateOrderBody(body: unknown): { code: string; message: strin
   for (const [i, raw] of b.orderItems.entries()) {
     const item = (raw ?? {}) as Record<string, unknown>;
     if (typeof item.message !== 'string' || item.message.trim() === '') return invalid(`orderItems[${i}].message is required`);
-    if (typeof item.amount !== 'number' || !Number.isInteger(item.amount) || item.amount < MIN_AMOUNT || item.amount > MAX_AMOUNT) {
-      return invalid(`orderItems[${i}].amount must be a whole number from ${MIN_AMOUNT} to ${MAX_AMOUNT}`);
+    if (typeof item.amount !== 'number' || !Number.isFinite(item.amount) || item.amount < MIN_AMOUNT || item.amount > MAX_AMOUNT) {
+      return invalid(`orderItems[${i}].amount must be a number from ${MIN_AMOUNT} to ${MAX_AMOUNT}`);
     }
+    if (centsOf(item.amount) === undefined) return invalid(`orderItems[${i}].amount has a fraction of a cent`);
     const r = (item.recipient ?? null) as Record<string, unknown> | null;
     if (!r || typeof r !== 'object') return invalid(`orderItems[${i}].recipient is required`);
     const email = typeof r.email === 'string' && r.email !== '' ? r.email : undefined;

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { systemClock, type SandboxClock } from '../kit/clock.js';
 import { SandboxHttpServer, type SandboxReply, type SandboxRequest } from '../kit/server.js';
 import { SnapshotFile } from '../kit/snapshot.js';
-import { validateOrderBody, type GuustoOrderBody } from './rules.js';
+import { centsOf, validateOrderBody, type GuustoOrderBody } from './rules.js';
 
 export interface GuustoSandboxOptions {
   token: string;
@@ -15,7 +15,18 @@ export interface GuustoSandboxOptions {
    * published, so tests run the adapter against both.
    */
   pageBase?: 0 | 1;
-  /** Starting workspace balance per currency, in whole units. */
+  /**
+   * The order "Find Order" lists an order's certificates in, which is not published: that of the
+   * orderItems (default), or reversed, so tests show certificates are not given out by place.
+   */
+  certificateOrder?: 'items' | 'reversed';
+  /**
+   * What a certificate's `recipientUser` holds. The documented example shows a number (a user id,
+   * the default); `user` gives an object naming the recipient (`{id, email, employeeNumber}`),
+   * a form nothing public shows, for tests of matching by who a certificate is for.
+   */
+  recipientUser?: 'id' | 'user';
+  /** Starting workspace balance per currency, in currency units. */
   balances?: Partial<Record<'CAD' | 'USD', number>>;
   /** Where to keep state across restarts; in memory when absent. */
   stateFile?: string;
@@ -109,12 +120,13 @@ export class GuustoSandbox {
     const problem = validateOrderBody(req.body);
     if (problem) return { status: 400, body: problem };
     const body = req.body as GuustoOrderBody;
-    const total = body.orderItems.reduce((sum, item) => sum + item.amount, 0);
-    const balance = this.state.balances[body.currency] ?? 0;
+    // In cents, so decimal amounts add up without float noise.
+    const total = body.orderItems.reduce((sum, item) => sum + centsOf(item.amount)!, 0);
+    const balance = centsOf(this.state.balances[body.currency] ?? 0) ?? 0;
     if (total > balance) {
-      return { status: 400, body: errorShape(400, 'insufficient_balance', `workspace balance in ${body.currency} does not cover ${total}`) };
+      return { status: 400, body: errorShape(400, 'insufficient_balance', `workspace balance in ${body.currency} does not cover ${total / 100}`) };
     }
-    this.state.balances[body.currency] = balance - total;
+    this.state.balances[body.currency] = (balance - total) / 100;
     const customerRequestId = typeof req.headers['x-customer-request-id'] === 'string' ? req.headers['x-customer-request-id'] : null;
     const request: StoredRequest = {
       requestId: randomUUID(),
@@ -143,7 +155,8 @@ export class GuustoSandbox {
     if (!Number.isInteger(size) || size < 1 || size > 100) return { status: 400, body: errorShape(400, 'invalid_field', 'size must be from 1 to 100') };
 
     const phase = this.phase(request);
-    const certificates = phase.completed ? request.body.orderItems.map((item, i) => this.certificate(request, i, item)) : [];
+    const issued = phase.completed ? request.body.orderItems.map((item, i) => this.certificate(request, i, item)) : [];
+    const certificates = this.options.certificateOrder === 'reversed' ? issued.reverse() : issued;
     const start = (page - this.pageBase) * size;
     return {
       status: 200,
@@ -169,14 +182,14 @@ export class GuustoSandbox {
 
   private memberBalance(req: SandboxRequest): SandboxReply {
     const { employeeNumber, currency } = req.params as { employeeNumber: string; currency: string };
-    let amount = 0;
+    let cents = 0;
     for (const request of this.state.requests) {
       if (request.body.currency !== currency || !this.phase(request).completed) continue;
       for (const item of request.body.orderItems) {
-        if (!item.recipient.email && item.recipient.employeeNumber === employeeNumber) amount += item.amount;
+        if (!item.recipient.email && item.recipient.employeeNumber === employeeNumber) cents += centsOf(item.amount)!;
       }
     }
-    return { status: 200, body: { amount, currency } };
+    return { status: 200, body: { amount: cents / 100, currency } };
   }
 
   private find(requestId: string): StoredRequest | undefined {
@@ -220,7 +233,10 @@ export class GuustoSandbox {
       id,
       currency: request.body.currency,
       senderName: this.options.workspaceName ?? 'giftgraph sandbox workspace',
-      recipientUser: user,
+      recipientUser:
+        this.options.recipientUser === 'user'
+          ? { id: user, ...(item.recipient.email ? { email: item.recipient.email } : { employeeNumber: item.recipient.employeeNumber }) }
+          : user,
       amount: item.amount,
       message: item.message,
       longToken: tokens.long,
