@@ -23,6 +23,8 @@ export interface AppOptions {
   polling?: PollerOptions | false;
   /** What "now" is for the ledger (when orders are created, sends validated); the system clock unless given. */
   clock?: () => Date;
+  /** How long idle keep-alive connections stay open; the server's default unless given. */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface App {
@@ -36,7 +38,7 @@ export interface App {
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs }: AppOptions): Promise<App> {
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log, clock);
@@ -64,6 +66,7 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
     verifier: new TokenVerifier(jwt),
     webhooks,
     log,
+    keepAliveTimeoutMs,
   });
   return {
     server,

@@ -4,6 +4,7 @@ import { readGiftronautEnv, type GiftronautConnection } from './providers/giftro
 import { readAndOpenEnv, type AndOpenConnection } from './providers/andopen/config.js';
 import { readGoodyEnv, type GoodyConnection } from './providers/goody/config.js';
 import { readGuustoEnv, type GuustoConnection } from './providers/guusto/config.js';
+import { DEFAULT_KEEP_ALIVE_MS } from './server/connections.js';
 
 export type Mode = 'sandbox' | 'live';
 
@@ -24,6 +25,8 @@ export interface Config {
     audience: string;
   };
   providerTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open: longer than any gateway in front keeps one. */
+  keepAliveTimeoutMs: number;
   sandbox: {
     /** How long each lifecycle step of a sandbox gift takes, in real milliseconds. */
     stepMs: number;
@@ -60,6 +63,7 @@ const base = z.object({
   GIFTGRAPH_JWT_ISSUER: z.string().min(1).default('giftgraph'),
   GIFTGRAPH_JWT_AUDIENCE: z.string().min(1).default('giftgraph'),
   GIFTGRAPH_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(DEFAULT_KEEP_ALIVE_MS),
   GIFTGRAPH_SANDBOX_STEP_MS: z.coerce.number().int().min(0).max(3_600_000).default(4_000),
 });
 
@@ -105,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: e.GIFTGRAPH_JWT_AUDIENCE,
     },
     providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS,
     sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },
     live: mode === 'live' ? { guusto: guusto.connection, giftronaut: giftronaut.connection, goody: goody.connection, andOpen: andOpen.connection } : {},
   };

@@ -6,6 +6,7 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'gr
 import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
+import { readBody, refuse } from './connections.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
 import { partialResultsPlugin } from './partial-results.js';
 
@@ -63,6 +64,8 @@ class BadRequest extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Part of the body was left unread, so the connection must close after the answer. */
+    readonly options: { unread?: boolean } = {},
   ) {
     super(message);
   }
@@ -81,8 +84,10 @@ export async function serveGraphQL<C extends BaseContext>(
     body = await readJsonBody(req);
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
+    const body = { errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] };
+    if (error.options.unread) return refuse(res, error.status, body);
     res.writeHead(error.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] }));
+    res.end(JSON.stringify(body));
     return;
   }
   const headers = new HeaderMap();
@@ -105,16 +110,9 @@ export async function serveGraphQL<C extends BaseContext>(
 
 async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   if (req.method !== 'POST') return undefined;
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BadRequest(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await readBody(req, MAX_BODY_BYTES);
+  if (!raw) throw new BadRequest(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`, { unread: true });
+  const text = raw.toString('utf8');
   const type = req.headers['content-type'] ?? '';
   if (!/json/i.test(type)) return text;
   if (text.trim() === '') return undefined;

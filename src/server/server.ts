@@ -14,6 +14,7 @@ import type { StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
+import { applyConnectionTimeouts, DEFAULT_KEEP_ALIVE_MS, readBody, refuse } from './connections.js';
 import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
 import { queryLimits } from './limits.js';
@@ -27,6 +28,8 @@ export interface ServerDeps {
   verifier: TokenVerifier;
   webhooks: WebhookReceiver;
   log: Logger;
+  /** How long idle keep-alive connections stay open; DEFAULT_KEEP_ALIVE_MS unless given. */
+  keepAliveTimeoutMs?: number;
 }
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read further. */
@@ -63,6 +66,7 @@ export class GiftgraphServer {
   constructor(private readonly deps: ServerDeps) {
     this.apollo = createApollo<GraphQLContext>(deps.schema, deps.log);
     this.http = http.createServer((req, res) => this.onRequest(req, res));
+    applyConnectionTimeouts(this.http, deps.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS);
     // No per-message compression: grouped subscribers are sent one serialized payload each.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => {
@@ -161,8 +165,9 @@ export class GiftgraphServer {
         const hook = /^\/webhooks\/([a-z]+)$/.exec(url.pathname);
         if (!hook) return json(res, 404, { error: 'not found' });
         if (req.method !== 'POST') return json(res, 405, { error: 'webhooks are POSTed' });
-        const raw = await readRaw(req, MAX_WEBHOOK_BYTES);
-        if (!raw) return json(res, 413, { error: `body larger than ${MAX_WEBHOOK_BYTES} bytes` });
+        // The raw body, as signatures are computed over it.
+        const raw = await readBody(req, MAX_WEBHOOK_BYTES);
+        if (!raw) return refuse(res, 413, { error: `body larger than ${MAX_WEBHOOK_BYTES} bytes` });
         try {
           const reply = await this.deps.webhooks.receive(hook[1]!, raw, req.headers);
           return json(res, reply.status, reply.body);
@@ -270,19 +275,6 @@ function closeWhenExpired(socket: WebSocket, expiresAtSeconds: number): void {
   const timer = setTimeout(() => socket.close(4401, 'Token expired'), Math.max(ms, 0));
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-}
-
-/** The raw body, as signatures are computed over it; undefined past `limit` bytes. */
-async function readRaw(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
