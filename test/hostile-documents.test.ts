@@ -1,5 +1,5 @@
 import { createClient, type Client } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_TOKENS } from '../src/server/limits.js';
 import { Harness } from './support/harness.js';
@@ -88,5 +88,24 @@ describe(`a document of more than ${MAX_TOKENS} tokens`, () => {
     const accepted = await h.gql<Record<string, string>, never>(atTheLimit);
     expect(accepted.errors).toBeUndefined();
     expect(accepted.data!.a665).toBe('Query');
+  });
+});
+
+describe('a WebSocket frame over the 1 MiB limit', () => {
+  it('closes that socket with 1009 and is logged as JSON, not printed raw', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, 'graphql-transport-ws');
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { padding: 'x'.repeat(1024 * 1024) } }));
+      expect(await closed).toBe(1009);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(printed).not.toHaveBeenCalled();
+      const logged = h.logs.map((line) => JSON.parse(line) as { msg: string; err?: { message: string } }).find((l) => l.msg === 'websocket closed on a protocol error');
+      expect(logged?.err?.message).toMatch(/Max payload size exceeded/);
+    } finally {
+      printed.mockRestore();
+    }
   });
 });

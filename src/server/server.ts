@@ -75,6 +75,10 @@ export class GiftgraphServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.sockets.set(ws, socket);
         this.wss.emit('connection', ws, req);
+        // graphql-ws prints a socket's errors (a frame over maxPayload, a reset) raw to stderr; they go
+        // to the JSON log instead. ws itself closes the socket after any of them (1009 for a large frame).
+        ws.removeAllListeners('error');
+        ws.on('error', (error: Error & { code?: string }) => deps.log.warn({ err: { message: error.message, code: error.code } }, 'websocket closed on a protocol error'));
       });
     });
     this.validationError = formatError(deps.log);
