@@ -86,7 +86,7 @@ describe('Goody', () => {
     expect(errorCode(result)).toBe('PROVIDER_REJECTED');
     expect(result.errors![0]!.message).toMatch(/2 of 3 gifts were canceled/);
     const after = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
-    expect(after.recipients.edges.map((e) => e.node.providerStatus).sort()).toEqual(['canceled', 'canceled', 'created']);
+    expect(after.recipients.edges.map((e) => `${e.node.status}:${e.node.providerStatus}`).sort()).toEqual(['CANCELED:failed', 'CANCELED:failed', 'SENT:created']);
   });
 
   it('does not send a fixed-price product an amount equal to its price as a variable price', async () => {

@@ -9,7 +9,7 @@ import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
 import type { GoodyConnection } from './config.js';
-import { batchSnapshot, CANCELABLE, type BatchRecipient } from './map.js';
+import { batchSnapshot, CANCELABLE, type BatchRecipient, type BatchSnapshotOptions } from './map.js';
 import { goodyWebhooks } from './webhook.js';
 
 export type GoodySendMethod = 'EMAIL_AND_LINK' | 'LINK_MULTIPLE_CUSTOM_LIST' | 'DIRECT_SEND';
@@ -30,9 +30,16 @@ const SEND_METHODS: Record<GoodySendMethod, GoodyBatchBody['send_method']> = {
 };
 /** How far back to look for a batch Goody says already exists: it was created moments ago. */
 const DUPLICATE_SEARCH_PAGES = 5;
+/**
+ * Goody publishes no maximum: `cart.items[].quantity` is only an integer (the order batch schema,
+ * https://developer.ongoody.com/api-reference/order-batches/create-an-order-batch) [assume: giftgraph
+ * caps it at 10 per recipient, so a slip cannot multiply a batch's cost; Goody stays the final judge].
+ */
 const MAX_QUANTITY = 10;
-/** Gifts with nothing left to cancel: canceled, or reported failed (as Goody may report a cancel). */
+/** Gifts with nothing left to cancel: canceled, or reported failed (as Goody reports a cancel). */
 const ENDED = new Set(['canceled', 'failed']);
+/** How long this process remembers a cancel it asked for; by then the ledger records it. */
+const CANCEL_MEMORY_MS = 7 * 24 * 3_600_000;
 
 export class GoodyAdapter implements ProviderAdapter {
   readonly provider = 'GOODY' as const;
@@ -56,7 +63,7 @@ export class GoodyAdapter implements ProviderAdapter {
       items: listed.data.map((b): ListedOrder => {
         // The preview's orders, each a recipient with who it is, so a batch sent elsewhere has them too.
         const preview = b.orders_preview ?? [];
-        const snapshot = batchSnapshot(b, preview, this.now(), [], { addUnmatched: true });
+        const snapshot = batchSnapshot(b, preview, this.now(), [], { addUnmatched: true, canceled: this.canceledBy() });
         // The preview holds at most 10 orders: a larger batch's total and recipients are not all in it.
         const whole = (b.orders_count ?? preview.length) <= preview.length;
         return {
@@ -79,6 +86,12 @@ export class GoodyAdapter implements ProviderAdapter {
     { newestFirst: false },
   );
   readonly catalogPages = { list: mapList(this.productList, productEntry), isPosition: isOffsetPosition };
+  /**
+   * Goody orders this process asked Goody to cancel, by id, with when. Goody reports a canceled
+   * order as `failed`, and its webhook for the cancel may be read before the cancel's own answer is
+   * recorded: noted before each call, so no read in between takes the cancel for a failure.
+   */
+  private readonly cancelRequests = new Map<string, number>();
   /** Every product, for input checks. */
   private readonly products = new Cached<Map<string, GoodyProduct>>(
     async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])),
@@ -210,7 +223,10 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
-    return this.snapshot(await this.api.getBatch(order.providerRef!), recipients, { addUnmatched: order.origin === 'PROVIDER' });
+    return this.snapshot(await this.api.getBatch(order.providerRef!), recipients, {
+      addUnmatched: order.origin === 'PROVIDER',
+      canceled: this.canceledBy(order),
+    });
   }
 
   /**
@@ -226,7 +242,10 @@ export class GoodyAdapter implements ProviderAdapter {
       const preview = batch.orders_preview ?? [];
       if (!mine || (batch.orders_count ?? preview.length) > preview.length) continue;
       const orders = batch.send_status === 'complete' ? preview : undefined;
-      found.set(mine.order.id, batchSnapshot(batch, orders, this.now(), mine.recipients, { addUnmatched: mine.order.origin === 'PROVIDER' }));
+      found.set(
+        mine.order.id,
+        batchSnapshot(batch, orders, this.now(), mine.recipients, { addUnmatched: mine.order.origin === 'PROVIDER', canceled: this.canceledBy(mine.order) }),
+      );
     }
     return found;
   }
@@ -246,7 +265,7 @@ export class GoodyAdapter implements ProviderAdapter {
     if (orders.length === 0) {
       throw new ProviderCallError('GOODY', 'rejected', 'Goody creates the gifts of this batch at its send time; there is nothing to cancel yet', 409, 'not_cancelable');
     }
-    // A canceled gift may be reported as failed [doc]: neither is left to cancel.
+    // A canceled gift is reported as failed [doc]: neither is left to cancel.
     const live = orders.filter((o) => !ENDED.has(o.status));
     const late = live.filter((o) => !CANCELABLE.has(o.status));
     if (late.length > 0) {
@@ -262,9 +281,12 @@ export class GoodyAdapter implements ProviderAdapter {
     // not undo the others, so the answer says how many were canceled, and the ledger is read back.
     const failures: string[] = [];
     for (const o of live) {
+      this.noteCancel(o.id);
       try {
         await this.api.cancelOrder(o.id);
       } catch (error) {
+        // Certainly not canceled (refused, or never reached): a later `failed` would be a real failure.
+        if (error instanceof ProviderCallError && error.kind !== 'unknown' && !error.afterAmbiguousAttempt) this.cancelRequests.delete(o.id);
         failures.push(error instanceof Error ? error.message : String(error));
       }
     }
@@ -297,7 +319,7 @@ export class GoodyAdapter implements ProviderAdapter {
     }
   }
 
-  private async snapshot(batch: GoodyBatch, recipients: readonly BatchRecipient[], options?: { addUnmatched?: boolean }): Promise<OrderSnapshot> {
+  private async snapshot(batch: GoodyBatch, recipients: readonly BatchRecipient[], options?: BatchSnapshotOptions): Promise<OrderSnapshot> {
     return batchSnapshot(batch, batch.send_status === 'complete' ? await this.allOrders(batch) : undefined, this.now(), recipients, options);
   }
 
@@ -313,6 +335,18 @@ export class GoodyAdapter implements ProviderAdapter {
       if (next.data.length === 0 || page * MAX_PER_PAGE >= next.list_meta.total_count) break;
     }
     return orders;
+  }
+
+  private noteCancel(id: string): void {
+    const now = Date.now();
+    for (const [known, at] of this.cancelRequests) if (now - at > CANCEL_MEMORY_MS) this.cancelRequests.delete(known);
+    this.cancelRequests.set(id, now);
+  }
+
+  /** The Goody orders giftgraph asked to cancel: those this process asked for, and those the order's record keeps. */
+  private canceledBy(order?: OrderRecord): Set<string> {
+    const kept = order?.details.canceledOrderIds;
+    return new Set([...this.cancelRequests.keys(), ...(Array.isArray(kept) ? kept.filter((id): id is string => typeof id === 'string') : [])]);
   }
 
   private async findBatch(reference: string): Promise<GoodyBatch | undefined> {

@@ -6,7 +6,10 @@ import type { GoodyBatch, GoodyOrder } from './api.js';
 /**
  * Goody's order statuses [doc] in the unified lifecycle. A created order already has its gift link
  * (SENT); accepting the gift and what Goody does to fulfil it (pending_payment, paid, ordered) are
- * REDEEMED until it ships. A canceled order may be reported as failed [doc]; we keep Goody's word.
+ * REDEEMED until it ships. A canceled order reports `failed`: the cancel endpoint answers with it
+ * (https://developer.ongoody.com/api-reference/orders/cancel-an-order) and so does the
+ * `order.canceled` event (https://developer.ongoody.com/webhooks/events/order.canceled). So `failed`
+ * is FAILED, except on an order giftgraph asked Goody to cancel (see `goodyOrderStatus`).
  */
 const ORDER_STATUS: Record<string, GiftStatus> = {
   created: 'SENT',
@@ -25,7 +28,14 @@ const ORDER_STATUS: Record<string, GiftStatus> = {
 /** Goody cancels a gift only while it is created, notified or opened [doc]. */
 export const CANCELABLE = new Set(['created', 'notified', 'opened']);
 
-export const goodyOrderStatus = (status: string): GiftStatus => ORDER_STATUS[status.toLowerCase()] ?? 'UNKNOWN';
+/**
+ * An order's status; `cancelRequested` when giftgraph asked Goody to cancel it, so its `failed` is
+ * that cancel. Goody's word on any other order is kept: a failure we did not ask for is FAILED.
+ */
+export function goodyOrderStatus(status: string, cancelRequested = false): GiftStatus {
+  const value = status.toLowerCase();
+  return value === 'failed' && cancelRequested ? 'CANCELED' : (ORDER_STATUS[value] ?? 'UNKNOWN');
+}
 
 /** A batch's own status before its orders exist; once they do, the recipients' statuses speak. */
 function batchStatus(batch: GoodyBatch, now: number): GiftStatus {
@@ -76,17 +86,26 @@ export function matchOrders(orders: readonly GoodyOrder[], recipients: readonly 
   return matches;
 }
 
+export interface BatchSnapshotOptions {
+  /** Orders no recipient matches are new recipients (a batch sent from Goody's app). */
+  addUnmatched?: boolean;
+  /** Ids of the Goody orders giftgraph asked Goody to cancel. */
+  canceled?: ReadonlySet<string>;
+}
+
 /**
  * A batch with its orders, one per recipient, each order matched to the recipient it is for. With
  * `addUnmatched` (a batch sent from Goody's app, known to us first from a preview of 10), orders no
- * recipient matches are new recipients, after the known ones, with who they are.
+ * recipient matches are new recipients, after the known ones, with who they are. The orders of the
+ * batch giftgraph asked to cancel are kept in its details (`canceledOrderIds`), so whoever reads the
+ * batch later, in this process or another, knows their `failed` is that cancel.
  */
 export function batchSnapshot(
   batch: GoodyBatch,
   orders: readonly GoodyOrder[] | undefined,
   now: number,
   recipients: readonly BatchRecipient[] = [],
-  { addUnmatched = false }: { addUnmatched?: boolean } = {},
+  { addUnmatched = false, canceled = new Set() }: BatchSnapshotOptions = {},
 ): OrderSnapshot & { total: Money | null } {
   const matched = orders ? matchOrders(orders, recipients) : new Map<GoodyOrder, number>();
   const people = new Map<GoodyOrder, { email: string | null; firstName: string | null; lastName: string | null }>();
@@ -98,6 +117,7 @@ export function batchSnapshot(
       people.set(o, { email: o.recipient_email ?? null, firstName: o.recipient_first_name ?? null, lastName: o.recipient_last_name ?? null });
     }
   }
+  const canceledHere = (orders ?? []).filter((o) => canceled.has(o.id)).map((o) => o.id);
   return {
     providerRef: batch.id,
     status: batchStatus(batch, now),
@@ -108,6 +128,7 @@ export function batchSnapshot(
       sendMethod: batch.send_method ?? null,
       ordersCount: batch.orders_count ?? null,
       expiresAt: batch.expires_at ?? null,
+      ...(canceledHere.length > 0 ? { canceledOrderIds: canceledHere } : {}),
     },
     total: orders && orders.length > 0 && orders.every((o) => typeof o.amounts?.amount_total === 'number')
       ? { minor: orders.reduce((sum, o) => sum + o.amounts!.amount_total!, 0), currency: 'USD' }
@@ -119,7 +140,7 @@ export function batchSnapshot(
         {
           position,
           ...people.get(o),
-          status: goodyOrderStatus(o.status),
+          status: goodyOrderStatus(o.status, canceled.has(o.id)),
           providerStatus: o.status,
           providerRef: o.id,
           gift: o.individual_gift_link ? { kind: 'link' as const, url: o.individual_gift_link, expiresAt: batch.expires_at ?? null } : null,

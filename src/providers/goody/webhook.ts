@@ -44,10 +44,17 @@ function svixKey(secret: string): Buffer | undefined {
 
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
-/** Goody's webhook events [doc]. Order events carry the order (a recipient's gift), batch events the batch. */
+/**
+ * Goody's webhook events [doc]. Order events carry the order (a recipient's gift), batch events the
+ * batch. The list names batch events `order_batch.*` (https://developer.ongoody.com/automation-api/webhooks);
+ * the published example names one `gift_batch.completed`, its orders carrying `gift_batch_id`
+ * (https://developer.ongoody.com/webhooks/events/order_batch.completed): both are read.
+ */
 const EVENTS = new Set([
   'order_batch.created',
   'order_batch.completed',
+  'gift_batch.created',
+  'gift_batch.completed',
   'order.created',
   'order.gift_opened',
   'order.gift_accepted',
@@ -68,8 +75,8 @@ export function goodyWebhooks(secret: string): ProviderWebhooks {
     },
     references(eventType, payload) {
       if (!EVENTS.has(eventType)) return undefined;
-      const data = (payload as { data?: { id?: unknown; order_batch_id?: unknown } }).data ?? {};
-      return [data.id, data.order_batch_id].filter((ref): ref is string => typeof ref === 'string');
+      const data = (payload as { data?: { id?: unknown; order_batch_id?: unknown; gift_batch_id?: unknown } }).data ?? {};
+      return [data.id, data.order_batch_id, data.gift_batch_id].filter((ref): ref is string => typeof ref === 'string');
     },
   };
 }

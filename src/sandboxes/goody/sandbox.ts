@@ -13,6 +13,13 @@ export interface GoodySandboxOptions {
   webhookUrl?: WebhookTarget;
   /** `whsec_<base64>`, as Svix issues it. */
   webhookSecret?: string;
+  /**
+   * How batch events are named. Goody's list of events says `order_batch.created` and
+   * `order_batch.completed` (https://developer.ongoody.com/automation-api/webhooks, the default);
+   * its example payload says `gift_batch.completed`, with `gifts_count`, `gifts_preview` and
+   * `gift_batch_id` (https://developer.ongoody.com/webhooks/events/order_batch.completed).
+   */
+  batchEvents?: 'order_batch' | 'gift_batch';
   stateFile?: string;
 }
 
@@ -28,7 +35,9 @@ interface StoredOrder {
   linkToken: string;
   createdAt: number;
   canceledAt: number | null;
-  /** The last status a webhook announced. */
+  /** When Goody gave up on the gift (a real failure, not a cancel); absent in older state files. */
+  failedAt?: number | null;
+  /** The last step a webhook announced. */
   announced: string;
 }
 
@@ -129,18 +138,34 @@ export class GoodySandbox {
       if (batch.orders.length > 0 && !batch.announcedComplete) {
         batch.announcedComplete = true;
         changed = true;
-        this.emit('order_batch.completed', this.batchView(batch));
+        this.emitBatch('completed', batch);
       }
       for (const order of batch.orders) {
-        const status = this.orderStatus(batch, order);
-        if (status === order.announced) continue;
-        order.announced = status;
+        const step = this.orderStep(batch, order);
+        if (step === order.announced) continue;
+        order.announced = step;
         changed = true;
-        const event = ORDER_EVENTS[status];
+        const event = ORDER_EVENTS[step];
         if (event) this.emit(event, this.orderView(batch, order));
       }
     }
     if (changed) this.snapshot.save(this.state);
+  }
+
+  /**
+   * Makes a gift fail, as Goody may when it cannot fulfil one: reads then report `failed`, and no
+   * event says so (Goody lists none for a failure). For tests; false for an unknown or ended gift.
+   */
+  failOrder(id: string): boolean {
+    for (const batch of this.state.batches) {
+      const order = batch.orders.find((o) => o.id === id);
+      if (!order || order.canceledAt !== null || order.failedAt) continue;
+      order.failedAt = this.clock.now();
+      this.advance();
+      this.snapshot.save(this.state);
+      return true;
+    }
+    return false;
   }
 
   private guard(req: SandboxRequest, next: () => SandboxReply): SandboxReply {
@@ -166,6 +191,7 @@ export class GoodySandbox {
     for (const [i, item] of (items as Record<string, any>[]).entries()) {
       const product = PRODUCTS.find((p) => p.id === item?.product_id);
       if (!product) return fail(400, `cart.items[${i}].product_id is not a product`);
+      // An integer, with no published maximum (the order batch schema): none is enforced here.
       if (!Number.isInteger(item.quantity) || item.quantity < 1) return fail(400, `cart.items[${i}].quantity must be a positive integer`);
       if (product.price_is_variable) {
         const price = item.variable_price;
@@ -206,7 +232,7 @@ export class GoodySandbox {
       announcedComplete: false,
     };
     this.state.batches.push(batch);
-    this.emit('order_batch.created', this.batchView(batch));
+    this.emitBatch('created', batch);
     this.advance();
     this.snapshot.save(this.state);
     return { status: 201, body: this.batchView(batch) };
@@ -219,13 +245,19 @@ export class GoodySandbox {
       linkToken: randomBytes(9).toString('base64url'),
       createdAt: batch.processAt,
       canceledAt: null,
+      failedAt: null,
       announced: '',
     }));
   }
 
+  /**
+   * Cancels a gift while it is created, notified or opened [doc]. The answer, and every read after,
+   * say `failed`, as Goody's do (https://developer.ongoody.com/api-reference/orders/cancel-an-order);
+   * canceling it again answers the same.
+   */
   private cancel(batch: StoredBatch, order: StoredOrder): SandboxReply {
+    if (order.canceledAt !== null) return { status: 200, body: this.orderView(batch, order) };
     const status = this.orderStatus(batch, order);
-    if (status === 'canceled') return { status: 200, body: this.orderView(batch, order) };
     if (!['created', 'notified', 'opened'].includes(status)) return fail(400, `Order cannot be canceled once ${status}`);
     order.canceledAt = this.clock.now();
     this.advance();
@@ -273,9 +305,16 @@ export class GoodySandbox {
     return PRODUCTS.find((p) => p.id === batch.cart.items[0]!.product_id)!;
   }
 
-  /** A gift's life on the clock: notified (when Goody emails it), opened, accepted, then shipped and delivered. */
+  /** A gift's status as Goody reports it: a canceled gift reports `failed` [doc]. */
   private orderStatus(batch: StoredBatch, order: StoredOrder): string {
+    const step = this.orderStep(batch, order);
+    return step === 'canceled' ? 'failed' : step;
+  }
+
+  /** A gift's life on the clock: notified (when Goody emails it), opened, accepted, then shipped and delivered; or canceled, or failed. */
+  private orderStep(batch: StoredBatch, order: StoredOrder): string {
     if (order.canceledAt !== null) return 'canceled';
+    if (order.failedAt) return 'failed';
     const steps = Math.floor((this.clock.now() - order.createdAt) / Math.max(this.stepMs, 1));
     const path = [
       'created',
@@ -332,6 +371,14 @@ export class GoodySandbox {
     };
   }
 
+  /** A batch event, in the form the sandbox is set to send. */
+  private emitBatch(what: 'created' | 'completed', batch: StoredBatch): void {
+    if (this.options.batchEvents !== 'gift_batch') return this.emit(`order_batch.${what}`, this.batchView(batch));
+    const { orders_count, orders_preview, ...rest } = this.batchView(batch);
+    const gifts = orders_preview.map(({ order_batch_id, ...order }) => ({ ...order, gift_batch_id: order_batch_id }));
+    this.emit(`gift_batch.${what}`, { ...rest, gifts_count: orders_count, gifts_preview: gifts });
+  }
+
   /** Svix-signed delivery: `{svix-id}.{svix-timestamp}.{body}` under the base64 key of the whsec_ secret. */
   private emit(eventType: string, data: unknown): void {
     const secret = this.options.webhookSecret;
@@ -346,6 +393,7 @@ export class GoodySandbox {
   }
 }
 
+/** The event for each step [doc]; Goody lists none for a failure. */
 const ORDER_EVENTS: Record<string, string> = {
   created: 'order.created',
   opened: 'order.gift_opened',

@@ -1,0 +1,202 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeId } from '../src/core/global-id.js';
+import { GoodyAdapter } from '../src/providers/goody/adapter.js';
+import { ManualClock } from '../src/sandboxes/kit/clock.js';
+import { GoodySandbox } from '../src/sandboxes/goody/sandbox.js';
+import type { OrderRecord, RecipientRecord } from '../src/store/records.js';
+import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { Harness } from './support/harness.js';
+
+const people = (n: number) => Array.from({ length: n }, (_, i) => ({ firstName: `Person${i}`, email: `person${i}@example.com` }));
+
+async function caramels(h: Harness): Promise<string> {
+  const items = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+  return items.find((i) => i.name.includes('Caramels'))!.id;
+}
+
+const batchOf = (key: string, productId: string, n: number): SendGiftsInput => ({
+  provider: 'GOODY',
+  idempotencyKey: key,
+  senderName: 'Acme People Team',
+  recipients: people(n),
+  goody: { productId },
+});
+
+/** The ledger's own rows for an order: what every later read is answered from. */
+async function rows(h: Harness, id: string) {
+  const local = decodeId(id, 'Order')!.local;
+  const [order] = await h.store.getOrders('acme', [local]);
+  return { order: order!, recipients: await h.store.getRecipients([local]), events: await h.store.getStatusEvents([local]) };
+}
+
+describe('a Goody cancel, which Goody reports as failed', () => {
+  let h: Harness;
+  let product: string;
+  beforeAll(async () => {
+    // Goody's webhooks come back to giftgraph, so its order.canceled events race the cancel's own answer.
+    h = await Harness.start({ only: ['GOODY'], webhooks: true });
+    product = await caramels(h);
+  });
+  afterAll(() => h.close());
+
+  it('ends CANCELED through the answer, the order.canceled webhooks and every later read', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('cancel', product, 3) })).data!.sendGifts.order.id;
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
+    await h.goody.webhooks.settle();
+
+    // Goody said failed, in the answer, in its events and in its reads, as its documentation shows.
+    const canceledEvents = h.goody.webhooks.log.map((d) => JSON.parse(d.body) as { event_type: string; data: { status: string } }).filter((e) => e.event_type === 'order.canceled');
+    expect(canceledEvents.map((e) => e.data.status)).toEqual(['failed', 'failed', 'failed']);
+    const { order, recipients, events } = await rows(h, id);
+    const goody = await fetch(`${h.urls.goody}/v1/orders/${recipients[0]!.providerRef}`, { headers: { authorization: `Bearer ${h.goodyKey}` } });
+    expect(((await goody.json()) as { status: string }).status).toBe('failed');
+
+    expect(order.status).toBe('CANCELED');
+    expect(recipients.map((r) => [r.status, r.providerStatus])).toEqual([
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+    ]);
+    expect(events.some((e) => e.to === 'FAILED')).toBe(false);
+    expect(order.details.canceledOrderIds).toEqual(recipients.map((r) => r.providerRef));
+
+    h.advance(5);
+    await h.goody.webhooks.settle();
+    const later = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
+    expect(later.status).toBe('CANCELED');
+    expect(later.recipients.edges.map((e) => e.node.status)).toEqual(['CANCELED', 'CANCELED', 'CANCELED']);
+  });
+
+  it('keeps a real failure FAILED, and cancels only the gifts still live', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('real-failure', product, 3) })).data!.sendGifts.order.id;
+    const { recipients } = await rows(h, id);
+    expect(h.goody.failOrder(recipients[0]!.providerRef!)).toBe(true);
+    const failed = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
+    expect(failed.recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
+      ['FAILED', 'failed'],
+      ['SENT', 'created'],
+      ['SENT', 'created'],
+    ]);
+
+    const cancels = h.goody.http.count('POST', '/v1/orders/:id/cancel');
+    expect((await h.gql(CancelOrderDocument, { id })).errors).toBeUndefined();
+    await h.goody.webhooks.settle();
+    expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(cancels + 2);
+    const after = await rows(h, id);
+    expect(after.recipients.map((r) => [r.status, r.providerStatus])).toEqual([
+      ['FAILED', 'failed'],
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+    ]);
+  });
+});
+
+describe('a cancel kept on the order', () => {
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+  const sandbox = new GoodySandbox({ apiKey: 'k', clock, stepMs: 60_000 });
+  let asking: GoodyAdapter;
+  let other: GoodyAdapter;
+  beforeAll(async () => {
+    const baseUrl = await sandbox.listen();
+    asking = new GoodyAdapter({ baseUrl, apiKey: 'k' }, 2_000);
+    other = new GoodyAdapter({ baseUrl, apiKey: 'k' }, 2_000);
+  });
+  afterAll(async () => {
+    await Promise.all([asking.close(), other.close()]);
+    await sandbox.close();
+  });
+
+  it('tells another process (a replica, or after a restart) that the failed gifts were canceled', async () => {
+    const product = (await asking.catalog()).find((c) => c.name.includes('Caramels'))!;
+    const recipients = people(2).map((p, position) => ({ position, ...p, lastName: null, employeeNumber: null, company: null, department: null, amount: null }));
+    const created = await asking.create({
+      reference: 'kept',
+      idempotencyKey: 'kept',
+      recipients,
+      message: null,
+      senderName: 'Acme',
+      sendAt: null,
+      timezone: null,
+      options: { productId: Buffer.from(`CatalogItem:GOODY:${product.localId}`).toString('base64url') },
+    });
+    if (created.kind !== 'accepted') throw new Error('expected the batch to be accepted');
+    const order = { id: 'kept', origin: 'GIFTGRAPH', providerRef: created.snapshot.providerRef, details: created.snapshot.details ?? {} } as OrderRecord;
+    const records = recipients as unknown as RecipientRecord[];
+
+    const canceled = await asking.cancel(order, records);
+    expect(canceled.recipients!.map((r) => [r.status, r.providerStatus])).toEqual([
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+    ]);
+    // What the ledger keeps of that answer lets another process read Goody's `failed` as the cancel.
+    const recorded = { ...order, details: { ...order.details, ...canceled.details } };
+    expect((await other.refresh(recorded, records)).recipients!.map((r) => r.status)).toEqual(['CANCELED', 'CANCELED']);
+    // Without it, Goody's word alone is a failure: the record is what makes the difference.
+    expect((await other.refresh(order, records)).recipients!.map((r) => r.status)).toEqual(['FAILED', 'FAILED']);
+  });
+});
+
+describe('Goody batch events named gift_batch.*, as in its published example', () => {
+  let h: Harness;
+  let sink: http.Server;
+  let product: string;
+  beforeAll(async () => {
+    // The sandbox's webhooks go to a sink: only what a test posts reaches giftgraph.
+    sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const webhookUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+    h = await Harness.start({ only: ['GOODY'], webhooks: true, goody: { webhookUrl, batchEvents: 'gift_batch' } });
+    product = await caramels(h);
+  });
+  afterAll(async () => {
+    await h.close();
+    await new Promise((r) => sink.close(r));
+  });
+
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+  /** A delivery signed as Svix signs Goody's. */
+  const signed = (body: string): Record<string, string> => {
+    const id = `msg_${randomBytes(8).toString('hex')}`;
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(h.webhookSecrets.goody.slice('whsec_'.length), 'base64');
+    return { 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}` };
+  };
+
+  it('gift_batch.completed refreshes its batch: a large one is read back with every gift', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch', product, 25) })).data!.sendGifts.order.id;
+    expect((await rows(h, id)).order.status).toBe('PROCESSING');
+    h.advance(1);
+    await h.goody.webhooks.settle();
+    const delivery = h.goody.webhooks.log.find((d) => (JSON.parse(d.body) as { event_type: string }).event_type === 'gift_batch.completed')!;
+    const data = (JSON.parse(delivery.body) as { data: { id: string; gifts_count: number; gifts_preview: { gift_batch_id: string }[] } }).data;
+    expect(data).toMatchObject({ gifts_count: 25 });
+    expect(data.gifts_preview[0]!.gift_batch_id).toBe(data.id);
+
+    const reads = h.goody.http.count('GET', '/v1/order_batches/:id');
+    const answer = await post(delivery.body, delivery.headers);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
+    expect(h.goody.http.count('GET', '/v1/order_batches/:id')).toBe(reads + 1);
+    const { order, recipients } = await rows(h, id);
+    expect(order.status).toBe('SENT');
+    expect(recipients).toHaveLength(25);
+    expect(recipients.every((r) => r.status === 'SENT' && r.gift?.kind === 'link')).toBe(true);
+  });
+
+  it('an order event naming its batch by gift_batch_id refreshes that batch', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch-id', product, 1) })).data!.sendGifts.order.id;
+    h.advance(2); // created, notified, opened at Goody; giftgraph has not looked
+    const batchId = (await rows(h, id)).order.providerRef!;
+    const body = JSON.stringify({ event_type: 'order.gift_opened', id: 'evt-1', data: { id: 'a-gift-we-do-not-know', status: 'opened', gift_batch_id: batchId } });
+    const answer = await post(body, signed(body));
+    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
+    expect((await rows(h, id)).recipients.map((r) => r.status)).toEqual(['OPENED']);
+  });
+});
