@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { readBody, refuse } from './connections.js';
+import { costLimitPlugin } from './cost.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
 import { partialResultsPlugin } from './partial-results.js';
 
@@ -29,7 +30,7 @@ export function formatError(log: Logger, defaultCode = 'GRAPHQL_VALIDATION_FAILE
       log.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
       return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
     }
-    const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
     if (typeof extensions.code !== 'string') extensions.code = defaultCode;
     if (Array.isArray(extensions.problems)) {
       extensions.problems = (extensions.problems as { field: string; message: string }[]).map((p) => ({ ...p, message: redact(p.message) }));
@@ -48,7 +49,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     parseOptions: { maxTokens: MAX_TOKENS },
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>()],
+    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>()],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {

@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
 import { applyConnectionTimeouts, DEFAULT_KEEP_ALIVE_MS, readBody, refuse } from './connections.js';
+import { costRefusal } from './cost.js';
 import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
 import { queryLimits } from './limits.js';
@@ -201,6 +202,8 @@ export class GiftgraphServer {
         onSubscribe: (_ctx, _id, payload) => {
           const prepared = documents.prepare(payload.query);
           if ('errors' in prepared) return [...prepared.errors];
+          const refusal = costRefusal(schema, prepared.document, payload.variables ?? undefined, payload.operationName);
+          if (refusal) return [refusal];
           return { schema, document: prepared.document, operationName: payload.operationName, variableValues: payload.variables };
         },
         onError: (_ctx, _id, _payload, errors) => errors.map((e) => this.validationError(e.toJSON(), e)),

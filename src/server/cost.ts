@@ -1,0 +1,97 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { GraphQLError, getNullableType, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
+// Its CommonJS build: the ES build imports graphql's .mjs files, a second copy of graphql beside the
+// CommonJS one our schema is built with, and graphql refuses to mix the two.
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
+import { DEFAULT_PAGE_SIZE } from '../pagination/connection.js';
+
+/** The most work one operation may ask for, in the units `operationCost` counts. */
+export const MAX_COST = 25_000;
+/** Representations one `_entities` request may resolve. */
+export const MAX_ENTITY_REPRESENTATIONS = 100;
+
+/**
+ * Fields that may call a provider on the request path, weighted by what that costs: a provider
+ * round trip of 100 ms or more that counts against the account's rate limit.
+ */
+const PROVIDER_CALL_COST: Readonly<Record<string, number>> = {
+  'Query.order': 10,
+  'Query.catalog': 10,
+  'ProviderInfo.balances': 10,
+  'Mutation.sendGifts': 50,
+  'Mutation.cancelOrder': 20,
+  'Mutation.resendGift': 20,
+};
+
+/** A list with no `first` (a status history, a product's prices) is counted as this many items. */
+const SHORT_LIST = 10;
+
+/**
+ * Each field costs 1, or its provider-call weight, plus what it selects times how many items it
+ * can return: a connection's `first` (or its default page), the representations of `_entities`,
+ * SHORT_LIST for other lists. A connection's `edges` are counted by the connection itself.
+ */
+function measure(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) {
+  let representations = 0;
+  const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+    const own = PROVIDER_CALL_COST[`${type.name}.${field.name}`] ?? 1;
+    let items = 1;
+    if (field.args.some((a) => a.name === 'first')) {
+      items = typeof args.first === 'number' ? Math.max(args.first, 0) : DEFAULT_PAGE_SIZE;
+    } else if (field.name === '_entities') {
+      items = Array.isArray(args.representations) ? args.representations.length : 0;
+      representations = Math.max(representations, items);
+    } else if (field.name !== 'edges' && isListType(getNullableType(field.type))) {
+      items = SHORT_LIST;
+    }
+    return own + items * childComplexity;
+  };
+  const cost = getComplexity({ schema, query: document, variables, operationName, estimators: [estimator] });
+  return { cost, representations };
+}
+
+const refuse = (message: string, extensions: Record<string, unknown>) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } } });
+
+/**
+ * The refusal of an operation that asks for more work than MAX_COST, or for more entities than
+ * MAX_ENTITY_REPRESENTATIONS; undefined when it may run. Runs after validation, whose field and
+ * depth limits already bound the document, with the request's variables.
+ */
+export function costRefusal(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
+  let measured: ReturnType<typeof measure>;
+  try {
+    measured = measure(schema, document, variables ?? {}, operationName ?? undefined);
+  } catch (error) {
+    // Variables that do not coerce: execution refuses them with GraphQL's own error, before any work.
+    if (error instanceof GraphQLError) return undefined;
+    throw error;
+  }
+  if (measured.representations > MAX_ENTITY_REPRESENTATIONS) {
+    return refuse(`_entities takes at most ${MAX_ENTITY_REPRESENTATIONS} representations; this request has ${measured.representations}`, {
+      field: 'representations',
+      limit: MAX_ENTITY_REPRESENTATIONS,
+    });
+  }
+  if (measured.cost > MAX_COST) {
+    return refuse(`Operation ${operationName ?? 'anonymous'} costs ${measured.cost}; the limit is ${MAX_COST}. Ask for smaller pages (first) or fewer nested lists.`, {
+      cost: measured.cost,
+      limit: MAX_COST,
+    });
+  }
+  return undefined;
+}
+
+/** Apollo Server's side of the cost limit: refuses before execution, once the operation is known. */
+export function costLimitPlugin<C extends BaseContext>(): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          const refusal = costRefusal(schema, document, request.variables, operationName);
+          if (refusal) throw refusal;
+        },
+      };
+    },
+  };
+}
