@@ -28,9 +28,44 @@ export function verifyGiftronautSignature(rawBody: Buffer, header: string | unde
 
 const ORDER_EVENTS = new Set(['order.created', 'order.delivery_complete', 'order.delivery_partial', 'order.canceled', 'order.failed']);
 
+/** What a receiver answers to a registration challenge. */
+export interface WebhookChallengeReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Giftronaut's webhooks, with the registration challenge a receiver answers before verifying events. */
+export interface GiftronautWebhooks extends ProviderWebhooks {
+  /** The answer to a registration challenge, or undefined when the delivery is not one. */
+  challenge(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookChallengeReply | undefined;
+}
+
+const CHALLENGE_TOKEN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
+
+/**
+ * When an endpoint is registered, Giftronaut POSTs `{"challengeToken": "..."}` and activates the
+ * endpoint once it is answered 200 with `{"challengeToken": <the same>}` [doc:
+ * api.giftronaut.com/docs/guides/webhooks, "Challenge verification"]. The example carries no
+ * signature, so none is required; echoing the token changes nothing here. One that is signed must
+ * be signed right.
+ */
+export function answerGiftronautChallenge(rawBody: Buffer, header: string | undefined, secret: string): WebhookChallengeReply | undefined {
+  const body = parseJsonBody(rawBody);
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const { challengeToken, ...rest } = body as Record<string, unknown>;
+  if (typeof challengeToken !== 'string' || 'eventId' in rest || 'eventType' in rest) return undefined;
+  if (!CHALLENGE_TOKEN.test(challengeToken)) return undefined;
+  if (header !== undefined && !verifyGiftronautSignature(rawBody, header, secret)) return undefined;
+  return { status: 200, body: { challengeToken } };
+}
+
 /** Giftronaut webhooks [doc]: the envelope's eventId is the delivery id; order events carry data.orderId. */
-export function giftronautWebhooks(secret: string): ProviderWebhooks {
+export function giftronautWebhooks(secret: string): GiftronautWebhooks {
   return {
+    challenge(rawBody, headers) {
+      const header = headers['x-giftronaut-signature'];
+      return answerGiftronautChallenge(rawBody, Array.isArray(header) ? header[0] : header, secret);
+    },
     verify(rawBody, headers) {
       const header = headers['x-giftronaut-signature'];
       if (!verifyGiftronautSignature(rawBody, Array.isArray(header) ? header[0] : header, secret)) return { ok: false, reason: 'bad signature' };
