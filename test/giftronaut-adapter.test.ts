@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GiftronautAdapter } from '../src/providers/giftronaut/adapter.js';
 import { GiftronautApi } from '../src/providers/giftronaut/api.js';
 import { GiftronautTokens } from '../src/providers/giftronaut/oauth.js';
-import { giftronautEvent, verifyGiftronautSignature } from '../src/providers/giftronaut/webhook.js';
+import { giftronautEvent, giftronautWebhooks, verifyGiftronautSignature } from '../src/providers/giftronaut/webhook.js';
 import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GiftronautSandbox, type GiftronautSandboxOptions } from '../src/sandboxes/giftronaut/sandbox.js';
 import { CancelOrderDocument, CatalogDocument, SendGiftsDocument } from './generated/graphql.js';
@@ -22,9 +22,10 @@ async function sandbox(options: Partial<GiftronautSandboxOptions> = {}) {
   const box = new GiftronautSandbox({ clientId: 'c', clientSecret: 's', clock, stepMs: 1_000, rateLimitPerMinute: 10_000, ...options });
   const baseUrl = await box.listen();
   const connection = { baseUrl, clientId: 'c', clientSecret: 's', scopes: ALL_SCOPES };
-  const adapter = new GiftronautAdapter(connection, 2_000);
+  const warnings: { details: Record<string, unknown>; message: string }[] = [];
+  const adapter = new GiftronautAdapter(connection, 2_000, { warn: (details, message) => warnings.push({ details, message }) });
   cleanup.push(() => box.close(), () => adapter.close());
-  return { box, clock, adapter, connection };
+  return { box, clock, adapter, connection, warnings };
 }
 
 const tokenCalls = (box: GiftronautSandbox) => box.http.count('POST', '/oauth2/token');
@@ -131,9 +132,23 @@ describe('listing orders', () => {
   });
 });
 
+describe('the catalog', () => {
+  it('leaves out an entry it cannot read and logs where it was, never what it held', async () => {
+    const { adapter, warnings } = await sandbox({
+      extraCatalog: { branded: [{ name: 'No id', currency: 'USD', pricePoints: [5], contactEmail: 'partner@example.com' }, 42] },
+    });
+    const catalog = await adapter.catalog();
+    expect(catalog.filter((c) => c.kind === 'BRANDED_CARD').map((c) => c.name)).toContain('Harbor Outfitters');
+    expect(catalog.some((c) => c.name === 'No id')).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.details).toMatchObject({ cardType: 'BRANDED_CARD', skipped: [{ reason: 'no productId' }, { reason: 'not an object' }] });
+    expect(JSON.stringify(warnings)).not.toMatch(/partner@example\.com|No id/);
+  });
+});
+
 describe("the sandbox's idempotency contract", () => {
-  async function raw(baseUrl: string, token: string, body: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${baseUrl}/api/v1/orders/branded-cards`, {
+  async function raw(baseUrl: string, token: string, body: unknown, headers: Record<string, string> = {}, path = '/api/v1/orders/branded-cards') {
+    const res = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
       body: JSON.stringify(body),
@@ -160,6 +175,49 @@ describe("the sandbox's idempotency contract", () => {
     expect(different.body.error).toBe('DUPLICATE_IDEMPOTENCY_KEY');
     expect(box.orderCount).toBe(1);
   });
+
+  it('remembers a key for 24 hours of its clock: after that, the same key places a new order', async () => {
+    const { box, clock, connection } = await sandbox({ tokenTtlSeconds: 3 * 86_400 });
+    const tokens = new GiftronautTokens(connection, 2_000);
+    cleanup.push(() => tokens.close());
+    const order = { productId: '10042', sendTiming: { type: 'IMMEDIATE' }, emailSetting: { senderName: 'Acme', subject: 'Hi' }, recipients: [{ email: 'a@example.com', amount: 10 }] };
+    const first = await raw(connection.baseUrl, await tokens.token(), order, { 'x-idempotency-key': 'day-key' });
+    clock.advance(24 * 3_600_000 - 1_000);
+    const inside = await raw(connection.baseUrl, await tokens.token(), { idempotencyKey: 'day-key', ...order });
+    clock.advance(2_000);
+    const after = await raw(connection.baseUrl, await tokens.token(), { idempotencyKey: 'day-key', ...order }, { 'x-idempotency-key': 'day-key' });
+    expect([first.status, inside.status, after.status]).toEqual([201, 200, 201]);
+    expect(inside.body.orderId).toBe(first.body.orderId);
+    expect(after.body.orderId).not.toBe(first.body.orderId);
+    expect(box.orderCount).toBe(2);
+  });
+
+  it('refuses a body key and a header key that differ, and a key too long for where it is', async () => {
+    const { box, connection } = await sandbox();
+    const tokens = new GiftronautTokens(connection, 2_000);
+    cleanup.push(() => tokens.close());
+    const token = await tokens.token();
+    const order = { productId: '10042', sendTiming: { type: 'IMMEDIATE' }, emailSetting: { senderName: 'Acme', subject: 'Hi' }, recipients: [{ email: 'a@example.com', amount: 10 }] };
+    const differ = await raw(connection.baseUrl, token, { idempotencyKey: 'a', ...order }, { 'x-idempotency-key': 'b' });
+    const longBody = await raw(connection.baseUrl, token, { idempotencyKey: 'k'.repeat(65), ...order });
+    const longHeader = await raw(connection.baseUrl, token, order, { 'x-idempotency-key': 'k'.repeat(129) });
+    const header128 = await raw(connection.baseUrl, token, order, { 'x-idempotency-key': 'k'.repeat(128) });
+    expect([differ.status, longBody.status, longHeader.status, header128.status]).toEqual([400, 400, 400, 201]);
+    expect(box.orderCount).toBe(1);
+  });
+
+  it("validates a branded card's amount against its denomination range", async () => {
+    const { connection } = await sandbox();
+    const tokens = new GiftronautTokens(connection, 2_000);
+    cleanup.push(() => tokens.close());
+    const token = await tokens.token();
+    const order = (amount: number) => ({ productId: '10077', sendTiming: { type: 'IMMEDIATE' }, emailSetting: { senderName: 'Acme', subject: 'Hi' }, recipients: [{ email: 'a@example.com', amount }] });
+    const inside = await raw(connection.baseUrl, token, { idempotencyKey: 'r1', ...order(37.5) });
+    const above = await raw(connection.baseUrl, token, { idempotencyKey: 'r2', ...order(600) });
+    const below = await raw(connection.baseUrl, token, { idempotencyKey: 'r3', ...order(1) });
+    expect([inside.status, above.status, below.status]).toEqual([201, 400, 400]);
+    expect(above.body.error).toBe('INVALID_AMOUNT');
+  });
 });
 
 describe('webhooks', () => {
@@ -177,6 +235,33 @@ describe('webhooks', () => {
     cleanup.push(() => new Promise((r) => server.close(() => r())));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/giftronaut`, received };
   }
+
+  it("answer Giftronaut's registration challenge with its token, and only a challenge", async () => {
+    const secret = 'whsec-test-secret';
+    const hooks = giftronautWebhooks(secret);
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c as Buffer));
+      req.on('end', () => {
+        const reply = hooks.challenge(Buffer.concat(chunks), req.headers) ?? { status: 401, body: { error: 'not a challenge' } };
+        res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/giftronaut`;
+
+    const signed = await sandbox({ webhookUrl: url, webhookSecret: secret });
+    expect(await signed.box.registerWebhookEndpoint()).toBe(true);
+    const unsigned = await sandbox({ webhookUrl: url });
+    expect(await unsigned.box.registerWebhookEndpoint()).toBe(true);
+    const wrongSecret = await sandbox({ webhookUrl: url, webhookSecret: 'another-secret' });
+    expect(await wrongSecret.box.registerWebhookEndpoint()).toBe(false);
+
+    const event = Buffer.from(JSON.stringify({ eventId: 'e1', eventType: 'order.created', createdAt: '2026-01-01T00:00:00Z', data: {}, challengeToken: 'x' }));
+    expect(hooks.challenge(event, {})).toBeUndefined();
+    expect(hooks.challenge(Buffer.from(JSON.stringify({ challengeToken: '<script>' })), {})).toBeUndefined();
+  });
 
   it('are signed, verifiable, and delivered again until acknowledged', async () => {
     const hook = await receiver([200, 500]);

@@ -129,7 +129,8 @@ describe('a scheduled send', () => {
     const scheduled = await read(id);
     expect(scheduled).toMatchObject({ status: 'SCHEDULED', providerStatus: 'PENDING', timezone: 'Asia/Tokyo', scheduledFor: sendAt });
     expect(scheduled.recipients.edges.map((e) => e.node.status)).toEqual(['SCHEDULED', 'SCHEDULED']);
-    expect(scheduled.capabilities).toEqual({ canCancel: true, canResend: false });
+    // A resend (to a corrected address) has no documented condition on the order's state.
+    expect(scheduled.capabilities).toEqual({ canCancel: true, canResend: true });
 
     // Scheduled sends do not start before their time, however long the sandbox runs.
     h.advance(10);
@@ -174,12 +175,108 @@ describe('resending', () => {
     expect((await read(id)).recipients.edges.map((e) => e.node.email)).toEqual(['alice.smith@example.com', 'bob@example.com']);
   });
 
+  it('keeps each recipient when several addresses are corrected at once and Giftronaut lists them in another order', async () => {
+    const sent = await h.gql(SendGiftsDocument, {
+      input: branded('resend-several', { recipients: [{ email: 'zoe@example.com' }, { email: 'adam@example.com' }, { email: 'mia@example.com' }] }),
+    });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    const links = (await read(id)).recipients.edges.map((e) => (e.node.gift as { url: string }).url);
+    const result = await h.gql(ResendGiftDocument, {
+      input: { orderId: id, recipients: [{ email: 'zoe@example.com', updatedEmail: 'amy@example.com' }, { email: 'adam@example.com', updatedEmail: 'zed@example.com' }] },
+    });
+    expect(result.data!.resendGift.requeued).toBe(2);
+    // Giftronaut lists amy, mia, zed: each keeps its own gift under its new address.
+    const after = (await read(id)).recipients.edges.map((e) => e.node);
+    expect(after.map((r) => r.email)).toEqual(['amy@example.com', 'zed@example.com', 'mia@example.com']);
+    expect(after.map((r) => (r.gift as { url: string }).url)).toEqual(links);
+  });
+
+  it('corrects an address on a scheduled order before its send time', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('resend-scheduled', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString(), timezone: 'UTC' }) });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).capabilities.canResend).toBe(true);
+    const result = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'bob@example.com', updatedEmail: 'robert@example.com' }] } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.resendGift.requeued).toBe(1);
+    const after = await read(id);
+    expect(after.status).toBe('SCHEDULED');
+    expect(after.recipients.edges.map((e) => e.node.email)).toEqual(['alice@example.com', 'robert@example.com']);
+  });
+
   it('refuses an address that is not a recipient, naming it, without calling Giftronaut', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: branded('resend-2') });
     const before = h.giftronaut.http.count('POST', '/api/v1/orders/:id/resend');
     const result = await h.gql(ResendGiftDocument, { input: { orderId: sent.data!.sendGifts.order.id, recipients: [{ email: 'mallory@example.com' }] } });
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].email' });
     expect(h.giftronaut.http.count('POST', '/api/v1/orders/:id/resend')).toBe(before);
+  });
+});
+
+describe('a branded card with a denomination range', () => {
+  it('is sent at any amount in its range, and refused outside it before anything is sent', async () => {
+    const range = { productId: catalog.get('Harbor Outfitters')! };
+    const sent = await h.gql(SendGiftsDocument, { input: branded('range-inside', { amount: { amount: '37.50', currency: 'USD' }, giftronaut: range }) });
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data!.sendGifts.order.total).toEqual({ amount: '87.50', currency: 'USD' });
+
+    const before = creates();
+    const outside = await h.gql(SendGiftsDocument, { input: branded('range-outside', { amount: { amount: '600', currency: 'USD' }, giftronaut: range }) });
+    expect(outside.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].amount.amount' });
+    expect(outside.errors![0]!.message).toMatch(/Harbor Outfitters takes 5\.00 to 500\.00 USD/);
+    expect(creates()).toBe(before);
+  });
+});
+
+describe('idempotency keys', () => {
+  it('reach Giftronaut in the body and as X-Idempotency-Key, the same value', async () => {
+    const from = h.giftronaut.creates.length;
+    const sent = await h.gql(SendGiftsDocument, { input: branded('both-keys') });
+    expect(sent.errors).toBeUndefined();
+    const received = h.giftronaut.creates.slice(from);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.bodyKey).toBeTruthy();
+    expect(received[0]!.headerKey).toBe(received[0]!.bodyKey);
+  });
+});
+
+describe('recipients', () => {
+  it('are matched by email when Giftronaut lists them in another order than they were sent', async () => {
+    // The sandbox lists recipients by email: adam before zoe, the reverse of how they were sent.
+    const sent = await h.gql(SendGiftsDocument, {
+      input: branded('reordered', { recipients: [{ email: 'zoe@example.com', firstName: 'Zoe' }, { email: 'adam@bounce.invalid', firstName: 'Adam' }] }),
+    });
+    expect(sent.errors).toBeUndefined();
+    h.advance(2);
+    const order = asGiftronaut(await read(sent.data!.sendGifts.order.id));
+    const [zoe, adam] = order.recipients.edges.map((e) => e.node);
+    expect(zoe).toMatchObject({ email: 'zoe@example.com', status: 'SENT', gift: { __typename: 'GiftLink' } });
+    expect(adam).toMatchObject({ email: 'adam@bounce.invalid', status: 'FAILED', gift: null });
+
+    const adapter = h.providers.get('GIFTRONAUT')!.adapter as unknown as { api: { getOrder(id: string): Promise<{ recipients?: { email: string; rewardLink?: string | null }[] }> } };
+    const listed = (await adapter.api.getOrder(order.giftronautOrderId!)).recipients!;
+    expect(listed.map((r) => r.email)).toEqual(['adam@bounce.invalid', 'zoe@example.com']);
+    expect((zoe!.gift as { url: string }).url).toBe(listed.find((r) => r.email === 'zoe@example.com')!.rewardLink);
+  });
+});
+
+describe('a cancel', () => {
+  it('whose answer was lost, retried, reports the order CANCELED', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('cancel-answer-lost', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString(), timezone: 'UTC' }) });
+    const id = sent.data!.sendGifts.order.id;
+    const CANCEL = /^\/api\/v1\/orders\/[^/]+\/cancel$/;
+    const before = h.giftronaut.http.count('DELETE', '/api/v1/orders/:id/cancel');
+    // Giftronaut cancels the order, and its answer never arrives; asked again, it says the order is not cancelable.
+    h.giftronaut.http.faults.add({ method: 'DELETE', path: CANCEL, fault: { kind: 'drop-after' } });
+    const canceled = await h.gql(CancelOrderDocument, { id });
+    expect(canceled.errors).toBeUndefined();
+    expect(canceled.data!.cancelOrder.order.status).toBe('CANCELED');
+    expect(h.giftronaut.http.count('DELETE', '/api/v1/orders/:id/cancel')).toBe(before + 2);
+
+    // A client that lost our answer too and asks again is told the same.
+    const again = await h.gql(CancelOrderDocument, { id });
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.cancelOrder.order.status).toBe('CANCELED');
   });
 });
 

@@ -1,18 +1,20 @@
+import pino from 'pino';
 import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js';
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
+import { LOG_REDACT_PATHS } from '../../core/redact.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
-import { GiftronautApi, type CardType, type GiftronautBrandedCard, type GiftronautChoiceCard, type GiftronautCreateBody } from './api.js';
+import { GiftronautApi, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
 import type { GiftronautConnection } from './config.js';
-import { orderSnapshot } from './map.js';
-import { giftronautWebhooks } from './webhook.js';
+import { orderSnapshot, type KnownOrder } from './map.js';
+import { giftronautWebhooks, type GiftronautWebhooks } from './webhook.js';
 
 export interface GiftronautOptions {
   cardType?: CardType | null;
@@ -29,10 +31,17 @@ const CARD_PREFIX: Record<CardType, string> = { BRANDED_CARD: 'branded', CHOICE_
 const MAX_PAGE_SIZE = 100;
 /** Giftronaut cancels scheduled orders only, and only this long before their send time [doc]. */
 const CANCEL_WINDOW_MS = 60 * 60_000;
+/** Orders whose resend corrections are kept for the next read; the oldest go first. */
+const MAX_CORRECTED_ORDERS = 1_000;
 
 interface Catalog {
-  branded: Map<string, GiftronautBrandedCard>;
-  choice: Map<string, GiftronautChoiceCard>;
+  branded: Map<string, GiftronautProduct>;
+  choice: Map<string, GiftronautProduct>;
+}
+
+/** Where the adapter reports catalog entries it left out. */
+export interface GiftronautLog {
+  warn(details: Record<string, unknown>, message: string): void;
 }
 
 export class GiftronautAdapter implements ProviderAdapter {
@@ -46,12 +55,15 @@ export class GiftronautAdapter implements ProviderAdapter {
     deduplicatesCreates: true,
   };
   readonly api: GiftronautApi;
-  readonly webhooks: ProviderWebhooks | undefined;
+  readonly webhooks: GiftronautWebhooks | undefined;
   /** Both catalogs, branded and choice cards, read together. */
   private readonly catalogs = new Cached<Catalog>(async () => {
     const [branded, choice] = await Promise.all([this.api.brandedCards(), this.api.choiceCards()]);
-    return { branded: new Map(branded.map((c) => [String(c.productId), c])), choice: new Map(choice.map((c) => [String(c.productId), c])) };
+    return { branded: this.products(branded, 'BRANDED_CARD'), choice: this.products(choice, 'CHOICE_CARD') };
   });
+  private readonly log: GiftronautLog;
+  /** Addresses corrected by a resend, per Giftronaut order: old (lower case) to new, until the ledger has the new one. */
+  private readonly corrected = new Map<string, Map<string, string>>();
 
   /** Every order of the account, newest first, also those placed in Giftronaut's dashboard. */
   readonly orderList = numberedList<ListedOrder>(async (page, pageSize) => {
@@ -63,7 +75,8 @@ export class GiftronautAdapter implements ProviderAdapter {
     };
   }, MAX_PAGE_SIZE, (o) => o.providerRef);
 
-  constructor(connection: GiftronautConnection, timeoutMs: number) {
+  constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog) {
+    this.log = log ?? pino({ base: { service: 'giftgraph', provider: 'GIFTRONAUT' }, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } });
     this.api = new GiftronautApi(connection, timeoutMs);
     this.webhooks = connection.webhookSecret ? giftronautWebhooks(connection.webhookSecret) : undefined;
   }
@@ -114,31 +127,24 @@ export class GiftronautAdapter implements ProviderAdapter {
       catalog = this.catalogs.last;
     }
     const field = 'input.giftronaut.productId';
-    if (product.cardType === 'BRANDED_CARD') {
-      const card = catalog.branded.get(product.id);
-      if (!card) return errors.add(field, "is not in Giftronaut's branded-card catalog");
-      for (const r of input.recipients) {
-        if (!r.amount) continue;
-        const amountField = `input.recipients[${r.position}].amount`;
-        if (r.amount.currency !== card.currency) errors.add(`${amountField}.currency`, `${card.name} is sold in ${card.currency}`);
-        else if (!card.pricePoints.some((p) => minorFromDecimal(p, card.currency) === r.amount!.minor)) {
-          const points = card.pricePoints.map((p) => formatAmount({ minor: minorFromDecimal(p, card.currency), currency: card.currency }));
-          errors.add(`${amountField}.amount`, `${card.name} comes in ${points.join(', ')} ${card.currency}`);
-        }
-      }
-    } else {
-      const card = catalog.choice.get(product.id);
-      if (!card) return errors.add(field, "is not in Giftronaut's choice-card catalog");
-      const min = minorFromDecimal(card.minAmount, card.currency);
-      const max = minorFromDecimal(card.maxAmount, card.currency);
-      for (const r of input.recipients) {
-        if (!r.amount) continue;
-        const amountField = `input.recipients[${r.position}].amount`;
-        if (r.amount.currency !== card.currency) errors.add(`${amountField}.currency`, `${card.name} is loaded in ${card.currency}`);
-        else if (r.amount.minor < min || r.amount.minor > max) {
-          const range = `${formatAmount({ minor: min, currency: card.currency })} to ${formatAmount({ minor: max, currency: card.currency })}`;
-          errors.add(`${amountField}.amount`, `${card.name} takes ${range} ${card.currency}`);
-        }
+    const card = (product.cardType === 'BRANDED_CARD' ? catalog.branded : catalog.choice).get(product.id);
+    if (!card) return errors.add(field, `is not in Giftronaut's ${product.cardType === 'BRANDED_CARD' ? 'branded' : 'choice'}-card catalog`);
+    // Giftronaut reads every amount in the product's own currency [doc: recipients[].amount], and an
+    // order carries no currency it could check: where the catalog does not say the product's, only
+    // we could notice a wrong one, and we cannot. Nothing is sent.
+    if (!card.currency) {
+      return errors.add(
+        field,
+        `Giftronaut's catalog does not say which currency ${card.name} (product ${card.productId}) is sold in, and Giftronaut reads every amount in the product's own currency; it cannot be sent until the catalog says. Choose another product.`,
+      );
+    }
+    for (const r of input.recipients) {
+      if (!r.amount) continue;
+      const amountField = `input.recipients[${r.position}].amount`;
+      if (r.amount.currency !== card.currency) errors.add(`${amountField}.currency`, `${card.name} is sold in ${card.currency}`);
+      else {
+        const problem = denominationProblem(card, card.currency, r.amount.minor);
+        if (problem) errors.add(`${amountField}.amount`, problem);
       }
     }
   }
@@ -172,7 +178,8 @@ export class GiftronautAdapter implements ProviderAdapter {
       refundOption: options.refundOption ?? false,
     };
     try {
-      return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body)) };
+      const known: KnownOrder = { scheduled: Boolean(request.sendAt), recipients: request.recipients };
+      return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body), known) };
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
       // A 409 on our key proves an order exists under it, whatever else the answer says; and a refusal
@@ -189,8 +196,8 @@ export class GiftronautAdapter implements ProviderAdapter {
     return order.submission !== 'ACCEPTED' || order.providerStatus.toUpperCase() === 'COMPLETE' || isFinalStatus(order.status);
   }
 
-  async refresh(order: OrderRecord): Promise<OrderSnapshot> {
-    return orderSnapshot(await this.api.getOrder(order.providerRef!));
+  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+    return orderSnapshot(await this.api.getOrder(order.providerRef!), this.known(order, recipients));
   }
 
   /**
@@ -208,7 +215,7 @@ export class GiftronautAdapter implements ProviderAdapter {
       if (!mine || listedRecipients.length !== mine.recipients.length) continue;
       const complete = o.status.toUpperCase() === 'COMPLETE';
       if (complete && !listedRecipients.every((r) => r.rewardLink || /^(FAILED|CANCELED)$/i.test(r.status ?? ''))) continue;
-      found.set(mine.order.id, orderSnapshot(o));
+      found.set(mine.order.id, orderSnapshot(o, this.known(mine.order, mine.recipients)));
     }
     return found;
   }
@@ -217,17 +224,24 @@ export class GiftronautAdapter implements ProviderAdapter {
     const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
     return {
       canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,
-      // Giftronaut resends completed orders, also to a bounced recipient at a corrected address.
-      canResend: order.providerStatus === 'COMPLETE',
+      // The reference puts no condition on a resend [doc: POST /orders/{orderId}/resend]: a corrected
+      // address may be given before a scheduled send as after a bounce. Giftronaut judges the rest.
+      canResend: order.status !== 'CANCELED',
     };
   }
 
-  async cancel(order: OrderRecord): Promise<OrderSnapshot> {
+  async cancel(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+    const ours = this.known(order, recipients);
     try {
       const canceled = await this.api.cancelOrder(order.providerRef!);
-      return orderSnapshot(canceled ?? (await this.api.getOrder(order.providerRef!)));
+      return orderSnapshot(canceled ?? (await this.api.getOrder(order.providerRef!)), ours);
     } catch (error) {
       if (error instanceof ProviderCallError && error.providerCode === 'ORDER_NOT_CANCELABLE') {
+        // An order already canceled is not cancelable either [doc: 409 ORDER_NOT_CANCELABLE]: a cancel
+        // repeated because its first answer was lost must still report the cancel that happened.
+        // A failed read-back is its own error: whether the order is canceled is then not known.
+        const now = await this.api.getOrder(order.providerRef!);
+        if (/^CANCEL+ED$/i.test(now.status)) return orderSnapshot(now, ours);
         throw new ProviderCallError(
           'GIFTRONAUT',
           'rejected',
@@ -245,32 +259,33 @@ export class GiftronautAdapter implements ProviderAdapter {
       order.providerRef!,
       recipients.map((r) => ({ email: r.email, ...(r.updatedEmail ? { updatedEmail: r.updatedEmail } : {}) })),
     );
+    // Giftronaut now lists these recipients under their new address: the next read matches them by it.
+    const changes = recipients.filter((r) => r.updatedEmail);
+    if (changes.length > 0) {
+      const known = this.corrected.get(order.providerRef!) ?? new Map<string, string>();
+      for (const r of changes) known.set(r.email.toLowerCase(), r.updatedEmail!);
+      this.corrected.delete(order.providerRef!);
+      this.corrected.set(order.providerRef!, known);
+      if (this.corrected.size > MAX_CORRECTED_ORDERS) this.corrected.delete(this.corrected.keys().next().value!);
+    }
     return { requeued };
   }
 
   async catalog(): Promise<CatalogEntry[]> {
     const { branded, choice } = await this.catalogs.get();
-    const money = (value: number, currency: string): Money => ({ minor: minorFromDecimal(value, currency), currency });
-    return [
-      ...[...branded.values()].map((c) => ({
-        localId: `${CARD_PREFIX.BRANDED_CARD}:${c.productId}`,
-        kind: 'BRANDED_CARD' as const,
+    const entry = (kind: CardType) => (c: GiftronautProduct): CatalogEntry => {
+      const money = (value: number | null): Money | null => (value !== null && c.currency ? { minor: minorFromDecimal(value, c.currency), currency: c.currency } : null);
+      return {
+        localId: `${CARD_PREFIX[kind]}:${c.productId}`,
+        kind,
         name: c.name,
         currency: c.currency,
-        prices: c.pricePoints.map((p) => money(p, c.currency)),
-        minAmount: null,
-        maxAmount: null,
-      })),
-      ...[...choice.values()].map((c) => ({
-        localId: `${CARD_PREFIX.CHOICE_CARD}:${c.productId}`,
-        kind: 'CHOICE_CARD' as const,
-        name: c.name,
-        currency: c.currency,
-        prices: [],
-        minAmount: money(c.minAmount, c.currency),
-        maxAmount: money(c.maxAmount, c.currency),
-      })),
-    ];
+        prices: (c.pricePoints ?? []).map((p) => money(p)).filter((m): m is Money => m !== null),
+        minAmount: money(c.minAmount),
+        maxAmount: money(c.maxAmount),
+      };
+    };
+    return [...[...branded.values()].map(entry('BRANDED_CARD')), ...[...choice.values()].map(entry('CHOICE_CARD'))];
   }
 
   async balances(): Promise<Money[]> {
@@ -281,6 +296,53 @@ export class GiftronautAdapter implements ProviderAdapter {
   close(): Promise<void> {
     return this.api.close();
   }
+
+  /** What we sent of an order, for reading Giftronaut's answers about it: addresses as last corrected. */
+  private known(order: OrderRecord, recipients: readonly RecipientRecord[]): KnownOrder {
+    const corrected = order.providerRef ? this.corrected.get(order.providerRef) : undefined;
+    return {
+      scheduled: order.scheduledFor !== null,
+      recipients: recipients.map((r) => ({ position: r.position, email: (r.email && corrected?.get(r.email.toLowerCase())) ?? r.email })),
+    };
+  }
+
+  /** One catalog by product id; entries that could not be read are logged (where, and what was missing) and left out. */
+  private products(read: GiftronautCatalogRead, kind: CardType): Map<string, GiftronautProduct> {
+    if (read.skipped.length > 0) {
+      this.log.warn({ cardType: kind, skipped: read.skipped }, "entries of Giftronaut's catalog left out: they cannot be read");
+    }
+    return new Map(read.products.map((p) => [p.productId, p]));
+  }
+}
+
+
+/**
+ * Why an amount (in the product's currency, minor units) is not one the product is listed with, or
+ * undefined when it is, or when the catalog lists no denominations we could read: then Giftronaut is
+ * the judge, and says so with its own error.
+ */
+function denominationProblem(card: GiftronautProduct, currency: string, minor: number): string | undefined {
+  const money = (value: number) => formatAmount({ minor: minorFromDecimal(value, currency), currency });
+  const points = card.pricePoints?.map((p) => minorFromDecimal(p, currency));
+  const min = card.minAmount === null ? undefined : minorFromDecimal(card.minAmount, currency);
+  const max = card.maxAmount === null ? undefined : minorFromDecimal(card.maxAmount, currency);
+  const hasRange = min !== undefined || max !== undefined;
+  if (!points && !hasRange) return undefined;
+  const atPoint = points?.includes(minor) ?? false;
+  const inRange = hasRange && (min === undefined || minor >= min) && (max === undefined || minor <= max);
+  if (atPoint || inRange) return undefined;
+  const offers: string[] = [];
+  if (card.pricePoints) offers.push(`comes in ${card.pricePoints.map(money).join(', ')} ${currency}`);
+  if (hasRange) {
+    const range =
+      min !== undefined && max !== undefined
+        ? `${money(card.minAmount!)} to ${money(card.maxAmount!)}`
+        : min !== undefined
+          ? `at least ${money(card.minAmount!)}`
+          : `at most ${money(card.maxAmount!)}`;
+    offers.push(`takes ${range} ${currency}`);
+  }
+  return `${card.name} ${offers.join(', or ')}`;
 }
 
 function isAmbiguousLocalTime(instant: Date, zone: string): boolean {

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { ProviderHttpClient } from '../http.js';
+import { isKnownCurrency } from '../../core/money.js';
+import { ProviderCallError, ProviderHttpClient } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GiftronautConnection } from './config.js';
 import { GiftronautTokens } from './oauth.js';
 
 const recipient = z.object({
-  email: z.string(),
+  // Null on reward-link orders [doc: api.giftronaut.com/docs/reference/orders].
+  email: z.string().nullish(),
   firstName: z.string().nullish(),
   lastName: z.string().nullish(),
   company: z.string().nullish(),
@@ -40,21 +42,83 @@ const orderList = z.object({
 });
 export type GiftronautOrderPage = z.infer<typeof orderList>;
 
-const brandedCard = z.object({
-  productId: z.union([z.string(), z.number()]),
-  name: z.string(),
-  currency: z.string(),
-  pricePoints: z.array(z.number()),
-});
-const choiceCard = z.object({
-  productId: z.union([z.string(), z.number()]),
-  name: z.string(),
-  currency: z.string(),
-  minAmount: z.number(),
-  maxAmount: z.number(),
-});
-export type GiftronautBrandedCard = z.infer<typeof brandedCard>;
-export type GiftronautChoiceCard = z.infer<typeof choiceCard>;
+/**
+ * One catalog product, read as far as it can be. The catalog's shape is not published: the sending
+ * guide says a branded card has "fixed denomination or denomination range, depending on the brand"
+ * [doc: api.giftronaut.com/docs/guides/sending-rewards] and the glossary that the catalog lists
+ * "denomination ranges" [doc: api.giftronaut.com/docs/guides/glossary]. So `pricePoints` and
+ * `minAmount`/`maxAmount` are both read, either may be absent, and fields we do not know are ignored.
+ */
+export interface GiftronautProduct {
+  productId: string;
+  name: string;
+  /** ISO 4217 code; null where the catalog does not say it in a form we can read. */
+  currency: string | null;
+  /** Fixed denominations, in the product's currency; null where none are listed in a form we can read. */
+  pricePoints: number[] | null;
+  /** A denomination range, in the product's currency; either end may be unknown. */
+  minAmount: number | null;
+  maxAmount: number | null;
+}
+
+/** A catalog as read: the products we could read, and why each other entry was left out. */
+export interface GiftronautCatalogRead {
+  products: GiftronautProduct[];
+  /** Entries left out: where they were in the list, and what was missing (never their content). */
+  skipped: { index: number; reason: string }[];
+}
+
+const DECIMAL = /^\d{1,15}(\.\d+)?$/;
+
+/** A positive amount given as a JSON number or a decimal string; undefined otherwise. */
+function amountOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? value : undefined;
+  if (typeof value === 'string' && DECIMAL.test(value.trim())) {
+    const n = Number(value.trim());
+    return n > 0 ? n : undefined;
+  }
+  return undefined;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
+
+/**
+ * Reads one catalog entry. Only an entry without a productId is left out: it cannot be ordered. A
+ * currency or denominations we cannot read are kept as unknown, so the adapter decides what they mean.
+ */
+export function readProduct(entry: unknown): GiftronautProduct | { reason: string } {
+  if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return { reason: 'not an object' };
+  const e = entry as Record<string, unknown>;
+  const productId = typeof e.productId === 'number' && Number.isFinite(e.productId) ? String(e.productId) : text(e.productId);
+  if (!productId) return { reason: 'no productId' };
+  // `currencyCode` is the name Giftronaut's request example uses [doc: api.giftronaut.com/docs/guides/making-requests].
+  const code = (text(e.currency) ?? text(e.currencyCode))?.toUpperCase();
+  const points = Array.isArray(e.pricePoints) ? e.pricePoints.map(amountOf) : undefined;
+  const [min, max] = [amountOf(e.minAmount), amountOf(e.maxAmount)];
+  // A range upside down says nothing we can use: Giftronaut judges the amount instead.
+  const range = min !== undefined && max !== undefined && min > max ? { min: undefined, max: undefined } : { min, max };
+  return {
+    productId,
+    name: text(e.name) ?? text(e.productName) ?? `Giftronaut product ${productId}`,
+    currency: code && /^[A-Z]{3}$/.test(code) && isKnownCurrency(code) ? code : null,
+    pricePoints: points && points.length > 0 && points.every((p) => p !== undefined) ? (points as number[]) : null,
+    minAmount: range.min ?? null,
+    maxAmount: range.max ?? null,
+  };
+}
+
+/** A catalog answer: `{data: [...]}` as assumed, or a bare list. Anything else is unreadable as a whole. */
+function readCatalog(body: unknown, what: string): GiftronautCatalogRead {
+  const list = Array.isArray(body) ? body : (body as { data?: unknown } | null)?.data;
+  if (!Array.isArray(list)) throw new ProviderCallError('GIFTRONAUT', 'unknown', `Giftronaut's answer to ${what} did not have the expected shape (data)`);
+  const read: GiftronautCatalogRead = { products: [], skipped: [] };
+  list.forEach((entry, index) => {
+    const product = readProduct(entry);
+    if ('reason' in product) read.skipped.push({ index, ...product });
+    else read.products.push(product);
+  });
+  return read;
+}
 
 const amount = z.object({ amount: z.number(), currency: z.string() });
 const balance = z.object({ data: z.object({ availableBalance: amount, pendingBalance: amount.nullish() }) });
@@ -77,6 +141,9 @@ export interface OrderListFilter {
   startDate?: string;
   endDate?: string;
 }
+
+/** Giftronaut remembers an idempotency key this long [doc: api.giftronaut.com/docs/guides/idempotency, "Deduplication window: 24 hours"]. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 
 const CREATE_PATHS: Record<CardType, string> = { BRANDED_CARD: '/orders/branded-cards', CHOICE_CARD: '/orders/choice-cards' };
 
@@ -102,10 +169,19 @@ export class GiftronautApi {
 
   /**
    * Idempotent: Giftronaut answers a repeated idempotencyKey with the original order (200), so a
-   * create whose answer was lost is sent again safely.
+   * create whose answer was lost is sent again safely, inside the deduplication window. The seed
+   * reference takes the key in the body (max 64 characters); the idempotency guide sends it as an
+   * `X-Idempotency-Key` header [doc: api.giftronaut.com/docs/guides/idempotency]. Both carry the same
+   * value, so whichever one Giftronaut reads, it deduplicates on our key.
    */
   async createOrder(cardType: CardType, body: GiftronautCreateBody): Promise<GiftronautOrder> {
-    const res = await this.http.request({ method: 'POST', path: CREATE_PATHS[cardType], body, idempotent: true });
+    const res = await this.http.request({
+      method: 'POST',
+      path: CREATE_PATHS[cardType],
+      body,
+      headers: { 'x-idempotency-key': body.idempotencyKey },
+      idempotent: true,
+    });
     return parseResponse('GIFTRONAUT', 'Giftronaut', giftronautOrder, unwrap(res.body), `POST ${CREATE_PATHS[cardType]}`);
   }
 
@@ -132,14 +208,14 @@ export class GiftronautApi {
     return parseResponse('GIFTRONAUT', 'Giftronaut', z.object({ orderId: z.string(), requeued: z.number().int() }), res.body, 'POST /orders/{orderId}/resend').requeued;
   }
 
-  async brandedCards(): Promise<GiftronautBrandedCard[]> {
+  async brandedCards(): Promise<GiftronautCatalogRead> {
     const res = await this.http.request({ method: 'GET', path: '/catalog/branded-cards', idempotent: true });
-    return parseResponse('GIFTRONAUT', 'Giftronaut', z.object({ data: z.array(brandedCard) }), res.body, 'GET /catalog/branded-cards').data;
+    return readCatalog(res.body, 'GET /catalog/branded-cards');
   }
 
-  async choiceCards(): Promise<GiftronautChoiceCard[]> {
+  async choiceCards(): Promise<GiftronautCatalogRead> {
     const res = await this.http.request({ method: 'GET', path: '/catalog/choice-cards', idempotent: true });
-    return parseResponse('GIFTRONAUT', 'Giftronaut', z.object({ data: z.array(choiceCard) }), res.body, 'GET /catalog/choice-cards').data;
+    return readCatalog(res.body, 'GET /catalog/choice-cards');
   }
 
   async balance(): Promise<z.infer<typeof balance>['data']> {

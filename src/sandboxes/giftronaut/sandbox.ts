@@ -5,7 +5,7 @@ import { systemClock, type SandboxClock } from '../kit/clock.js';
 import { SandboxHttpServer, type SandboxReply, type SandboxRequest } from '../kit/server.js';
 import { SnapshotFile } from '../kit/snapshot.js';
 import { WebhookSender, type WebhookTarget } from '../kit/webhooks.js';
-import { BRANDED_CARDS, CHOICE_CARDS, USD_PER_UNIT } from './catalog.js';
+import { BRANDED_CARDS, CHOICE_CARDS, USD_PER_UNIT, orderableProduct, type SandboxProduct } from './catalog.js';
 
 export interface GiftronautSandboxOptions {
   clientId: string;
@@ -24,6 +24,18 @@ export interface GiftronautSandboxOptions {
   webhookUrl?: WebhookTarget;
   webhookSecret?: string;
   stateFile?: string;
+  /**
+   * Raw entries added to the end of each catalog answer, for clients that must cope with what a
+   * real catalog may hold (an entry without a currency, one without an id). Those naming an id and
+   * a currency can be ordered.
+   */
+  extraCatalog?: { branded?: unknown[]; choice?: unknown[] };
+}
+
+/** What a create request carried as its idempotency key, in the body and in the header. */
+export interface ReceivedCreate {
+  bodyKey: string | undefined;
+  headerKey: string | undefined;
 }
 
 type CardType = 'BRANDED_CARD' | 'CHOICE_CARD';
@@ -70,6 +82,12 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const LOCAL_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
 const LINK_DAYS = { standard: 180, refund: 30 };
 const DAY = 86_400_000;
+/** "Deduplication window: 24 hours"; a header key of up to 128 characters [doc: api.giftronaut.com/docs/guides/idempotency]. */
+const IDEMPOTENCY_WINDOW_MS = DAY;
+const MAX_HEADER_KEY = 128;
+/** The body field takes at most 64 characters [doc: POST /orders/branded-cards, idempotencyKey]. */
+const MAX_BODY_KEY = 64;
+const MAX_RECORDED_CREATES = 1_000;
 
 const fail = (status: number, error: string, message: string): SandboxReply => ({ status, body: { error, message } });
 
@@ -87,6 +105,8 @@ export class GiftronautSandbox {
   private readonly state: State;
   private readonly tokens = new Map<string, { scopes: Set<string>; expiresAt: number }>();
   private readonly recentCalls: number[] = [];
+  /** The idempotency keys of the latest create requests, in the order received. */
+  readonly creates: ReceivedCreate[] = [];
   private readonly stopTicking: () => void;
 
   constructor(private readonly options: GiftronautSandboxOptions) {
@@ -107,8 +127,8 @@ export class GiftronautSandbox {
       .route('DELETE', `${api}/orders/:orderId/cancel`, (req) => this.guard(req, 'orders.cancel', () => this.cancelOrder(req)))
       .route('POST', `${api}/orders/:orderId/resend`, (req) => this.guard(req, 'orders.write', () => this.resend(req)))
       .route('GET', `${api}/balance`, (req) => this.guard(req, 'orders.read', () => this.balance()))
-      .route('GET', `${api}/catalog/branded-cards`, (req) => this.guard(req, 'catalog.read', () => ({ status: 200, body: { data: BRANDED_CARDS } })))
-      .route('GET', `${api}/catalog/choice-cards`, (req) => this.guard(req, 'catalog.read', () => ({ status: 200, body: { data: CHOICE_CARDS } })));
+      .route('GET', `${api}/catalog/branded-cards`, (req) => this.guard(req, 'catalog.read', () => ({ status: 200, body: { data: this.catalog('BRANDED_CARD') } })))
+      .route('GET', `${api}/catalog/choice-cards`, (req) => this.guard(req, 'catalog.read', () => ({ status: 200, body: { data: this.catalog('CHOICE_CARD') } })));
   }
 
   listen(port = 0): Promise<string> {
@@ -119,6 +139,28 @@ export class GiftronautSandbox {
     this.stopTicking();
     await this.webhooks.close();
     await this.http.close();
+  }
+
+  /**
+   * Registers the webhook endpoint as Giftronaut does: POSTs `{"challengeToken": ...}` and counts the
+   * endpoint active when it answers 200 with the same token [doc: api.giftronaut.com/docs/guides/
+   * webhooks, "Challenge verification"]. Signed like every delivery, where a secret is set.
+   */
+  async registerWebhookEndpoint(): Promise<boolean> {
+    const target = this.options.webhookUrl;
+    const url = typeof target === 'function' ? target() : target;
+    if (!url) return false;
+    const challengeToken = randomBytes(16).toString('hex');
+    const body = JSON.stringify({ challengeToken });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.options.webhookSecret) headers['x-giftronaut-signature'] = `sha256=${createHmac('sha256', this.options.webhookSecret).update(body).digest('hex')}`;
+    try {
+      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(5_000) });
+      const answer = (await res.json().catch(() => undefined)) as { challengeToken?: unknown } | undefined;
+      return res.status === 200 && answer?.challengeToken === challengeToken;
+    } catch {
+      return false;
+    }
   }
 
   /** How many orders the sandbox holds: what was really "sent". */
@@ -185,23 +227,31 @@ export class GiftronautSandbox {
 
   private createOrder(req: SandboxRequest, cardType: CardType): SandboxReply {
     const body = (req.body ?? {}) as Record<string, any>;
-    const headerKey = req.headers['x-idempotency-key'];
-    const key = typeof body.idempotencyKey === 'string' ? body.idempotencyKey : typeof headerKey === 'string' ? headerKey : undefined;
+    // The reference takes the key in the body, the idempotency guide as a header: either is accepted.
+    const header = req.headers['x-idempotency-key'];
+    const headerKey = typeof header === 'string' ? header : undefined;
+    const bodyKey = typeof body.idempotencyKey === 'string' ? body.idempotencyKey : undefined;
+    this.creates.push({ bodyKey, headerKey });
+    if (this.creates.length > MAX_RECORDED_CREATES) this.creates.shift();
+    if (bodyKey !== undefined && bodyKey.length > MAX_BODY_KEY) return fail(400, 'VALIDATION_ERROR', `idempotencyKey must be at most ${MAX_BODY_KEY} characters`);
+    if (headerKey !== undefined && headerKey.length > MAX_HEADER_KEY) return fail(400, 'VALIDATION_ERROR', `X-Idempotency-Key must be at most ${MAX_HEADER_KEY} characters`);
+    if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
+      return fail(400, 'VALIDATION_ERROR', 'idempotencyKey and X-Idempotency-Key must be the same when both are given');
+    }
+    const key = bodyKey ?? headerKey;
     if (!key) return fail(400, 'VALIDATION_ERROR', 'idempotencyKey is required');
-    if (key.length > 64) return fail(400, 'VALIDATION_ERROR', 'idempotencyKey must be at most 64 characters');
     const { idempotencyKey: _key, ...rest } = body;
     const bodyHash = createHash('sha256').update(`${cardType}:${JSON.stringify(rest)}`).digest('hex');
-    const existing = this.state.orders.find((o) => o.idempotencyKey === key);
+    // A key is remembered for the deduplication window only: after it, the same key places a new order.
+    const since = this.clock.now() - IDEMPOTENCY_WINDOW_MS;
+    const existing = this.state.orders.findLast((o) => o.idempotencyKey === key && o.createdAt > since);
     if (existing) {
       return existing.bodyHash === bodyHash
         ? { status: 200, body: this.view(existing) }
         : fail(409, 'DUPLICATE_IDEMPOTENCY_KEY', 'this idempotencyKey was used with a different request');
     }
 
-    const product =
-      cardType === 'BRANDED_CARD'
-        ? BRANDED_CARDS.find((p) => p.productId === String(body.productId))
-        : CHOICE_CARDS.find((p) => p.productId === String(body.productId));
+    const product = this.products(cardType).find((p) => p.productId === String(body.productId));
     if (!product) return fail(404, 'PRODUCT_NOT_FOUND', `no ${cardType === 'BRANDED_CARD' ? 'branded' : 'choice'} card with productId ${String(body.productId)}`);
 
     const timing = body.sendTiming as StoredOrder['sendTiming'] | undefined;
@@ -229,12 +279,8 @@ export class GiftronautSandbox {
       if (typeof r.amount !== 'number' || !(r.amount > 0)) return fail(400, 'INVALID_AMOUNT', `recipients[${i}].amount must be positive`);
       const minor = Math.round(r.amount * scale);
       if (Math.abs(minor - r.amount * scale) > 1e-6) return fail(400, 'INVALID_AMOUNT', `recipients[${i}].amount has more decimals than ${product.currency} allows`);
-      if ('pricePoints' in product && !product.pricePoints.some((p) => Math.round(p * scale) === minor)) {
-        return fail(400, 'INVALID_AMOUNT', `recipients[${i}].amount must be one of ${product.pricePoints.join(', ')} ${product.currency}`);
-      }
-      if ('minAmount' in product && (minor < Math.round(product.minAmount * scale) || minor > Math.round(product.maxAmount * scale))) {
-        return fail(400, 'INVALID_AMOUNT', `recipients[${i}].amount must be from ${product.minAmount} to ${product.maxAmount} ${product.currency}`);
-      }
+      const refused = denominationError(product, minor, scale);
+      if (refused) return fail(400, 'INVALID_AMOUNT', `recipients[${i}].amount ${refused}`);
       totalMinor += minor;
     }
     const usdCents = Math.round((totalMinor / scale) * (USD_PER_UNIT[product.currency] ?? 1) * 100);
@@ -300,8 +346,8 @@ export class GiftronautSandbox {
   private cancelOrder(req: SandboxRequest): SandboxReply {
     const order = this.find(req.params.orderId!);
     if (!order) return fail(404, 'ORDER_NOT_FOUND', 'no such order');
-    // Canceling again answers like the first time, so a client may repeat a cancel whose answer it lost.
-    if (order.canceledAt !== null) return { status: 200, body: this.view(order) };
+    // Only a scheduled order more than an hour before its send time can be canceled [doc: 409
+    // ORDER_NOT_CANCELABLE]; one already canceled is no longer such an order, so a repeated cancel is refused.
     const scheduled = order.sendTiming.type === 'SCHEDULED';
     if (!scheduled || this.status(order) !== 'PENDING' || order.startsAt - this.clock.now() < 3_600_000) {
       return fail(409, 'ORDER_NOT_CANCELABLE', 'only scheduled orders can be canceled, at least 1 hour before their send time');
@@ -315,7 +361,6 @@ export class GiftronautSandbox {
   private resend(req: SandboxRequest): SandboxReply {
     const order = this.find(req.params.orderId!);
     if (!order) return fail(404, 'ORDER_NOT_FOUND', 'no such order');
-    if (this.status(order) !== 'COMPLETE') return fail(409, 'ORDER_NOT_RESENDABLE', 'only completed orders can be resent');
     const asked = ((req.body as { recipients?: unknown } | null)?.recipients ?? []) as { email?: unknown; updatedEmail?: unknown }[];
     if (!Array.isArray(asked) || asked.length === 0) return fail(400, 'VALIDATION_ERROR', 'recipients must hold at least one recipient');
     for (const [i, r] of asked.entries()) {
@@ -325,6 +370,9 @@ export class GiftronautSandbox {
         return fail(400, 'VALIDATION_ERROR', `recipients[${i}].updatedEmail is not a valid email`);
       }
     }
+    // The reference sets no condition on the order's state [doc: POST /orders/{orderId}/resend]. A
+    // canceled order has nothing to send: none of its recipients is requeued.
+    if (this.status(order) === 'CANCELED') return { status: 200, body: { orderId: order.orderId, requeued: 0 } };
     for (const r of asked) {
       const target = order.recipients.find((x) => x.email.toLowerCase() === (r.email as string).toLowerCase())!;
       if (typeof r.updatedEmail === 'string') target.email = r.updatedEmail;
@@ -339,6 +387,16 @@ export class GiftronautSandbox {
       status: 200,
       body: { data: { availableBalance: { amount: this.state.balanceUsdCents / 100, currency: 'USD' }, pendingBalance: { amount: pending / 100, currency: 'USD' } } },
     };
+  }
+
+  /** A catalog answer: the sandbox's products, then any extra raw entries it was given. */
+  private catalog(cardType: CardType): unknown[] {
+    const extra = cardType === 'BRANDED_CARD' ? this.options.extraCatalog?.branded : this.options.extraCatalog?.choice;
+    return [...(cardType === 'BRANDED_CARD' ? BRANDED_CARDS : CHOICE_CARDS), ...(extra ?? [])];
+  }
+
+  private products(cardType: CardType): SandboxProduct[] {
+    return this.catalog(cardType).flatMap((entry) => orderableProduct(entry) ?? []);
   }
 
   private find(orderId: string): StoredOrder | undefined {
@@ -368,7 +426,8 @@ export class GiftronautSandbox {
       sendTiming: order.sendTiming,
       refundOption: order.refundOption,
       createdAt: new Date(order.createdAt).toISOString(),
-      recipients: order.recipients.map((r) => {
+      // Nothing documents the order recipients are listed in: this sandbox lists them by email, not as sent.
+      recipients: [...order.recipients].sort((a, b) => a.email.toLowerCase().localeCompare(b.email.toLowerCase())).map((r) => {
         const bounced = r.email.endsWith(BOUNCE_DOMAIN);
         const done = status === 'COMPLETE';
         return {
@@ -393,6 +452,21 @@ export class GiftronautSandbox {
     const signature = createHmac('sha256', this.options.webhookSecret).update(body).digest('hex');
     this.webhooks.send({ body, headers: { 'x-giftronaut-signature': `sha256=${signature}` } });
   }
+}
+
+/** Why an amount (minor units) is not one the product sells: a price point, or within its range. */
+function denominationError(product: SandboxProduct, minor: number, scale: number): string | undefined {
+  const points = product.pricePoints;
+  const hasRange = product.minAmount !== undefined || product.maxAmount !== undefined;
+  const atPoint = points?.some((p) => Math.round(p * scale) === minor) ?? false;
+  const inRange =
+    hasRange &&
+    (product.minAmount === undefined || minor >= Math.round(product.minAmount * scale)) &&
+    (product.maxAmount === undefined || minor <= Math.round(product.maxAmount * scale));
+  if (atPoint || inRange || (!points && !hasRange)) return undefined;
+  return points && !hasRange
+    ? `must be one of ${points.join(', ')} ${product.currency}`
+    : `must be from ${product.minAmount ?? 0} to ${product.maxAmount ?? 'any amount'} ${product.currency}${points ? ` or one of ${points.join(', ')}` : ''}`;
 }
 
 function safeZoned(local: string, zone: string): Date | undefined {
