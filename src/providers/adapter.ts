@@ -84,7 +84,10 @@ export interface ListedOrder extends OrderSnapshot {
   reference?: string | null;
 }
 
-export type WebhookVerdict = { ok: true; deliveryId: string; eventType: string } | { ok: false; reason: string };
+export type WebhookVerdict =
+  | { ok: true; deliveryId: string; eventType: string }
+  /** `malformed`: the signature is good but the body is not an event we can read (400, not 401). */
+  | { ok: false; reason: string; malformed?: true };
 
 /** How a provider's webhooks are checked and read. Present only where a signing secret is configured. */
 export interface ProviderWebhooks {

@@ -34,7 +34,7 @@ export class WebhookReceiver {
     const verdict = webhooks.verify(rawBody, headers, Date.now());
     if (!verdict.ok) {
       this.log.warn({ provider, reason: verdict.reason }, 'webhook refused');
-      return { status: 401, body: { error: verdict.reason } };
+      return { status: verdict.malformed ? 400 : 401, body: { error: verdict.reason } };
     }
     // A delivery is recorded only once its change is: a re-delivery (the provider's retry of one we
     // answered too late, say) has nothing left to do, and costs no provider call.

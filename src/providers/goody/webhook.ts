@@ -1,45 +1,43 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { ProviderWebhooks } from '../adapter.js';
-import { parseJsonBody } from '../parse.js';
 
 /** Goody delivers webhooks through Svix; signatures older or newer than this are refused. */
 export const SVIX_TOLERANCE_MS = 5 * 60_000;
 
-export type SvixVerdict = { ok: true; deliveryId: string } | { ok: false; reason: 'missing headers' | 'bad signature' | 'stale timestamp' | 'bad secret' };
+export type SvixVerdict =
+  | { ok: true; deliveryId: string; payload: unknown }
+  | { ok: false; reason: 'missing headers' | 'bad signature' | 'stale timestamp' | 'not JSON'; malformed?: true };
 
 /**
- * Verifies a Svix-signed delivery: the signed content is `{svix-id}.{svix-timestamp}.{raw body}`,
- * HMAC-SHA256 keyed with the base64 part of the `whsec_...` secret, sent base64-encoded as
- * `v1,<sig>` (several may be space-separated, during a key rotation). Compared in constant time.
- * The returned delivery id is what to de-duplicate on: Svix delivers at least once.
+ * Verifies a Svix-signed delivery with `standardwebhooks`, the maintained implementation of the
+ * scheme Svix signs with (https://docs.svix.com/receiving/verifying-payloads/how-manual): the
+ * signed content is `{svix-id}.{svix-timestamp}.{raw body}`, HMAC-SHA256 keyed with the base64 part
+ * of the `whsec_...` secret, sent as `v1,<base64>` (several during a key rotation). Svix names its
+ * headers `svix-*` where the standard says `webhook-*`. Freshness is checked here first against the
+ * injected clock, so tests can move it. The delivery id is what to de-duplicate on: Svix delivers
+ * at least once.
  */
 export function verifySvix(
   rawBody: Buffer,
   headers: Record<string, string | string[] | undefined>,
-  secret: string,
+  secret: string | Webhook,
   now: number = Date.now(),
 ): SvixVerdict {
   const id = single(headers['svix-id']);
   const timestamp = single(headers['svix-timestamp']);
-  const signatures = single(headers['svix-signature']);
-  if (!id || !timestamp || !signatures) return { ok: false, reason: 'missing headers' };
+  const signature = single(headers['svix-signature']);
+  if (!id || !timestamp || !signature) return { ok: false, reason: 'missing headers' };
   if (!/^\d+$/.test(timestamp) || Math.abs(now - Number(timestamp) * 1000) > SVIX_TOLERANCE_MS) return { ok: false, reason: 'stale timestamp' };
-  const key = svixKey(secret);
-  if (!key) return { ok: false, reason: 'bad secret' };
-  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(rawBody).digest();
-  for (const candidate of signatures.split(' ')) {
-    const [version, value] = candidate.split(',', 2);
-    if (version !== 'v1' || !value) continue;
-    const given = Buffer.from(value, 'base64');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, deliveryId: id };
+  const verifier = typeof secret === 'string' ? new Webhook(secret) : secret;
+  try {
+    const payload: unknown = verifier.verify(rawBody, { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature });
+    return { ok: true, deliveryId: id, payload };
+  } catch (error) {
+    if (error instanceof WebhookVerificationError) return { ok: false, reason: 'bad signature' };
+    // Signed by Goody, but not JSON: refused as malformed, not as forged.
+    if (error instanceof SyntaxError) return { ok: false, reason: 'not JSON', malformed: true };
+    throw error;
   }
-  return { ok: false, reason: 'bad signature' };
-}
-
-function svixKey(secret: string): Buffer | undefined {
-  if (!secret.startsWith('whsec_')) return undefined;
-  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-  return key.length > 0 ? key : undefined;
 }
 
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
@@ -66,12 +64,13 @@ const EVENTS = new Set([
 ]);
 
 export function goodyWebhooks(secret: string): ProviderWebhooks {
+  const verifier = new Webhook(secret);
   return {
     verify(rawBody, headers, now) {
-      const verdict = verifySvix(rawBody, headers, secret, now);
+      const verdict = verifySvix(rawBody, headers, verifier, now);
       if (!verdict.ok) return verdict;
-      const eventType = (parseJsonBody(rawBody) as { event_type?: unknown } | undefined)?.event_type;
-      return typeof eventType === 'string' ? { ok: true, deliveryId: verdict.deliveryId, eventType } : { ok: false, reason: 'not a Goody event' };
+      const eventType = (verdict.payload as { event_type?: unknown } | null | undefined)?.event_type;
+      return typeof eventType === 'string' ? { ok: true, deliveryId: verdict.deliveryId, eventType } : { ok: false, reason: 'not a Goody event', malformed: true };
     },
     references(eventType, payload) {
       if (!EVENTS.has(eventType)) return undefined;
