@@ -11,7 +11,7 @@ import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderA
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import { ProviderCallError } from '../http.js';
-import { GiftronautApi, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
+import { GiftronautApi, IDEMPOTENCY_WINDOW_MS, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
 import type { GiftronautConnection } from './config.js';
 import { orderSnapshot, type KnownOrder } from './map.js';
 import { giftronautWebhooks, type GiftronautWebhooks } from './webhook.js';
@@ -54,6 +54,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     hasWebhooks: true,
     deduplicatesCreates: true,
   };
+  readonly createKeyLifetimeMs = IDEMPOTENCY_WINDOW_MS;
   readonly api: GiftronautApi;
   readonly webhooks: GiftronautWebhooks | undefined;
   /** Both catalogs, branded and choice cards, read together. */
@@ -179,7 +180,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     };
     try {
       const known: KnownOrder = { scheduled: Boolean(request.sendAt), recipients: request.recipients };
-      return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body), known) };
+      return { kind: 'accepted', snapshot: orderSnapshot(await this.api.createOrder(product.cardType, body, request.repeatableForMs), known) };
     } catch (error) {
       if (!(error instanceof ProviderCallError)) throw error;
       // A 409 on our key proves an order exists under it, whatever else the answer says; and a refusal

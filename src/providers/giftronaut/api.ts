@@ -174,13 +174,15 @@ export class GiftronautApi {
    * `X-Idempotency-Key` header [doc: api.giftronaut.com/docs/guides/idempotency]. Both carry the same
    * value, so whichever one Giftronaut reads, it deduplicates on our key.
    */
-  async createOrder(cardType: CardType, body: GiftronautCreateBody): Promise<GiftronautOrder> {
+  /** Retried, as Giftronaut deduplicates it, only within `retryWithinMs` while it surely remembers the key. */
+  async createOrder(cardType: CardType, body: GiftronautCreateBody, retryWithinMs?: number): Promise<GiftronautOrder> {
     const res = await this.http.request({
       method: 'POST',
       path: CREATE_PATHS[cardType],
       body,
       headers: { 'x-idempotency-key': body.idempotencyKey },
       idempotent: true,
+      retryWithinMs,
     });
     return parseResponse('GIFTRONAUT', 'Giftronaut', giftronautOrder, unwrap(res.body), `POST ${CREATE_PATHS[cardType]}`);
   }
