@@ -89,8 +89,16 @@ export type WebhookVerdict =
   /** `malformed`: the signature is good but the body is not an event we can read (400, not 401). */
   | { ok: false; reason: string; malformed?: true };
 
+/** What a webhook receiver answers: to an event, or to a provider's request that is not one (a registration challenge). */
+export interface WebhookReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
 /** How a provider's webhooks are checked and read. Present only where a signing secret is configured. */
 export interface ProviderWebhooks {
+  /** The answer to an endpoint registration challenge, checked before `verify`; undefined for anything else. */
+  challenge?(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookReply | undefined;
   /** Checks the signature (and freshness) of a delivery over its raw body. */
   verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, now: number): WebhookVerdict;
   /**

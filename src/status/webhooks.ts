@@ -1,19 +1,16 @@
 import type { Logger } from 'pino';
 import { PROVIDERS, type Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
+import type { WebhookReply } from '../providers/adapter.js';
 import { parseJsonBody } from '../providers/parse.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store } from '../store/store.js';
 
-export interface WebhookReply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
 /**
- * Receives a provider's webhook: verify the signature over the raw body, find the orders it speaks of
- * through the ledger (never through anything the payload says about tenants), ask the provider for
- * each order's state and record it as seen by WEBHOOK, then remember the delivery id. The answer is
+ * Receives a provider's webhook: answer an endpoint registration challenge, or verify the signature
+ * over the raw body, find the orders it speaks of through the ledger (never through anything the
+ * payload says about tenants), ask the provider for each order's state and record it as seen by
+ * WEBHOOK, then remember the delivery id. The answer is
  * 200 only once all of that is durable, so the provider's own retry is the only re-delivery needed,
  * and a delivery already remembered is answered at once.
  */
@@ -31,6 +28,8 @@ export class WebhookReceiver {
     const webhooks = provider ? this.providers.get(provider)?.adapter.webhooks : undefined;
     if (!provider || !webhooks) return { status: 404, body: { error: 'no webhooks are configured for this provider' } };
 
+    const challenge = webhooks.challenge?.(rawBody, headers);
+    if (challenge) return challenge;
     const verdict = webhooks.verify(rawBody, headers, Date.now());
     if (!verdict.ok) {
       this.log.warn({ provider, reason: verdict.reason }, 'webhook refused');

@@ -14,7 +14,7 @@ import { ProviderCallError } from '../http.js';
 import { GiftronautApi, IDEMPOTENCY_WINDOW_MS, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
 import type { GiftronautConnection } from './config.js';
 import { orderSnapshot, type KnownOrder } from './map.js';
-import { giftronautWebhooks, type GiftronautWebhooks } from './webhook.js';
+import { giftronautWebhooks } from './webhook.js';
 
 export interface GiftronautOptions {
   cardType?: CardType | null;
@@ -56,7 +56,7 @@ export class GiftronautAdapter implements ProviderAdapter {
   };
   readonly createKeyLifetimeMs = IDEMPOTENCY_WINDOW_MS;
   readonly api: GiftronautApi;
-  readonly webhooks: GiftronautWebhooks | undefined;
+  readonly webhooks: ReturnType<typeof giftronautWebhooks> | undefined;
   /** Both catalogs, branded and choice cards, read together. */
   private readonly catalogs = new Cached<Catalog>(async () => {
     const [branded, choice] = await Promise.all([this.api.brandedCards(), this.api.choiceCards()]);

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { ProviderWebhooks } from '../adapter.js';
+import type { ProviderWebhooks, WebhookReply } from '../adapter.js';
 import { parseJsonBody } from '../parse.js';
 
 /** The envelope of every Giftronaut webhook. */
@@ -28,18 +28,6 @@ export function verifyGiftronautSignature(rawBody: Buffer, header: string | unde
 
 const ORDER_EVENTS = new Set(['order.created', 'order.delivery_complete', 'order.delivery_partial', 'order.canceled', 'order.failed']);
 
-/** What a receiver answers to a registration challenge. */
-export interface WebhookChallengeReply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** Giftronaut's webhooks, with the registration challenge a receiver answers before verifying events. */
-export interface GiftronautWebhooks extends ProviderWebhooks {
-  /** The answer to a registration challenge, or undefined when the delivery is not one. */
-  challenge(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookChallengeReply | undefined;
-}
-
 const CHALLENGE_TOKEN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
 
 /**
@@ -49,7 +37,7 @@ const CHALLENGE_TOKEN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
  * signature, so none is required; echoing the token changes nothing here. One that is signed must
  * be signed right.
  */
-export function answerGiftronautChallenge(rawBody: Buffer, header: string | undefined, secret: string): WebhookChallengeReply | undefined {
+export function answerGiftronautChallenge(rawBody: Buffer, header: string | undefined, secret: string): WebhookReply | undefined {
   const body = parseJsonBody(rawBody);
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const { challengeToken, ...rest } = body as Record<string, unknown>;
@@ -60,7 +48,7 @@ export function answerGiftronautChallenge(rawBody: Buffer, header: string | unde
 }
 
 /** Giftronaut webhooks [doc]: the envelope's eventId is the delivery id; order events carry data.orderId. */
-export function giftronautWebhooks(secret: string): GiftronautWebhooks {
+export function giftronautWebhooks(secret: string): Required<Pick<ProviderWebhooks, 'challenge'>> & ProviderWebhooks {
   return {
     challenge(rawBody, headers) {
       const header = headers['x-giftronaut-signature'];
@@ -70,7 +58,9 @@ export function giftronautWebhooks(secret: string): GiftronautWebhooks {
       const header = headers['x-giftronaut-signature'];
       if (!verifyGiftronautSignature(rawBody, Array.isArray(header) ? header[0] : header, secret)) return { ok: false, reason: 'bad signature' };
       const event = giftronautEvent.safeParse(parseJsonBody(rawBody));
-      return event.success ? { ok: true, deliveryId: event.data.eventId, eventType: event.data.eventType } : { ok: false, reason: 'not a Giftronaut event' };
+      return event.success
+        ? { ok: true, deliveryId: event.data.eventId, eventType: event.data.eventType }
+        : { ok: false, reason: 'not a Giftronaut event', malformed: true };
     },
     references(eventType, payload) {
       if (eventType.startsWith('balance.')) return [];
