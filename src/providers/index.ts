@@ -6,6 +6,7 @@ import { GoodyAdapter } from './goody/adapter.js';
 import type { GoodyConnection } from './goody/config.js';
 import { GuustoAdapter } from './guusto/adapter.js';
 import type { GuustoConnection } from './guusto/config.js';
+import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
 import { DEFAULT_TENANT, ProviderRegistry, type ProviderMode } from './registry.js';
 
@@ -23,11 +24,12 @@ export interface AccountOwners {
   accounts?: Partial<Record<Provider, string>>;
 }
 
-export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number, owners: AccountOwners = {}): ProviderRegistry {
+/** `log`: where adapters report what they left out of a provider's answer (the app's logger). */
+export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number, owners: AccountOwners = {}, log?: Logger): ProviderRegistry {
   const registry = new ProviderRegistry();
   const owner = (provider: Provider) => owners.accounts?.[provider] ?? owners.defaultTenant ?? DEFAULT_TENANT;
   if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode, owner('GUUSTO'));
-  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs), mode, owner('GIFTRONAUT'));
+  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs, log?.child({ provider: 'GIFTRONAUT' })), mode, owner('GIFTRONAUT'));
   if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs), mode, owner('GOODY'));
   if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs), mode, owner('ANDOPEN'));
   return registry;
