@@ -13,6 +13,8 @@ import {
 /** Limits for every operation, on HTTP and on the WebSocket alike. */
 export const MAX_DEPTH = 12;
 export const MAX_FIELDS = 1_000;
+/** Operations one document may define: each is validated, though only one runs. */
+export const MAX_OPERATIONS = 10;
 /**
  * Lexical tokens in one document, checked while parsing so that nothing larger reaches validation.
  * Our largest client document has under 400, and graphql's own overlap check is quadratic in a
@@ -83,13 +85,20 @@ export class DocumentMeasure {
 }
 
 /**
- * Rejects operations nested deeper than MAX_DEPTH or selecting more than MAX_FIELDS fields once
- * fragments are expanded: a cheap guard against queries built to exhaust the server.
+ * Rejects documents of more than MAX_OPERATIONS operations, and operations nested deeper than
+ * MAX_DEPTH or selecting more than MAX_FIELDS fields once fragments are expanded: a cheap guard
+ * against queries built to exhaust the server.
  */
-export function queryLimits(maxDepth = MAX_DEPTH, maxFields = MAX_FIELDS): ValidationRule {
+export function queryLimits(maxDepth = MAX_DEPTH, maxFields = MAX_FIELDS, maxOperations = MAX_OPERATIONS): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
     const measure = new DocumentMeasure(context.getDocument());
     return {
+      Document(document) {
+        const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
+        if (operations > maxOperations) {
+          context.reportError(new GraphQLError(`The document defines ${operations} operations; the limit is ${maxOperations}`, { extensions: { code: 'BAD_USER_INPUT' } }));
+        }
+      },
       OperationDefinition(operation) {
         const stats = measure.operation(operation);
         const name = operation.name?.value ?? 'anonymous';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
-import { execute, specifiedRules, subscribe, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, specifiedRules, subscribe, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -20,6 +20,7 @@ import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
 import { queryLimits } from './limits.js';
 import { SocketDelivery } from './socket-delivery.js';
+import { MAX_OPERATIONS_PER_SOCKET, SocketsPerToken } from './socket-limits.js';
 import { groupKey, SubscriptionGroups } from './subscription-groups.js';
 
 export interface ServerDeps {
@@ -59,6 +60,7 @@ export class GiftgraphServer {
   /** Each upgraded socket under its WebSocket, and each operation's delivery under its context. */
   private readonly sockets = new WeakMap<WebSocket, Duplex>();
   private readonly deliveries = new WeakMap<GraphQLContext, SocketDelivery>();
+  private readonly socketsPerToken = new SocketsPerToken();
   private readonly validationError;
   private readonly executionError;
   private stopping: Promise<void> | undefined;
@@ -199,7 +201,12 @@ export class GiftgraphServer {
         // Apollo Server's parser limit, validation rules, error formatting and request tracking do not
         // run here, so the same limits, the same error masking and the same in-flight count are applied
         // explicitly. A document refused here is an error for that operation, never a closed socket.
-        onSubscribe: (_ctx, _id, payload) => {
+        onSubscribe: (ctx, _id, payload) => {
+          // graphql-ws lists this operation among the socket's own before asking.
+          const running = Object.keys(ctx.subscriptions).length;
+          if (running > MAX_OPERATIONS_PER_SOCKET) {
+            return [new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } })];
+          }
           const prepared = documents.prepare(payload.query);
           if ('errors' in prepared) return [...prepared.errors];
           const refusal = costRefusal(schema, prepared.document, payload.variables ?? undefined, payload.operationName);
@@ -218,10 +225,12 @@ export class GiftgraphServer {
           }
         },
         onConnect: async (ctx) => {
-          const auth = await this.authenticate(tokenFromConnectionParams(ctx.connectionParams));
+          const token = tokenFromConnectionParams(ctx.connectionParams);
+          const auth = await this.authenticate(token);
           ctx.extra.auth = auth;
           // Only a token that was sent and failed is refused here; a missing one fails per operation.
           if (auth.authError) return false;
+          if (token && auth.viewer && !this.socketsPerToken.admit(token, ctx.extra.socket)) return false;
           if (auth.viewer) closeWhenExpired(ctx.extra.socket, auth.viewer.expiresAt);
           return true;
         },

@@ -50,3 +50,15 @@ describe('query limits', () => {
     expect(check(doubling(60), 5, 1000)[0]).toMatch(/selects more than 2\^53 fields; the limit is 1000/);
   });
 });
+
+describe('operations per document', () => {
+  const operations = (n: number) => Array.from({ length: n }, (_, i) => `query Q${i} { node { id } }`).join(' ');
+
+  it('allow up to the limit', () => {
+    expect(validate(schema, parse(operations(10)), [queryLimits()])).toEqual([]);
+  });
+
+  it('refuse a document with more, naming the count and the limit', () => {
+    expect(validate(schema, parse(operations(11)), [queryLimits()]).map((e) => e.message)).toEqual(['The document defines 11 operations; the limit is 10']);
+  });
+});

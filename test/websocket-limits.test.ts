@@ -1,0 +1,74 @@
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MAX_OPERATIONS_PER_SOCKET, MAX_SOCKETS_PER_TOKEN, TOO_MANY_SOCKETS } from '../src/server/socket-limits.js';
+import { Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(() => h.close());
+
+const live = 'subscription { orderStatusChanged { cursor } }';
+
+/** A connected graphql-ws client, or the code its socket was closed with. */
+const connect = (token: string): Promise<{ client: Client; closed?: number }> =>
+  new Promise((resolve) => {
+    const client = createClient({
+      url: `${h.url.replace('http', 'ws')}/ws`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      lazy: false,
+      on: {
+        connected: () => resolve({ client }),
+        closed: (event) => resolve({ client, closed: (event as { code: number }).code }),
+      },
+      onNonLazyError: () => undefined,
+    });
+  });
+
+describe('sockets per token', () => {
+  it(`admits ${MAX_SOCKETS_PER_TOKEN} sockets for one token, closes the next with ${TOO_MANY_SOCKETS}, and admits again once one closes`, async () => {
+    const token = await h.token();
+    const admitted = await Promise.all(Array.from({ length: MAX_SOCKETS_PER_TOKEN }, () => connect(token)));
+    expect(admitted.every((a) => a.closed === undefined)).toBe(true);
+    const refused = await connect(token);
+    expect(refused.closed).toBe(TOO_MANY_SOCKETS);
+    await refused.client.dispose();
+
+    const other = await connect(await h.token({ subject: 'someone-else' }));
+    expect(other.closed).toBeUndefined();
+    await other.client.dispose();
+
+    await admitted.pop()!.client.dispose();
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await connect(token);
+    expect(again.closed).toBeUndefined();
+    await Promise.all([again, ...admitted].map((a) => a.client.dispose()));
+  });
+});
+
+describe('operations per socket', () => {
+  it(`runs ${MAX_OPERATIONS_PER_SOCKET} subscriptions on one socket and refuses the next as an error of that operation`, async () => {
+    const { client } = await connect(await h.token());
+    const stops = Array.from({ length: MAX_OPERATIONS_PER_SOCKET }, () => client.subscribe({ query: live }, { next: () => undefined, error: () => undefined, complete: () => undefined }));
+    const refused = await new Promise<{ message: string; extensions?: Record<string, unknown> }[]>((resolve, reject) => {
+      client.subscribe({ query: live }, { next: () => reject(new Error('admitted')), error: (e) => resolve(e as never), complete: () => reject(new Error('completed')) });
+    });
+    expect(refused[0]!.message).toBe(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`);
+    expect(refused[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET });
+
+    // The socket itself stays usable once one ends.
+    stops.pop()!();
+    await new Promise((r) => setTimeout(r, 50));
+    const providers = await new Promise<unknown>((resolve, reject) => {
+      let result: unknown;
+      client.subscribe({ query: '{ providers { name } }' }, { next: (v) => (result = v), error: reject, complete: () => resolve(result) });
+    });
+    expect(providers).toMatchObject({ data: { providers: expect.any(Array) } });
+    stops.forEach((stop) => stop());
+    await client.dispose();
+  });
+});
