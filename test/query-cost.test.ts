@@ -64,6 +64,13 @@ describe('an operation whose lists multiply past the cost limit', () => {
     expect((await h.gql(query, { n: 100 })).errors![0]!.message).toMatch(/costs \d+; the limit is/);
   });
 
+  it('measures a document again for each value of the variables its cost depends on', async () => {
+    const query = 'query Toggled($deep: Boolean!) { orders(first: 100) { edges { node { recipients(first: 100) @include(if: $deep) { edges { node { id } } } } } } }';
+    expect((await h.gql(query, { deep: false })).errors).toBeUndefined();
+    expect((await h.gql(query, { deep: true })).errors![0]!.message).toMatch(/costs \d+; the limit is/);
+    expect((await h.gql(query, { deep: false })).errors).toBeUndefined();
+  });
+
   it('lets a dashboard page of 100 orders with their recipients through', async () => {
     const page = '{ orders(first: 100) { edges { node { id status recipients { edges { node { email status gift { __typename } } } } } } } }';
     expect((await h.gql(page)).errors).toBeUndefined();

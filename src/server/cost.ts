@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError, getNullableType, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getNullableType, isListType, Kind, visit, type ASTNode, type DocumentNode, type GraphQLSchema } from 'graphql';
 // Its CommonJS build: the ES build imports graphql's .mjs files, a second copy of graphql beside the
 // CommonJS one our schema is built with, and graphql refuses to mix the two.
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
@@ -53,12 +53,52 @@ function measure(schema: GraphQLSchema, document: DocumentNode, variables: Recor
 const refuse = (message: string, extensions: Record<string, unknown>) =>
   new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } } });
 
+/** Verdicts kept per document, by the values of the variables that can change them. */
+interface KnownVerdicts {
+  /** Variables a cost can depend on: page sizes, representations, @skip/@include conditions. */
+  names: string[];
+  verdicts: Map<string, GraphQLError | undefined>;
+}
+const MAX_VERDICTS_PER_DOCUMENT = 64;
+const known = new WeakMap<DocumentNode, KnownVerdicts>();
+
+function variablesThatCount(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(argument, _key, _parent, _path, ancestors) {
+      // The argument's parent is the list of arguments; the node that holds them comes before it.
+      const holder = ancestors[ancestors.length - 1];
+      const counted = argument.name.value === 'first' || argument.name.value === 'representations' || (isNode(holder) && holder.kind === Kind.DIRECTIVE);
+      if (counted) visit(argument.value, { Variable: (variable) => void names.add(variable.name.value) });
+    },
+  });
+  return [...names].sort();
+}
+
+const isNode = (value: unknown): value is ASTNode => typeof value === 'object' && value !== null && 'kind' in value;
+
 /**
  * The refusal of an operation that asks for more work than MAX_COST, or for more entities than
  * MAX_ENTITY_REPRESENTATIONS; undefined when it may run. Runs after validation, whose field and
- * depth limits already bound the document, with the request's variables.
+ * depth limits already bound the document, with the request's variables. A document's verdict is
+ * measured once for each set of values of the variables it can depend on: an `order(id: $id)`
+ * costs the same for every id.
  */
 export function costRefusal(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
+  let entry = known.get(document);
+  if (!entry) known.set(document, (entry = { names: variablesThatCount(document), verdicts: new Map() }));
+  const key = JSON.stringify([operationName ?? null, ...entry.names.map((name) => countedValue(variables?.[name]))]);
+  if (entry.verdicts.has(key)) return entry.verdicts.get(key);
+  const verdict = measureVerdict(schema, document, variables, operationName);
+  if (entry.verdicts.size >= MAX_VERDICTS_PER_DOCUMENT) entry.verdicts.clear();
+  entry.verdicts.set(key, verdict);
+  return verdict;
+}
+
+/** What of a variable's value a cost can depend on: a list only by its length. */
+const countedValue = (value: unknown): unknown => (Array.isArray(value) ? { length: value.length } : (value ?? null));
+
+function measureVerdict(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
   let measured: ReturnType<typeof measure>;
   try {
     measured = measure(schema, document, variables ?? {}, operationName ?? undefined);
