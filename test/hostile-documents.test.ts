@@ -91,6 +91,49 @@ describe(`a document of more than ${MAX_TOKENS} tokens`, () => {
   });
 });
 
+describe('absurd nesting', () => {
+  // 20,000 levels: far past what the parser would recurse through, and refused by its token limit first.
+  const absurd = `{ ${'node { '.repeat(20_000)}id${' }'.repeat(20_000)} }`;
+
+  it('is a plain GRAPHQL_PARSE_FAILED over HTTP, with nothing of the engine in it', async () => {
+    const refused = await postAnonymous(absurd);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(JSON.stringify(refused.body)).not.toMatch(/stack|RangeError|at .*\.(ts|js):\d+/);
+  });
+
+  it('is a plain GRAPHQL_PARSE_FAILED over /ws', async () => {
+    const client = await wsClient();
+    const refused = await overSocket(client, absurd);
+    expect(refused.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(JSON.stringify(refused)).not.toMatch(/stack|RangeError/);
+    await client.dispose();
+  });
+});
+
+describe('a document of more than 10 operations', () => {
+  const eleven = Array.from({ length: 11 }, (_, i) => `query Q${i} { __typename }`).join(' ');
+
+  it('is refused over HTTP, whichever operation is named', async () => {
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await h.token()}` },
+      body: JSON.stringify({ query: eleven, operationName: 'Q0' }),
+    });
+    const body = (await res.json()) as Result;
+    expect(body.errors![0]!.message).toBe('The document defines 11 operations; the limit is 10');
+  });
+
+  it('is refused over /ws', async () => {
+    const client = await wsClient();
+    const refused = await new Promise<Result>((resolve, reject) => {
+      client.subscribe({ query: eleven, operationName: 'Q0' }, { next: () => reject(new Error('ran')), error: (e) => resolve({ errors: e as never }), complete: () => reject(new Error('ran')) });
+    });
+    expect(refused.errors![0]!.message).toBe('The document defines 11 operations; the limit is 10');
+    await client.dispose();
+  });
+});
+
 describe('a WebSocket frame over the 1 MiB limit', () => {
   it('closes that socket with 1009 and is logged as JSON, not printed raw', async () => {
     const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
