@@ -7,6 +7,9 @@ import { PROVIDERS, type Provider } from './model.js';
  */
 export type IdType = 'Order' | 'Recipient' | 'Certificate' | 'CatalogItem';
 
+/** Longer than any id this server issues; anything longer is refused unread. */
+export const MAX_ID_LENGTH = 512;
+
 export interface DecodedId {
   type: IdType;
   provider: Provider;
@@ -19,7 +22,7 @@ export function encodeId(type: IdType, provider: Provider, local: string): strin
 
 /** Decodes an id of the expected type, or returns undefined for anything malformed or of another type. */
 export function decodeId(id: string, expected: IdType): DecodedId | undefined {
-  if (id.length === 0 || id.length > 512 || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
+  if (id.length === 0 || id.length > MAX_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
   const text = Buffer.from(id, 'base64url').toString('utf8');
   const first = text.indexOf(':');
   const second = text.indexOf(':', first + 1);

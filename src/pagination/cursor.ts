@@ -5,6 +5,8 @@ const VERSION = 'c2';
 /** Truncated HMAC-SHA256: 128 bits is far beyond guessing, and keeps cursors short. */
 const MAC_BYTES = 16;
 const NOT_OURS = 'is not a cursor this server issued';
+/** Well beyond the cursors this server issues: a longer one is refused before any MAC is computed. */
+export const MAX_CURSOR_LENGTH = 4_096;
 
 /** Where a cursor may be used: one list (with its own arguments) of one tenant. */
 export interface CursorScope {
@@ -52,6 +54,7 @@ export class TenantCursors {
 
   /** The position a cursor holds, after checking it is this server's, this tenant's, for this list and filter. */
   decode<T>(scope: CursorScope, cursor: string, field: string, isValid: (value: unknown) => value is T): T {
+    if (cursor.length > MAX_CURSOR_LENGTH) throw badInput(field, `must be at most ${MAX_CURSOR_LENGTH} characters`);
     const parts = cursor.split('.');
     if (parts.length !== 3) throw badInput(field, NOT_OURS);
     const [version, payload, mac] = parts as [string, string, string];
