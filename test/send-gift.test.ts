@@ -83,11 +83,15 @@ describe('sending a gift through Guusto', () => {
     expect(posts()).toBe(before + 1);
   });
 
-  it('treats field order and surrounding spaces as the same input', async () => {
+  it('treats field order as the same input, and a message as typed', async () => {
     const first = await h.gql(SendGiftsDocument, { input: input('replay-2') });
-    const reordered = input('replay-2', { message: '  Thank you for your hard work!  ' });
-    const again = await h.gql(SendGiftsDocument, { input: { ...reordered, recipients: reordered.recipients.map((r) => ({ ...r })) } });
+    const { recipients, ...rest } = input('replay-2');
+    const reordered = { recipients: recipients.map((r) => Object.fromEntries(Object.entries(r).reverse()) as typeof r), ...rest };
+    const again = await h.gql(SendGiftsDocument, { input: reordered });
     expect(again.data!.sendGifts.order.id).toBe(first.data!.sendGifts.order.id);
+    // A message reaches the provider as typed, so surrounding spaces make it another message.
+    const spaced = await h.gql(SendGiftsDocument, { input: input('replay-2', { message: '  Thank you for your hard work!  ' }) });
+    expect(errorCode(spaced)).toBe('IDEMPOTENCY_CONFLICT');
   });
 
   it('refuses the same key with a different input as IDEMPOTENCY_CONFLICT, sending nothing', async () => {

@@ -9,7 +9,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { recipientSeen } from './listing.js';
-import { isEmail, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
+import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
 
 export interface SendResult {
   order: OrderRecord;
@@ -273,8 +273,7 @@ export class OrdersService {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.resend || !adapter.capabilities.canResend) throw unsupported(order.provider, 'resend gifts');
     const known = await this.store.getRecipients([order.id]);
-    const asked = recipients.map((r) => ({ email: r.email.trim(), updatedEmail: r.updatedEmail?.trim() || null }));
-    checkResend(asked, known);
+    const asked = checkResend(recipients, known);
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'input.orderId');
     const { requeued } = await providerCall(() => adapter.resend!(order, asked));
     // Read the order back, so a corrected address (and a bounced gift now sent) is what the ledger shows.
@@ -478,17 +477,6 @@ async function providerCall<T>(call: () => Promise<T>): Promise<T> {
       retryable: error.kind === 'unavailable',
     });
   }
-}
-
-function checkResend(asked: { email: string; updatedEmail: string | null }[], known: readonly RecipientRecord[]): void {
-  const errors = new InputErrors();
-  if (asked.length === 0) errors.add('input.recipients', 'needs at least one recipient');
-  const emails = new Set(known.map((r) => r.email?.toLowerCase()).filter(Boolean));
-  asked.forEach((r, i) => {
-    if (!emails.has(r.email.toLowerCase())) errors.add(`input.recipients[${i}].email`, 'is not a recipient of this order');
-    if (r.updatedEmail !== null && !isEmail(r.updatedEmail)) errors.add(`input.recipients[${i}].updatedEmail`, 'is not a valid email address');
-  });
-  errors.throwIfAny();
 }
 
 const notAccepted = (order: OrderRecord, field: string) =>

@@ -3,6 +3,7 @@ import { GiftgraphError, InputErrors } from '../core/errors.js';
 import { parseMoney, type Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter, SendRecipient } from '../providers/adapter.js';
+import { LIMITS, SEND_AHEAD_DAYS } from './limits.js';
 
 export interface MoneyInputValue {
   amount: string;
@@ -56,9 +57,8 @@ export interface PreparedSend {
   hash: string;
 }
 
-export const MAX_RECIPIENTS = 500;
 const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,64}$/;
+const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKey}}$`);
 
 /**
  * Checks a send request completely before anything is written or sent: the rules every provider
@@ -86,7 +86,7 @@ export async function prepareSend(
 export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date, replay = false): PreparedSend {
   const errors = new InputErrors();
   if (!IDEMPOTENCY_KEY.test(cmd.idempotencyKey)) {
-    errors.add('input.idempotencyKey', 'must be 1 to 64 printable ASCII characters without spaces');
+    errors.add('input.idempotencyKey', `must be 1 to ${LIMITS.idempotencyKey} printable ASCII characters without spaces`);
   }
   if (!adapter) errors.add('input.provider', `${cmd.provider} is not configured on this server`);
   for (const [provider, field] of Object.entries(OPTION_FIELDS)) {
@@ -94,27 +94,31 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
   }
 
   const defaultAmount = money(cmd.amount, 'input.amount', errors);
+  const maxRecipients = adapter?.maxRecipients ?? LIMITS.recipients;
   if (cmd.recipients.length === 0) errors.add('input.recipients', 'needs at least one recipient');
-  if (cmd.recipients.length > MAX_RECIPIENTS) errors.add('input.recipients', `takes at most ${MAX_RECIPIENTS} recipients`);
-  const recipients = cmd.recipients.slice(0, MAX_RECIPIENTS).map((r, position): SendRecipient => {
+  if (cmd.recipients.length > maxRecipients) {
+    errors.add('input.recipients', `takes at most ${maxRecipients} recipients per ${cmd.provider} order: send the rest as another order`);
+  }
+  const recipients = cmd.recipients.slice(0, maxRecipients).map((r, position): SendRecipient => {
     const field = `input.recipients[${position}]`;
-    const email = text(r.email, `${field}.email`, 254, errors);
+    const email = text(r.email, `${field}.email`, LIMITS.email, errors, 'header');
     if (email && !isEmail(email)) errors.add(`${field}.email`, 'is not a valid email address');
     return {
       position,
       email,
-      employeeNumber: text(r.employeeNumber, `${field}.employeeNumber`, 64, errors),
-      firstName: text(r.firstName, `${field}.firstName`, 255, errors),
-      lastName: text(r.lastName, `${field}.lastName`, 255, errors),
-      company: text(r.company, `${field}.company`, 255, errors),
-      department: text(r.department, `${field}.department`, 255, errors),
+      employeeNumber: text(r.employeeNumber, `${field}.employeeNumber`, LIMITS.employeeNumber, errors),
+      firstName: text(r.firstName, `${field}.firstName`, LIMITS.name, errors, 'header'),
+      lastName: text(r.lastName, `${field}.lastName`, LIMITS.name, errors, 'header'),
+      company: text(r.company, `${field}.company`, LIMITS.name, errors, 'header'),
+      department: text(r.department, `${field}.department`, LIMITS.name, errors, 'header'),
       amount: money(r.amount, `${field}.amount`, errors) ?? defaultAmount,
     };
   });
+  refuseDuplicates(recipients, errors);
 
-  const message = text(cmd.message, 'input.message', 1000, errors);
-  const senderName = text(cmd.senderName, 'input.senderName', 255, errors);
-  const timezone = text(cmd.timezone, 'input.timezone', 64, errors);
+  const message = text(cmd.message, 'input.message', LIMITS.message, errors, 'message');
+  const senderName = text(cmd.senderName, 'input.senderName', LIMITS.name, errors, 'header');
+  const timezone = text(cmd.timezone, 'input.timezone', LIMITS.timezone, errors);
   if (timezone && !isTimeZone(timezone)) errors.add('input.timezone', 'is not an IANA time zone such as America/New_York');
   let sendAt: string | null = null;
   if (cmd.sendAt) {
@@ -122,11 +126,21 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
     else {
       sendAt = cmd.sendAt.toISOString();
       if (!replay && cmd.sendAt.getTime() <= now.getTime()) errors.add('input.sendAt', 'must be in the future');
+      // giftgraph's horizon, as no provider documents one; a provider that cannot schedule refuses sendAt itself.
+      if (!replay && adapter?.capabilities.canSchedule && cmd.sendAt.getTime() - now.getTime() > LIMITS.sendAheadMs) {
+        errors.add('input.sendAt', `must be at most ${SEND_AHEAD_DAYS} days ahead`);
+      }
     }
   }
   if (timezone && !sendAt) errors.add('input.timezone', 'only applies with sendAt');
 
   const options = { ...((cmd[OPTION_FIELDS[cmd.provider]] ?? {}) as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(options)) {
+    // Option texts are ids, plus an email subject: all one line.
+    if (typeof value !== 'string') continue;
+    const subject = key === 'subject';
+    text(value, `input.${OPTION_FIELDS[cmd.provider]}.${key}`, subject ? LIMITS.subject : LIMITS.id, errors, subject ? 'header' : 'line');
+  }
   if (adapter) adapter.validate({ recipients, message, senderName, sendAt, timezone, options }, errors);
   errors.throwIfAny();
 
@@ -144,17 +158,109 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
   };
 }
 
-export const isEmail = (value: string): boolean => value.length <= 254 && EMAIL.test(value);
+export const isEmail = (value: string): boolean => value.length <= LIMITS.email && EMAIL.test(value);
 
-function text(value: string | null | undefined, field: string, max: number, errors: InputErrors): string | null {
-  if (value === null || value === undefined) return null;
-  const trimmed = value.trim();
-  if (trimmed.length > max) errors.add(field, `must be at most ${max} characters`);
-  return trimmed === '' ? null : trimmed;
+/**
+ * `header`: text that may end up in an email header or subject (names, addresses). `line`: any other
+ * one-line text (ids, employee numbers). `message`: a message body, which keeps line breaks and tabs.
+ */
+type TextKind = 'header' | 'line' | 'message';
+
+const CONTROL = /\p{Cc}/u;
+const LINE_BREAK = /[\r\n\u0085\u2028\u2029]/u;
+const MESSAGE_BREAKS = /\r\n|[\n\t]/g;
+
+/**
+ * A text input exactly as typed, or null when absent or empty. What would change it (surrounding
+ * whitespace) or must never reach a provider (control characters, line breaks) is refused.
+ */
+function text(value: string | null | undefined, field: string, max: number, errors: InputErrors, kind: TextKind = 'line'): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (isLonger(value, max)) {
+    errors.add(field, `must be at most ${max} characters`);
+    return value;
+  }
+  if (kind === 'message') {
+    if (CONTROL.test(value.replace(MESSAGE_BREAKS, ''))) errors.add(field, 'may hold line breaks and tabs, but no other control characters');
+    else if (value.trim() === '') errors.add(field, 'is blank: write a message or leave it out');
+    return value;
+  }
+  if (LINE_BREAK.test(value)) {
+    errors.add(field, kind === 'header' ? 'must be one line: it can end up in an email header' : 'must be one line');
+  } else if (CONTROL.test(value)) errors.add(field, 'must not contain control characters');
+  else if (value !== value.trim()) errors.add(field, 'must not start or end with whitespace');
+  return value;
+}
+
+/** Longer than `max` code points; counted only when the UTF-16 length leaves a doubt. */
+const isLonger = (value: string, max: number): boolean => value.length > max && (value.length > 2 * max || [...value].length > max);
+
+/** One order names each person once: the same address in any letter case, or the same employee number, is a repeat. */
+function refuseDuplicates(recipients: readonly SendRecipient[], errors: InputErrors): void {
+  const emails = new Map<string, number>();
+  const employees = new Map<string, number>();
+  for (const r of recipients) {
+    const field = `input.recipients[${r.position}]`;
+    const email = r.email?.toLowerCase();
+    if (email) {
+      const first = emails.get(email);
+      if (first === undefined) emails.set(email, r.position);
+      else errors.add(`${field}.email`, `repeats the address of input.recipients[${first}]: each recipient once per order`);
+    }
+    if (r.employeeNumber) {
+      const first = employees.get(r.employeeNumber);
+      if (first === undefined) employees.set(r.employeeNumber, r.position);
+      else errors.add(`${field}.employeeNumber`, `repeats the employee number of input.recipients[${first}]: each recipient once per order`);
+    }
+  }
+}
+
+export interface ResendRecipientValue {
+  email: string;
+  updatedEmail: string | null;
+}
+
+/** Checks a resend request against the order's recipients; returns it as typed, an empty updatedEmail as none. */
+export function checkResend(asked: readonly ResendRecipientValue[], known: readonly { email: string | null }[]): ResendRecipientValue[] {
+  const errors = new InputErrors();
+  if (asked.length === 0) errors.add('input.recipients', 'needs at least one recipient');
+  if (asked.length > LIMITS.resendRecipients) {
+    errors.add('input.recipients', `takes at most ${LIMITS.resendRecipients} recipients per call: resend the rest in another`);
+  }
+  const emails = new Set(known.map((r) => r.email?.toLowerCase()).filter(Boolean));
+  const seen = new Map<string, number>();
+  const checked = asked.slice(0, LIMITS.resendRecipients).map((r, i) => {
+    const field = `input.recipients[${i}]`;
+    const email = text(r.email, `${field}.email`, LIMITS.email, errors, 'header');
+    const updatedEmail = text(r.updatedEmail, `${field}.updatedEmail`, LIMITS.email, errors, 'header');
+    const key = email?.toLowerCase() ?? '';
+    if (seen.has(key)) errors.add(`${field}.email`, `repeats input.recipients[${seen.get(key)}].email`);
+    else if (!emails.has(key)) errors.add(`${field}.email`, 'is not a recipient of this order');
+    seen.set(key, seen.get(key) ?? i);
+    if (updatedEmail !== null && !isEmail(updatedEmail)) errors.add(`${field}.updatedEmail`, 'is not a valid email address');
+    return { email: r.email, updatedEmail };
+  });
+  errors.throwIfAny();
+  return checked;
+}
+
+/** The orders filter's recipient email, lower-cased for its case-insensitive match; undefined when absent or empty. */
+export function checkRecipientEmailFilter(value: string | null | undefined): string | undefined {
+  const errors = new InputErrors();
+  const email = text(value, 'filter.recipientEmail', LIMITS.email, errors, 'header');
+  errors.throwIfAny();
+  return email?.toLowerCase();
 }
 
 function money(value: MoneyInputValue | null | undefined, field: string, errors: InputErrors): Money | null {
   if (!value) return null;
+  // Read as typed: a currency code in any letter case is that code, but surrounding whitespace is refused.
+  for (const part of ['amount', 'currency'] as const) {
+    if (value[part] !== value[part].trim()) {
+      errors.add(`${field}.${part}`, 'must not start or end with whitespace');
+      return null;
+    }
+  }
   try {
     const parsed = parseMoney(value, field);
     if (parsed.minor <= 0) errors.add(`${field}.amount`, 'must be greater than zero');

@@ -146,6 +146,8 @@ export interface ProviderAdapter {
    * outcome is unknown stays UNCONFIRMED, as with a provider that does not deduplicate.
    */
   readonly createKeyLifetimeMs?: number;
+  /** The most recipients one order may have, where the provider documents it (Guusto: 20); giftgraph's own cap otherwise. */
+  readonly maxRecipients?: number;
   readonly webhooks?: ProviderWebhooks;
   /** The provider's own input rules, checked before anything is written or sent. No I/O. */
   validate(input: ValidationInput, errors: InputErrors): void;

@@ -4,6 +4,7 @@ import { badInput, GiftgraphError, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
 import { isMergePositions, type OrderFilterValues } from '../orders/listing.js';
+import { checkRecipientEmailFilter } from '../orders/validate.js';
 import { nativeConnection, offsetConnection, pageInfo, pageSize } from '../pagination/connection.js';
 import type { CatalogEntry } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
@@ -118,6 +119,6 @@ function filterValues(filter: OrderFilter | null | undefined): OrderFilterValues
     statuses: sorted(filter?.statuses as GiftStatus[] | undefined),
     createdAfter: filter?.createdAfter?.toISOString(),
     createdBefore: filter?.createdBefore?.toISOString(),
-    recipientEmail: filter?.recipientEmail?.trim().toLowerCase() || undefined,
+    recipientEmail: checkRecipientEmailFilter(filter?.recipientEmail),
   };
 }

@@ -35,6 +35,7 @@ export class GuustoAdapter implements ProviderAdapter {
     hasWebhooks: false,
     deduplicatesCreates: false,
   };
+  readonly maxRecipients = MAX_RECIPIENTS;
   readonly api: GuustoApi;
 
   constructor(connection: GuustoConnection, timeoutMs: number) {
@@ -42,7 +43,6 @@ export class GuustoAdapter implements ProviderAdapter {
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {
-    if (input.recipients.length > MAX_RECIPIENTS) errors.add('input.recipients', `Guusto takes at most ${MAX_RECIPIENTS} recipients per order`);
     if (!input.message) errors.add('input.message', 'Guusto requires a message with every gift');
     if (input.sendAt) errors.add('input.sendAt', 'Guusto cannot schedule a send; leave sendAt empty');
     if (input.timezone) errors.add('input.timezone', 'Guusto cannot schedule a send; leave timezone empty');
