@@ -20,6 +20,11 @@ describe("Giftronaut's recipients", () => {
     expect(matchRecipients(listed('y@x.com', 'z@x.com', 'c@x.com'), ours('a@x.com', 'b@x.com', 'c@x.com'))).toEqual([undefined, undefined, 2]);
   });
 
+  it('with an address none of ours are left out when the list is not the one we sent', () => {
+    // Two listed for three sent: the stranger is not guessed onto the one unmatched recipient.
+    expect(matchRecipients(listed('a@x.com', 'stranger@x.com'), ours('a@x.com', 'b@x.com', 'c@x.com'))).toEqual([0, undefined]);
+  });
+
   it('listed without an address keep their place in the list', () => {
     expect(matchRecipients(listed(null, 'b@x.com', null), ours('a@x.com', 'b@x.com', 'c@x.com'))).toEqual([0, 1, 2]);
   });
@@ -74,5 +79,18 @@ describe("a Giftronaut catalog entry", () => {
     expect(readProduct({ productId: 'E' })).toMatchObject({ name: 'Giftronaut product E', currency: null });
     expect(readProduct({ name: 'F', currency: 'USD' })).toEqual({ reason: 'no productId' });
     expect(readProduct([1, 2])).toEqual({ reason: 'not an object' });
+  });
+});
+
+describe("A Giftronaut order's scheduled state", () => {
+  it("follows the order's own echoed sendTiming over what we asked for", () => {
+    expect(giftronautStatus({ status: 'PENDING', sendTiming: { type: 'IMMEDIATE' } }, { scheduled: true })).toBe('PENDING');
+    expect(giftronautStatus({ status: 'PENDING', sendTiming: { type: 'SCHEDULED' } }, { scheduled: false })).toBe('SCHEDULED');
+  });
+
+  it('falls back to what we asked for where the answer echoes no sendTiming', () => {
+    expect(giftronautStatus({ status: 'PENDING' }, { scheduled: true })).toBe('SCHEDULED');
+    expect(giftronautStatus({ status: 'PENDING' }, { scheduled: false })).toBe('PENDING');
+    expect(giftronautStatus({ status: 'COMPLETE' }, { scheduled: true })).toBe('SENT');
   });
 });

@@ -1,11 +1,9 @@
-import pino from 'pino';
 import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js';
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
-import { LOG_REDACT_PATHS } from '../../core/redact.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
@@ -77,7 +75,8 @@ export class GiftronautAdapter implements ProviderAdapter {
   }, MAX_PAGE_SIZE, (o) => o.providerRef);
 
   constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog) {
-    this.log = log ?? pino({ base: { service: 'giftgraph', provider: 'GIFTRONAUT' }, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } });
+    // The app passes its own logger; an adapter built alone (a script, a test) reports nothing.
+    this.log = log ?? { warn: () => undefined };
     this.api = new GiftronautApi(connection, timeoutMs);
     this.webhooks = connection.webhookSecret ? giftronautWebhooks(connection.webhookSecret) : undefined;
   }
@@ -302,7 +301,7 @@ export class GiftronautAdapter implements ProviderAdapter {
   private known(order: OrderRecord, recipients: readonly RecipientRecord[]): KnownOrder {
     const corrected = order.providerRef ? this.corrected.get(order.providerRef) : undefined;
     return {
-      scheduled: order.scheduledFor !== null,
+      scheduled: order.scheduledFor !== null && Date.parse(order.scheduledFor) > Date.now(),
       recipients: recipients.map((r) => ({ position: r.position, email: (r.email && corrected?.get(r.email.toLowerCase())) ?? r.email })),
     };
   }
@@ -315,7 +314,6 @@ export class GiftronautAdapter implements ProviderAdapter {
     return new Map(read.products.map((p) => [p.productId, p]));
   }
 }
-
 
 /**
  * Why an amount (in the product's currency, minor units) is not one the product is listed with, or

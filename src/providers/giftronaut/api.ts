@@ -172,9 +172,9 @@ export class GiftronautApi {
    * create whose answer was lost is sent again safely, inside the deduplication window. The seed
    * reference takes the key in the body (max 64 characters); the idempotency guide sends it as an
    * `X-Idempotency-Key` header [doc: api.giftronaut.com/docs/guides/idempotency]. Both carry the same
-   * value, so whichever one Giftronaut reads, it deduplicates on our key.
+   * value, so whichever one Giftronaut reads, it deduplicates on our key. Retried only within
+   * `retryWithinMs`, while Giftronaut surely remembers the key.
    */
-  /** Retried, as Giftronaut deduplicates it, only within `retryWithinMs` while it surely remembers the key. */
   async createOrder(cardType: CardType, body: GiftronautCreateBody, retryWithinMs?: number): Promise<GiftronautOrder> {
     const res = await this.http.request({
       method: 'POST',

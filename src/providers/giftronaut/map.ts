@@ -26,7 +26,7 @@ const RECIPIENT_STATUS: Record<string, GiftStatus> = {
 
 /** What we know of an order we sent ourselves, beyond what Giftronaut's answer echoes. */
 export interface KnownOrder {
-  /** We asked for a later send. */
+  /** We asked for a later send, and its time is still ahead. */
   scheduled?: boolean;
   /** Our recipients: each listed recipient is matched to one of them. */
   recipients?: readonly KnownRecipient[];
@@ -38,12 +38,14 @@ export interface KnownRecipient {
 }
 
 /**
- * The order's own status decides; a PENDING order is SCHEDULED when it is waiting for a send time,
- * which its echoed `sendTiming` or our own request says (the answer need not echo `sendTiming`).
+ * The order's own status decides; a PENDING order is SCHEDULED when it is waiting for a send time:
+ * its echoed `sendTiming` says so where the answer has one, else our own request does (the answer
+ * need not echo `sendTiming`), and only while that send time is ahead.
  */
 export function giftronautStatus(order: Pick<GiftronautOrder, 'status' | 'sendTiming'>, known: KnownOrder = {}): GiftStatus {
   const status = ORDER_STATUS[order.status.toUpperCase()] ?? 'UNKNOWN';
-  const scheduled = order.sendTiming?.type?.toUpperCase() === 'SCHEDULED' || known.scheduled === true;
+  const echoed = order.sendTiming?.type?.toUpperCase();
+  const scheduled = echoed ? echoed === 'SCHEDULED' : known.scheduled === true;
   return status === 'PENDING' && scheduled ? 'SCHEDULED' : status;
 }
 
@@ -52,7 +54,7 @@ export function giftronautStatus(order: Pick<GiftronautOrder, 'status' | 'sendTi
  * recipients in, but each carries the email it was sent to [doc: recipients[].email], so email
  * decides; a recipient listed without one (a reward-link order) keeps its place in the list. One
  * whose email is none of ours (corrected in Giftronaut's dashboard) is matched only when it is the
- * one recipient left; otherwise it is left out, so no gift is ever attached to the wrong person.
+ * one recipient left of a list as long as ours; otherwise it is left out rather than guessed.
  * Without our recipients (an order placed in Giftronaut's dashboard), the list's order is all there is.
  */
 export function matchRecipients(listed: readonly { email?: string | null }[], ours?: readonly KnownRecipient[]): (number | undefined)[] {
@@ -79,8 +81,9 @@ export function matchRecipients(listed: readonly { email?: string | null }[], ou
     if (!known.has(i)) take(i, i); // a recipient we have not seen yet (an order placed elsewhere)
     else if (!r.email && free.has(i)) take(i, i);
   });
+  // One address corrected in Giftronaut's dashboard: only where Giftronaut lists exactly whom we sent.
   const left = result.flatMap((position, i) => (position === undefined ? [i] : []));
-  if (left.length === 1 && free.size === 1) take(left[0]!, [...free][0]!);
+  if (listed.length === ours.length && left.length === 1 && free.size === 1) take(left[0]!, [...free][0]!);
   return result;
 }
 
