@@ -5,7 +5,7 @@ import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
 import { planObservation, isEmptyPlan } from '../status/plan.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
-import type { OrderListQuery, ReserveResult, Store, UnresolvedSend } from './store.js';
+import type { OrderListQuery, OrderStatusCount, ReserveResult, Store, UnresolvedSend } from './store.js';
 
 interface OrderRow {
   id: string;
@@ -575,6 +575,12 @@ export class SqliteStore implements Store {
   /** A pragma's current value, so operators and tests can confirm durability settings. */
   pragma(name: 'journal_mode' | 'synchronous' | 'foreign_keys'): unknown {
     return this.db.pragma(name, { simple: true });
+  }
+
+  async countOrdersByStatus(): Promise<OrderStatusCount[]> {
+    return this.sql(
+      'SELECT provider, status, COUNT(*) AS orders, MIN(created_at) AS oldestCreatedAt FROM orders GROUP BY provider, status',
+    ).all() as OrderStatusCount[];
   }
 
   ping(): boolean {

@@ -20,6 +20,14 @@ export interface UnresolvedSend {
   emails: string[];
 }
 
+/** One provider's orders in one status. */
+export interface OrderStatusCount {
+  provider: Provider;
+  status: GiftStatus;
+  orders: number;
+  oldestCreatedAt: string;
+}
+
 export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
 
 /**
@@ -98,6 +106,11 @@ export interface Store {
   recoverInterruptedSends(now: string): Promise<number>;
   /** Claims an order's certainly-unsent recipients for a new attempt, atomically; returns their ids. */
   claimUnsentRecipients(orderId: string, now: string): Promise<string[]>;
+  /**
+   * How many orders the ledger holds per provider and status, with the creation time of the oldest
+   * of each: one grouped read, for metrics at scrape time (an UNCONFIRMED order left for hours needs a person).
+   */
+  countOrdersByStatus(): Promise<OrderStatusCount[]>;
   ping(): boolean;
   close(): void;
 }
