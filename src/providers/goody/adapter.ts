@@ -338,7 +338,7 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   private noteCancel(id: string): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [known, at] of this.cancelRequests) if (now - at > CANCEL_MEMORY_MS) this.cancelRequests.delete(known);
     this.cancelRequests.set(id, now);
   }

@@ -1,3 +1,4 @@
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
 /** What the Goody adapter needs to reach the Automation API, real or sandbox. */
@@ -11,10 +12,24 @@ export interface GoodyConnection {
 
 export const GOODY_PRODUCTION_URL = 'https://api.ongoody.com';
 
+/** Whether the verifier takes the secret: it decodes the key once, when the adapter is built. */
+function isVerifierKey(secret: string): boolean {
+  try {
+    new Webhook(secret);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const env = z.object({
   GOODY_API_KEY: z.string().min(1).optional(),
   GOODY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  GOODY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be the whsec_... secret Svix shows for the endpoint').optional(),
+  GOODY_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be the whsec_... secret Svix shows for the endpoint')
+    .refine(isVerifierKey, 'is not a whsec_ secret: its part after whsec_ must be base64')
+    .optional(),
 });
 
 /** Goody's live credentials from the environment: undefined when none are set. */

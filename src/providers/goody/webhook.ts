@@ -13,9 +13,9 @@ export type SvixVerdict =
  * scheme Svix signs with (https://docs.svix.com/receiving/verifying-payloads/how-manual): the
  * signed content is `{svix-id}.{svix-timestamp}.{raw body}`, HMAC-SHA256 keyed with the base64 part
  * of the `whsec_...` secret, sent as `v1,<base64>` (several during a key rotation). Svix names its
- * headers `svix-*` where the standard says `webhook-*`. Freshness is checked here first against the
- * injected clock, so tests can move it. The delivery id is what to de-duplicate on: Svix delivers
- * at least once.
+ * headers `svix-*` where the standard says `webhook-*`. Freshness is checked here first, against
+ * `now`, to name it as the reason; the library checks it again against the system clock. The
+ * delivery id is what to de-duplicate on: Svix delivers at least once.
  */
 export function verifySvix(
   rawBody: Buffer,
