@@ -72,8 +72,9 @@ export function requestSnapshot(
  * recipient (an object with `email` or `employeeNumber`, or an email string) [assume], that decides,
  * with the email first as Guusto identifies a recipient by email first [doc]. Only a certificate that
  * names nobody falls back to its place in the list [assume: certificates are listed in the order of
- * orderItems], and only onto a recipient sent that very amount: a wrong guess leaves a recipient
- * without a certificate, never with another's.
+ * orderItems], and only onto a recipient sent that very amount. That catches a list out of order
+ * where amounts differ; where they are equal, the documented form leaves nothing else to go by, so
+ * the order of the list is trusted.
  */
 export function matchCertificates(certificates: readonly GuustoCertificate[], recipients: readonly CertificateRecipient[]): Map<number, GuustoCertificate> {
   const free = new Map(recipients.map((r) => [r.position, r]));
