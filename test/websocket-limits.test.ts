@@ -72,3 +72,25 @@ describe('operations per socket', () => {
     await client.dispose();
   });
 });
+
+describe('input rules over /ws', () => {
+  it('refuse a header-breaking name as over HTTP, before anything is written or sent', async () => {
+    const { client } = await connect(await h.token());
+    const counts = h.store.counts();
+    const posts = h.guusto.http.received.length;
+    const result = await new Promise<{ errors?: { extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
+      let last = {};
+      client.subscribe(
+        {
+          query: 'mutation ($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }',
+          variables: { input: { provider: 'GUUSTO', idempotencyKey: 'ws-crlf', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'a@example.com', firstName: 'Ada\r\nBcc: x@example.com' }] } },
+        },
+        { next: (v) => (last = v), error: reject, complete: () => resolve(last) },
+      );
+    });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].firstName' });
+    expect(h.store.counts()).toEqual(counts);
+    expect(h.guusto.http.received.length).toBe(posts);
+    await client.dispose();
+  });
+});
