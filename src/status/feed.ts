@@ -68,6 +68,12 @@ export class EventTail {
   }
 }
 
+/** Told of a live stream's progress (metrics): each live event it hands on, and its being cut off for lag. */
+export interface LiveObserver {
+  delivered(event: StatusEventRecord): void;
+  lagged(): void;
+}
+
 /**
  * One tenant's events after a cursor, then live ones, with no gap and no duplicate at the seam:
  * the live stream is opened first and buffers while the log is replayed, and live events at or
@@ -77,6 +83,7 @@ export function eventsAfter(
   store: Store,
   bus: StatusBus,
   query: { tenant: string; afterSeq: number; orderId?: string; cursorOf: (seq: number) => string },
+  observer?: LiveObserver,
 ): AsyncIterableIterator<StatusEventRecord> {
   const live = bus.subscribe(query.tenant);
   let last = query.afterSeq;
@@ -103,12 +110,14 @@ export function eventsAfter(
         const next = await live.next();
         if (next.done && live.overflowed && !ended) {
           finish();
+          observer?.lagged();
           throw subscriptionLagged(query.cursorOf(last));
         }
         if (next.done) return finish();
         const event = next.value;
         if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;
         last = event.seq;
+        observer?.delivered(event);
         return { value: event, done: false };
       }
       return { value: undefined, done: true };

@@ -30,6 +30,16 @@ export const DEFAULT_POLLING: PollerOptions = {
   perSecond: 10,
 };
 
+/**
+ * What one poll of one order came to: still `open` (polled again later), `settled` (no longer
+ * polled), `failed` (the provider or the ledger could not be read; tried again later), or
+ * `unlisted` (a batch read did not show it, or failed: it is polled on its own next).
+ */
+export type PollResult = 'open' | 'settled' | 'failed' | 'unlisted';
+
+/** Told of every poll of an order (metrics). */
+export type PollObserver = (provider: Provider, result: PollResult) => void;
+
 /** At most this many orders in one batch poll: one page of a provider's list. */
 const BATCH = 100;
 
@@ -65,6 +75,7 @@ export class Poller {
     private readonly providers: ProviderRegistry,
     private readonly log: Logger,
     private readonly options: PollerOptions = DEFAULT_POLLING,
+    private readonly observe: PollObserver = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -168,7 +179,7 @@ export class Poller {
       this.polled(entry, updated);
     } catch (error) {
       this.log.warn({ err: error, orderId: entry.order.id, provider: entry.order.provider }, 'poll failed; will try again later');
-      this.polled(entry, entry.order);
+      this.polled(entry, entry.order, true);
     }
   }
 
@@ -193,23 +204,26 @@ export class Poller {
       if (!snapshot) {
         entry.alone = true;
         entry.dueAt = Date.now();
+        this.observe(provider, 'unlisted');
         continue;
       }
       try {
         this.polled(entry, await this.orders.recordPolled(entry.order, snapshot));
       } catch (error) {
         this.log.warn({ err: error, orderId: entry.order.id, provider }, 'poll failed; will try again later');
-        this.polled(entry, entry.order);
+        this.polled(entry, entry.order, true);
       }
     }
   }
 
   /** Schedules the next poll of an order after one, or lets it go once it settled. */
-  private polled(entry: Entry, updated: OrderRecord | undefined): void {
+  private polled(entry: Entry, updated: OrderRecord | undefined, failed = false): void {
     if (!updated || !this.orders.isLive(updated)) {
       this.schedule.delete(entry.order.id);
+      this.observe(entry.order.provider, failed ? 'failed' : 'settled');
       return;
     }
+    this.observe(entry.order.provider, failed ? 'failed' : 'open');
     entry.order = updated;
     entry.polls += 1;
     entry.dueAt = Date.now() + this.delay(updated, entry.polls);

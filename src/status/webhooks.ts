@@ -6,6 +6,12 @@ import { parseJsonBody } from '../providers/parse.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store } from '../store/store.js';
 
+/** What became of one webhook delivery: `challenge` is a provider's endpoint registration, not an event. */
+export type WebhookResult = 'recorded' | 'duplicate' | 'ignored' | 'refused' | 'malformed' | 'error' | 'challenge';
+
+/** Told of every delivery to a provider giftgraph knows (metrics); deliveries to unknown paths are not counted. */
+export type WebhookObserver = (provider: Provider, result: WebhookResult) => void;
+
 /**
  * Receives a provider's webhook: answer an endpoint registration challenge, or verify the signature
  * over the raw body, find the orders it speaks of through the ledger (never through anything the
@@ -20,30 +26,43 @@ export class WebhookReceiver {
     private readonly providers: ProviderRegistry,
     private readonly orders: OrdersService,
     private readonly log: Logger,
+    private readonly observe: WebhookObserver = () => undefined,
   ) {}
 
   async receive(providerPath: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<WebhookReply> {
     const provider = PROVIDERS.find((p) => p.toLowerCase() === providerPath.toLowerCase()) as Provider | undefined;
-    if (provider === 'GUUSTO') return { status: 404, body: { error: 'Guusto sends no webhooks; giftgraph polls it' } };
-    const webhooks = provider ? this.providers.get(provider)?.adapter.webhooks : undefined;
-    if (!provider || !webhooks) return { status: 404, body: { error: 'no webhooks are configured for this provider' } };
+    if (!provider) return { status: 404, body: { error: 'no webhooks are configured for this provider' } };
+    try {
+      const [result, reply] = await this.handle(provider, rawBody, headers);
+      this.observe(provider, result);
+      return reply;
+    } catch (error) {
+      this.observe(provider, 'error');
+      throw error;
+    }
+  }
+
+  private async handle(provider: Provider, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<[WebhookResult, WebhookReply]> {
+    if (provider === 'GUUSTO') return ['refused', { status: 404, body: { error: 'Guusto sends no webhooks; giftgraph polls it' } }];
+    const webhooks = this.providers.get(provider)?.adapter.webhooks;
+    if (!webhooks) return ['refused', { status: 404, body: { error: 'no webhooks are configured for this provider' } }];
 
     const challenge = webhooks.challenge?.(rawBody, headers);
-    if (challenge) return challenge;
+    if (challenge) return ['challenge', challenge];
     const verdict = webhooks.verify(rawBody, headers, Date.now());
     if (!verdict.ok) {
       this.log.warn({ provider, reason: verdict.reason }, 'webhook refused');
-      return { status: verdict.malformed ? 400 : 401, body: { error: verdict.reason } };
+      return verdict.malformed ? ['malformed', { status: 400, body: { error: verdict.reason } }] : ['refused', { status: 401, body: { error: verdict.reason } }];
     }
     // A delivery is recorded only once its change is: a re-delivery (the provider's retry of one we
     // answered too late, say) has nothing left to do, and costs no provider call.
-    if (await this.store.hasWebhookDelivery(provider, verdict.deliveryId)) return { status: 200, body: { status: 'duplicate' } };
+    if (await this.store.hasWebhookDelivery(provider, verdict.deliveryId)) return ['duplicate', { status: 200, body: { status: 'duplicate' } }];
     const payload = parseJsonBody(rawBody);
-    if (payload === undefined) return { status: 400, body: { error: 'body is not JSON' } };
+    if (payload === undefined) return ['malformed', { status: 400, body: { error: 'body is not JSON' } }];
     const refs = webhooks.references(verdict.eventType, payload);
     if (!refs) {
       this.log.info({ provider, eventType: verdict.eventType }, 'webhook of an unknown event type ignored');
-      return { status: 202, body: { status: 'ignored', reason: 'unknown event type' } };
+      return ['ignored', { status: 202, body: { status: 'ignored', reason: 'unknown event type' } }];
     }
     // An event about an order resolves to that order in the ledger, and to nothing else.
     const orderIds = new Set<string>();
@@ -55,6 +74,6 @@ export class WebhookReceiver {
       }
     }
     const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, new Date().toISOString());
-    return { status: 200, body: { status: first ? 'recorded' : 'duplicate', orders: orderIds.size } };
+    return [first ? 'recorded' : 'duplicate', { status: 200, body: { status: first ? 'recorded' : 'duplicate', orders: orderIds.size } }];
   }
 }
