@@ -1,10 +1,12 @@
 /**
- * Prints a development token for sandbox mode: `npm run -s token [-- --tenant T --scope "orders:read" --ttl 3600]`.
- * In live mode tokens come from your identity provider, so this refuses.
+ * Prints a token the server accepts: `npm run -s token [-- --tenant T --scope "orders:read" --ttl 3600]`.
+ * It signs with the secret the server uses: GIFTGRAPH_JWT_SECRET when it is set, else the development
+ * secret kept beside GIFTGRAPH_DB (data/dev-jwt-secret). The default scopes are a client's;
+ * `--scope "orders:read orders:admin"` asks for the operators' scope too.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { loadOrCreateDevSecret, SCOPES, signToken } from '../src/server/auth.js';
+import { ADMIN_SCOPE, loadOrCreateDevSecret, SCOPES, signToken } from '../src/server/auth.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,13 +19,12 @@ const { values } = parseArgs({
 
 try {
   const config = loadConfig();
-  if (config.mode !== 'sandbox') {
-    process.stderr.write('npm run token only signs development tokens in sandbox mode; in live mode use your identity provider.\n');
-    process.exit(1);
-  }
   const ttlSeconds = Number(values.ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new ConfigError(['--ttl must be a positive number of seconds']);
-  const jwt = { secret: loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
+  const known = new Set<string>([...SCOPES, ADMIN_SCOPE]);
+  const unknown = values.scope!.split(/\s+/).filter((s) => s && !known.has(s));
+  if (unknown.length > 0) throw new ConfigError([`--scope names scopes the server does not know: ${unknown.join(', ')} (known: ${[...known].join(' ')})`]);
+  const jwt = { secret: config.jwt.secret ?? loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
   const token = await signToken(jwt, { subject: values.subject!, tenant: values.tenant ?? config.defaultTenant, scope: values.scope!, ttlSeconds });
   process.stdout.write(`${token}\n`);
 } catch (error) {

@@ -66,4 +66,5 @@ export function summarizeStatus(recipientStatuses: readonly GiftStatus[], fallba
 
 export type CatalogKind = 'OPEN_AMOUNT' | 'BRANDED_CARD' | 'CHOICE_CARD' | 'PRODUCT' | 'CAMPAIGN';
 
-export type StatusSource = 'WEBHOOK' | 'POLL' | 'MUTATION';
+/** Where a status change came from; OPERATOR: a person settled an UNCONFIRMED outcome. */
+export type StatusSource = 'WEBHOOK' | 'POLL' | 'MUTATION' | 'OPERATOR';

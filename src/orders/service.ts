@@ -9,7 +9,8 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { recipientSeen } from './listing.js';
-import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand } from './validate.js';
+import { settleUnconfirmed, type SettleResult } from './settle.js';
+import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand, type SettleCommand } from './validate.js';
 
 export interface SendResult {
   order: OrderRecord;
@@ -266,6 +267,27 @@ export class OrdersService {
       throw error;
     }
     return (await this.store.getOrders(tenant, [order.id]))[0]!;
+  }
+
+  /**
+   * Looks an UNCONFIRMED order up at its provider by our reference, where the provider can: found,
+   * it is accepted as the provider has it, and tracked from then on. Not found proves nothing, so it
+   * stays UNCONFIRMED. True when it was settled.
+   */
+  async settleByLookUp(order: OrderRecord): Promise<boolean> {
+    const adapter = this.providers.get(order.provider)?.adapter;
+    if (!adapter?.lookUp || order.submission !== 'UNCONFIRMED') return false;
+    const recipients = await this.store.getRecipients([order.id]);
+    const snapshot = await adapter.lookUp(order, recipients);
+    if (!snapshot) return false;
+    await this.store.ingest(toObservation(order, recipients, snapshot, 'POLL', this.clock()), { accept: true });
+    this.log.info({ orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef }, 'UNCONFIRMED order found at its provider by our reference: settled as accepted');
+    return true;
+  }
+
+  /** Records what an operator found at the provider about an UNCONFIRMED order (see settle.ts). */
+  settle(tenant: string, orderId: string, cmd: SettleCommand, actor: string): Promise<SettleResult> {
+    return settleUnconfirmed({ store: this.store, providers: this.providers, log: this.log, now: this.clock() }, tenant, orderId, cmd, actor);
   }
 
   async resend(tenant: string, orderId: string, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ order: OrderRecord; requeued: number }> {

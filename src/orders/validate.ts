@@ -3,6 +3,7 @@ import { GiftgraphError, InputErrors } from '../core/errors.js';
 import { parseMoney, type Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter, SendRecipient } from '../providers/adapter.js';
+import type { Settlement, SettlementOutcome } from '../store/records.js';
 import { LIMITS, SEND_AHEAD_DAYS } from './limits.js';
 
 export interface MoneyInputValue {
@@ -242,6 +243,49 @@ export function checkResend(asked: readonly ResendRecipientValue[], known: reado
   });
   errors.throwIfAny();
   return checked;
+}
+
+export interface SettleCommand {
+  /** Settles the whole order: providers that take an order in one request. */
+  outcome?: SettlementOutcome | null;
+  providerRef?: string | null;
+  /** Settles recipients one by one: providers that take one recipient per request (&Open). */
+  recipients?: readonly { recipientId: string; outcome: SettlementOutcome; providerRef?: string | null }[] | null;
+}
+
+/**
+ * What a settlement may say, before anything is written: the whole order or its recipients, as the
+ * provider sends them; SENT with the provider's reference, NOT_SENT without one; each recipient of
+ * this order, once. `recipientIds`: the order's recipients' local ids by their global id.
+ */
+export function checkSettlement(cmd: SettleCommand, perRecipient: boolean, recipientIds: ReadonlyMap<string, string>): Omit<Settlement, 'orderId' | 'actor' | 'at'> {
+  const errors = new InputErrors();
+  const reference = (outcome: SettlementOutcome, value: string | null | undefined, field: string): string | null => {
+    const ref = text(value, field, LIMITS.id, errors);
+    if (outcome === 'SENT' && ref === null) errors.add(field, "is required with SENT: the provider's reference for what it has");
+    if (outcome === 'NOT_SENT' && ref !== null) errors.add(field, 'must be left out with NOT_SENT: the provider has nothing');
+    return ref;
+  };
+  if (!perRecipient) {
+    if (cmd.recipients?.length) errors.add('input.recipients', 'settles recipients one by one, which only providers sending one recipient per request have: give outcome');
+    if (!cmd.outcome) errors.add('input.outcome', 'is required: SENT or NOT_SENT');
+    const providerRef = cmd.outcome ? reference(cmd.outcome, cmd.providerRef, 'input.providerRef') : null;
+    errors.throwIfAny();
+    return { order: { outcome: cmd.outcome!, providerRef } };
+  }
+  if (cmd.outcome || cmd.providerRef) errors.add('input.outcome', 'this provider takes one recipient per request: settle each in recipients');
+  if (!cmd.recipients?.length) errors.add('input.recipients', 'is required: each recipient whose outcome was checked');
+  const seen = new Set<string>();
+  const recipients = (cmd.recipients ?? []).map((r, i) => {
+    const field = `input.recipients[${i}]`;
+    const recipientId = recipientIds.get(r.recipientId);
+    if (!recipientId) errors.add(`${field}.recipientId`, 'is not a recipient of this order');
+    else if (seen.has(recipientId)) errors.add(`${field}.recipientId`, 'is settled twice');
+    if (recipientId) seen.add(recipientId);
+    return { recipientId: recipientId ?? '', outcome: r.outcome, providerRef: reference(r.outcome, r.providerRef, `${field}.providerRef`) };
+  });
+  errors.throwIfAny();
+  return { recipients };
 }
 
 /** The orders filter's recipient email, lower-cased for its case-insensitive match; undefined when absent or empty. */

@@ -162,6 +162,12 @@ export interface ProviderAdapter {
   /** The order as the provider sees it now. */
   refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
   /**
+   * An order whose create outcome is unknown, looked up by our reference where the provider can
+   * (Goody's `customer_reference_id`): its snapshot when the provider has it, undefined when it was
+   * not found, which proves nothing (it may be further back in the list).
+   */
+  lookUp?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot | undefined>;
+  /**
    * Many orders read at once, where one request to the provider's list shows them with their
    * recipients: snapshots of those it found, by our order id. The rest are refreshed one by one.
    */

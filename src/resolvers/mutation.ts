@@ -2,9 +2,9 @@ import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { badInput } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { SendGiftsCommand } from '../orders/validate.js';
-import { ResendGiftInput, SendGiftsInput } from '../schema/inputs.js';
+import { ResendGiftInput, SendGiftsInput, SettleOrderInput } from '../schema/inputs.js';
 import { orderView } from '../schema/order.js';
-import { CancelOrderPayload, ResendGiftPayload, SendGiftsPayload } from '../schema/payloads.js';
+import { CancelOrderPayload, ResendGiftPayload, SendGiftsPayload, SettleOrderPayload } from '../schema/payloads.js';
 import { authorize, type GraphQLContext } from './context.js';
 
 @Resolver()
@@ -38,5 +38,17 @@ export class MutationResolver {
       input.recipients.map((r) => ({ email: r.email, updatedEmail: r.updatedEmail ?? null })),
     );
     return Object.assign(new ResendGiftPayload(), { order: orderView(order), requeued });
+  }
+
+  @Mutation(() => SettleOrderPayload, {
+    description:
+      'For operators (scope orders:admin): records what a person found at the provider about an UNCONFIRMED order. SENT: tracked from the given reference on. NOT_SENT: the same idempotency key may send it again.',
+  })
+  async settleOrder(@Arg('input', () => SettleOrderInput) input: SettleOrderInput, @Ctx() ctx: GraphQLContext): Promise<SettleOrderPayload> {
+    const { viewer } = authorize(ctx, 'orders:admin');
+    const decoded = decodeId(input.orderId, 'Order');
+    if (!decoded) throw badInput('input.orderId', 'is not an Order id');
+    const { order, settled } = await ctx.services.orders.settle(viewer.tenant, decoded.local, input, viewer.subject);
+    return Object.assign(new SettleOrderPayload(), { order: orderView(order), settled });
   }
 }

@@ -7,7 +7,8 @@ export const Provider = asEnum(PROVIDERS);
 export const GiftStatus = asEnum(GIFT_STATUSES);
 export const CatalogKind = asEnum(['OPEN_AMOUNT', 'BRANDED_CARD', 'CHOICE_CARD', 'PRODUCT', 'CAMPAIGN'] as const);
 export const ProviderMode = asEnum(['SANDBOX', 'LIVE'] as const);
-export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION'] as const);
+export const StatusSource = asEnum(['WEBHOOK', 'POLL', 'MUTATION', 'OPERATOR'] as const);
+export const SettlementOutcome = asEnum(['SENT', 'NOT_SENT'] as const);
 export const OrderOrigin = asEnum(['GIFTGRAPH', 'PROVIDER'] as const);
 export const GuustoLanguage = asEnum(['EN_CA', 'FR_CA', 'ES_MX'] as const);
 export const GiftronautCardType = asEnum(['BRANDED_CARD', 'CHOICE_CARD'] as const);
@@ -38,7 +39,19 @@ registerEnumType(GiftStatus, {
 });
 registerEnumType(CatalogKind, { name: 'CatalogKind', description: 'What kind of thing a catalog item sends.' });
 registerEnumType(ProviderMode, { name: 'ProviderMode', description: 'Whether a provider is the built-in sandbox or the real API.' });
-registerEnumType(StatusSource, { name: 'StatusSource', description: 'How giftgraph learned of a status change.' });
+registerEnumType(StatusSource, {
+  name: 'StatusSource',
+  description: 'How giftgraph learned of a status change.',
+  valuesConfig: { OPERATOR: { description: 'A person checked an UNCONFIRMED outcome with the provider and recorded it (settleOrder).' } },
+});
+registerEnumType(SettlementOutcome, {
+  name: 'SettlementOutcome',
+  description: 'What a person found at the provider about an UNCONFIRMED outcome.',
+  valuesConfig: {
+    SENT: { description: 'The provider has it: giftgraph tracks it from its reference on.' },
+    NOT_SENT: { description: 'The provider does not have it: the same idempotency key may send it again.' },
+  },
+});
 registerEnumType(OrderOrigin, {
   name: 'OrderOrigin',
   description: 'Where an order was placed.',

@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider } from './enums.js';
+import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider, SettlementOutcome } from './enums.js';
 import { MoneyInput } from './money.js';
 
 @InputType({ description: 'One person to send a gift to. Which fields a provider needs varies: see each provider in the README.' })
@@ -150,4 +150,34 @@ export class ResendGiftInput {
 
   @Field(() => [ResendRecipientInput])
   recipients!: ResendRecipientInput[];
+}
+
+@InputType({ description: "One recipient's outcome, as a person found it at the provider." })
+export class SettleRecipientInput {
+  @Field(() => ID, { description: "The recipient's id, from the order's recipients." })
+  recipientId!: string;
+
+  @Field(() => SettlementOutcome)
+  outcome!: 'SENT' | 'NOT_SENT';
+
+  @Field(() => String, { nullable: true, description: "With SENT: the provider's reference for this recipient's gift (&Open's gift request id)." })
+  providerRef?: string | null;
+}
+
+@InputType({
+  description:
+    'What a person found at the provider about an UNCONFIRMED order: the whole order (Guusto, Giftronaut, Goody), or each recipient where the provider takes one per request (&Open).',
+})
+export class SettleOrderInput {
+  @Field(() => ID)
+  orderId!: string;
+
+  @Field(() => SettlementOutcome, { nullable: true, description: 'The whole order.' })
+  outcome?: 'SENT' | 'NOT_SENT' | null;
+
+  @Field(() => String, { nullable: true, description: "With SENT: the provider's reference for the order (Guusto requestId, Giftronaut orderId, Goody batch id)." })
+  providerRef?: string | null;
+
+  @Field(() => [SettleRecipientInput], { nullable: true, description: 'Each recipient, where the provider takes one recipient per request.' })
+  recipients?: SettleRecipientInput[] | null;
 }

@@ -45,8 +45,18 @@ export class StatusChange {
   @Field(() => StatusSource)
   source!: string;
 
+  @Field(() => String, { nullable: true, description: 'Who recorded it, for an OPERATOR change: the subject of their token.' })
+  actor!: string | null;
+
   static from(e: StatusEventRecord): StatusChange {
-    return Object.assign(new StatusChange(), { from: e.from, to: e.to, providerStatus: e.providerStatus, occurredAt: new Date(e.occurredAt), source: e.source });
+    return Object.assign(new StatusChange(), {
+      from: e.from,
+      to: e.to,
+      providerStatus: e.providerStatus,
+      occurredAt: new Date(e.occurredAt),
+      source: e.source,
+      actor: e.actor ?? null,
+    });
   }
 }
 

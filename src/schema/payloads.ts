@@ -24,3 +24,12 @@ export class ResendGiftPayload {
   @Field(() => Int, { description: 'How many recipients the provider queued for a resend.' })
   requeued!: number;
 }
+
+@ObjectType()
+export class SettleOrderPayload {
+  @Field(() => Order)
+  order!: Order;
+
+  @Field(() => Boolean, { description: 'False when this settlement was recorded before: nothing changed.' })
+  settled!: boolean;
+}

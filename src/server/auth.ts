@@ -5,8 +5,11 @@ import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { AuthChecker } from 'type-graphql';
 import { forbidden, GiftgraphError, unauthenticated } from '../core/errors.js';
 
+/** The scopes a client works with; a development token has all of them. */
 export const SCOPES = ['orders:read', 'orders:write', 'orders:cancel'] as const;
-export type Scope = (typeof SCOPES)[number];
+/** For operators: settling UNCONFIRMED outcomes. No development token has it unless asked for. */
+export const ADMIN_SCOPE = 'orders:admin';
+export type Scope = (typeof SCOPES)[number] | typeof ADMIN_SCOPE;
 
 /** Who is asking: from a verified token, never from anything else the client sends. */
 export interface Viewer {

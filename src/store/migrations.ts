@@ -111,4 +111,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX recipients_email_nocase ON recipients (email COLLATE NOCASE);
     `,
   },
+  {
+    version: 7,
+    name: 'who settled an outcome',
+    sql: `
+      -- An operator's settlement of an UNCONFIRMED outcome names who recorded it (the token's subject).
+      ALTER TABLE status_events ADD COLUMN actor TEXT;
+    `,
+  },
 ];

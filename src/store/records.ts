@@ -83,6 +83,24 @@ export interface StatusEventRecord {
   providerStatus: string;
   occurredAt: string;
   source: StatusSource;
+  /** Who recorded it, for an OPERATOR change (the token's subject); null otherwise. */
+  actor?: string | null;
+}
+
+/** What a person found at the provider, for an outcome giftgraph could not know. */
+export type SettlementOutcome = 'SENT' | 'NOT_SENT';
+
+/**
+ * The settlement of UNCONFIRMED outcomes: of the whole order (`order`), or of recipients one by
+ * one where the provider takes one recipient per request (`recipients`). SENT carries the
+ * provider's reference, from which the order is tracked as any other.
+ */
+export interface Settlement {
+  orderId: string;
+  actor: string;
+  at: string;
+  order?: { outcome: SettlementOutcome; providerRef: string | null };
+  recipients?: { recipientId: string; outcome: SettlementOutcome; providerRef: string | null }[];
 }
 
 /** One look at an order's state, from a webhook, a poll or a mutation's own response. */

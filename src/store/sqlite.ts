@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
+import { summarizeStatus, type GiftStatus, type Provider, type StatusSource } from '../core/model.js';
 import { planObservation, isEmptyPlan } from '../status/plan.js';
 import { MIGRATIONS } from './migrations.js';
-import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
+import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from './records.js';
 import type { OrderListQuery, OrderStatusCount, ReserveResult, Store, UnresolvedSend } from './store.js';
 
 interface OrderRow {
@@ -56,6 +56,7 @@ interface EventRow {
   provider_status: string;
   occurred_at: string;
   source: string;
+  actor: string | null;
 }
 
 const toOrder = (r: OrderRow): OrderRecord => ({
@@ -113,6 +114,7 @@ const toEvent = (r: EventRow): StatusEventRecord => ({
   providerStatus: r.provider_status,
   occurredAt: r.occurred_at,
   source: r.source as StatusSource,
+  actor: r.actor,
 });
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(',');
@@ -507,14 +509,83 @@ export class SqliteStore implements Store {
   }
 
   /** Appends to the event log inside the caller's transaction; returns the event's position. */
-  private appendEvent(orderId: string, recipientId: string | null, from: GiftStatus, to: GiftStatus, providerStatus: string, at: string, source: StatusSource): number {
+  private appendEvent(
+    orderId: string,
+    recipientId: string | null,
+    from: GiftStatus,
+    to: GiftStatus,
+    providerStatus: string,
+    at: string,
+    source: StatusSource,
+    actor: string | null = null,
+  ): number {
     this.pendingNotify = true;
     return this.sql(
-      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
       .pluck()
-      .get(orderId, recipientId, from, to, providerStatus, at, source) as number;
+      .get(orderId, recipientId, from, to, providerStatus, at, source, actor) as number;
+  }
+
+  async settle(s: Settlement): Promise<boolean> {
+    const settled = this.db.transaction((): boolean => {
+      const order = this.sql('SELECT * FROM orders WHERE id = ?').get(s.orderId) as OrderRow | undefined;
+      if (!order) return false;
+      const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(s.orderId) as RecipientRow[]).map(toRecipient);
+      // Only what is UNCONFIRMED now is settled, all of it or nothing.
+      const targets: { recipient: RecipientRecord; outcome: SettlementOutcome; providerRef: string | null }[] = [];
+      if (s.order) {
+        if (order.submission !== 'UNCONFIRMED') return false;
+        for (const recipient of recipients) targets.push({ recipient, outcome: s.order.outcome, providerRef: null });
+      } else {
+        for (const t of s.recipients ?? []) {
+          const recipient = recipients.find((r) => r.id === t.recipientId);
+          if (recipient?.submission !== 'UNCONFIRMED') return false;
+          targets.push({ recipient, outcome: t.outcome, providerRef: t.providerRef });
+        }
+      }
+      const statusOf = (outcome: SettlementOutcome): GiftStatus => (outcome === 'SENT' ? 'PENDING' : 'FAILED');
+      const providerStatusOf = (outcome: SettlementOutcome) => (outcome === 'SENT' ? '' : 'NOT_SENT');
+      const updateRecipient = this.sql(
+        `UPDATE recipients SET status = ?, provider_status = ?, provider_ref = COALESCE(?, provider_ref),
+           submission = CASE WHEN submission IS NULL THEN NULL ELSE ? END
+         WHERE id = ?`,
+      );
+      const after = new Map(recipients.map((r) => [r.id, r]));
+      for (const t of targets) {
+        const r = t.recipient;
+        const to = statusOf(t.outcome);
+        updateRecipient.run(to, providerStatusOf(t.outcome), t.providerRef, t.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT', r.id);
+        if (r.status !== to) this.appendEvent(s.orderId, r.id, r.status, to, providerStatusOf(t.outcome), s.at, 'OPERATOR', s.actor);
+        after.set(r.id, { ...r, status: to, submission: r.submission === null ? null : t.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT' });
+      }
+
+      // The order: settled whole, or summarizing recipients settled one by one.
+      const rows = [...after.values()];
+      let submission = order.submission as Submission;
+      let status: GiftStatus;
+      if (s.order) {
+        submission = s.order.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT';
+        status = statusOf(s.order.outcome);
+      } else {
+        if (rows.some((r) => r.submission === 'ACCEPTED')) submission = 'ACCEPTED';
+        else if (rows.every((r) => r.submission === 'NOT_SENT')) submission = 'NOT_SENT';
+        status = summarizeStatus(rows.map((r) => r.status), order.status as GiftStatus);
+      }
+      const providerRef = s.order?.outcome === 'SENT' ? s.order.providerRef : null;
+      this
+        .sql(
+          `UPDATE orders SET submission = ?, status = ?, provider_ref = COALESCE(?, provider_ref),
+             provider_status = CASE WHEN ? = 'NOT_SENT' THEN 'NOT_SENT' ELSE provider_status END, last_error = NULL, updated_at = ?
+           WHERE id = ?`,
+        )
+        .run(submission, status, providerRef, submission, s.at, s.orderId);
+      if (order.status !== status) this.appendEvent(s.orderId, null, order.status as GiftStatus, status, s.order ? providerStatusOf(s.order.outcome) : '', s.at, 'OPERATOR', s.actor);
+      return true;
+    }).immediate();
+    if (settled) this.notifyAppend();
+    return settled;
   }
 
   onAppend(listener: () => void): void {
@@ -547,6 +618,15 @@ export class SqliteStore implements Store {
          AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
        ORDER BY created_at, id LIMIT @limit`,
     ).all({ limit, createdAt: after?.createdAt ?? null, id: after?.id ?? null }) as OrderRow[];
+    return rows.map(toOrder);
+  }
+
+  async listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number): Promise<OrderRecord[]> {
+    if (providers.length === 0) return [];
+    const rows = this.sql(
+      `SELECT * FROM orders WHERE submission = 'UNCONFIRMED' AND provider IN (${placeholders(providers.length)}) AND created_at < ?
+       ORDER BY created_at, id LIMIT ?`,
+    ).all(...providers, before, limit) as OrderRow[];
     return rows.map(toOrder);
   }
 

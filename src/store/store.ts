@@ -1,5 +1,5 @@
 import type { GiftStatus, Provider } from '../core/model.js';
-import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from './records.js';
+import type { Observation, OrderRecord, RecipientRecord, Settlement, StatusEventRecord, Submission } from './records.js';
 
 export interface OrderListQuery {
   tenant: string;
@@ -93,6 +93,8 @@ export interface Store {
   onAppend(listener: () => void): void;
   /** Accepted orders not in a final status, oldest first, a page after a position: what the poller watches after a restart. */
   listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
+  /** Orders of these providers whose create outcome is unknown, reserved before `before`, oldest first. */
+  listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number): Promise<OrderRecord[]>;
   /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
   findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
   /** Whether this provider's delivery id was recorded: its change is in the ledger already. */
@@ -104,6 +106,11 @@ export interface Store {
    * know whether the provider took them.
    */
   recoverInterruptedSends(now: string): Promise<number>;
+  /**
+   * Records, in one transaction, what a person found at the provider about UNCONFIRMED outcomes, with
+   * OPERATOR events that name them. False, changing nothing, when any of it is not UNCONFIRMED now.
+   */
+  settle(settlement: Settlement): Promise<boolean>;
   /** Claims an order's certainly-unsent recipients for a new attempt, atomically; returns their ids. */
   claimUnsentRecipients(orderId: string, now: string): Promise<string[]>;
   /**

@@ -359,6 +359,8 @@ export type Mutation = {
   resendGift: ResendGiftPayload;
   /** Sends gifts through one provider. Safe to retry with the same idempotencyKey: a gift is never sent twice. */
   sendGifts: SendGiftsPayload;
+  /** For operators (scope orders:admin): records what a person found at the provider about an UNCONFIRMED order. SENT: tracked from the given reference on. NOT_SENT: the same idempotency key may send it again. */
+  settleOrder: SettleOrderPayload;
 };
 
 
@@ -374,6 +376,11 @@ export type MutationResendGiftArgs = {
 
 export type MutationSendGiftsArgs = {
   input: SendGiftsInput;
+};
+
+
+export type MutationSettleOrderArgs = {
+  input: SettleOrderInput;
 };
 
 /** An order of gifts at one provider. Each provider's order type adds that provider's own fields. */
@@ -439,6 +446,8 @@ export type OrderOrigin =
 /** A change of an order's status, or of one recipient's gift, as recorded in the event log. */
 export type OrderStatusEvent = {
   __typename?: 'OrderStatusEvent';
+  /** Who recorded it, for an OPERATOR change: the subject of their token. */
+  actor?: Maybe<Scalars['String']['output']>;
   /** Position in the event log: resubscribe with `after` set to it to resume after this event. */
   cursor: Scalars['String']['output'];
   from: GiftStatus;
@@ -638,9 +647,45 @@ export type SendGiftsPayload = {
   order: Order;
 };
 
+/** What a person found at the provider about an UNCONFIRMED order: the whole order (Guusto, Giftronaut, Goody), or each recipient where the provider takes one per request (&Open). */
+export type SettleOrderInput = {
+  orderId: Scalars['ID']['input'];
+  /** The whole order. */
+  outcome?: InputMaybe<SettlementOutcome>;
+  /** With SENT: the provider's reference for the order (Guusto requestId, Giftronaut orderId, Goody batch id). */
+  providerRef?: InputMaybe<Scalars['String']['input']>;
+  /** Each recipient, where the provider takes one recipient per request. */
+  recipients?: InputMaybe<Array<SettleRecipientInput>>;
+};
+
+export type SettleOrderPayload = {
+  __typename?: 'SettleOrderPayload';
+  order: Order;
+  /** False when this settlement was recorded before: nothing changed. */
+  settled: Scalars['Boolean']['output'];
+};
+
+/** One recipient's outcome, as a person found it at the provider. */
+export type SettleRecipientInput = {
+  outcome: SettlementOutcome;
+  /** With SENT: the provider's reference for this recipient's gift (&Open's gift request id). */
+  providerRef?: InputMaybe<Scalars['String']['input']>;
+  /** The recipient's id, from the order's recipients. */
+  recipientId: Scalars['ID']['input'];
+};
+
+/** What a person found at the provider about an UNCONFIRMED outcome. */
+export type SettlementOutcome =
+  /** The provider does not have it: the same idempotency key may send it again. */
+  | 'NOT_SENT'
+  /** The provider has it: giftgraph tracks it from its reference on. */
+  | 'SENT';
+
 /** One status change, as recorded in the event log. */
 export type StatusChange = {
   __typename?: 'StatusChange';
+  /** Who recorded it, for an OPERATOR change: the subject of their token. */
+  actor?: Maybe<Scalars['String']['output']>;
   from: GiftStatus;
   occurredAt: Scalars['DateTime']['output'];
   providerStatus: Scalars['String']['output'];
@@ -651,6 +696,8 @@ export type StatusChange = {
 /** How giftgraph learned of a status change. */
 export type StatusSource =
   | 'MUTATION'
+  /** A person checked an UNCONFIRMED outcome with the provider and recorded it (settleOrder). */
+  | 'OPERATOR'
   | 'POLL'
   | 'WEBHOOK';
 

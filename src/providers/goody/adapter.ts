@@ -222,6 +222,12 @@ export class GoodyAdapter implements ProviderAdapter {
     return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
   }
 
+  /** Our order id is the batch's `customer_reference_id` [doc], so an UNCONFIRMED batch can be found by it. */
+  async lookUp(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot | undefined> {
+    const batch = await this.findBatch(order.id);
+    return batch ? this.snapshotOrBare(batch, recipients) : undefined;
+  }
+
   async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
     return this.snapshot(await this.api.getBatch(order.providerRef!), recipients, {
       addUnmatched: order.origin === 'PROVIDER',

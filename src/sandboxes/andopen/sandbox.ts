@@ -106,6 +106,11 @@ export class AndOpenSandbox {
     return this.state.requests.length;
   }
 
+  /** The id of the newest gift request to this address: what a person finds in &Open's dashboard. */
+  giftRequestIdFor(email: string): string | undefined {
+    return this.state.requests.findLast((r) => r.recipient.email === email)?.id;
+  }
+
   /** Sends a webhook for each lifecycle step the clock has passed. */
   announce(): void {
     let changed = false;

@@ -105,6 +105,11 @@ export class GuustoSandbox {
     return this.state.requests.length;
   }
 
+  /** The requestId of the request sent with this X-Customer-Request-Id: what a person finds in Guusto's dashboard. */
+  requestIdFor(customerRequestId: string): string | undefined {
+    return this.state.requests.find((r) => r.customerRequestId === customerRequestId)?.requestId;
+  }
+
   private authorized(req: SandboxRequest, next: () => SandboxReply): SandboxReply {
     if (req.headers.authorization !== `Bearer ${this.options.token}`) {
       return { status: 401, body: errorShape(401, 'security_error', 'missing or invalid API token') };
