@@ -9,6 +9,7 @@ import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { buildGiftgraphSchema } from './schema/build.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
+import { GiftgraphMetrics } from './server/metrics.js';
 import { GiftgraphServer } from './server/server.js';
 import type { Store } from './store/store.js';
 
@@ -25,6 +26,8 @@ export interface AppOptions {
   clock?: () => Date;
   /** How long idle keep-alive connections stay open; the server's default unless given. */
   keepAliveTimeoutMs?: number;
+  /** When set, `/metrics` answers only `Authorization: Bearer <metricsToken>`; open unless given. */
+  metricsToken?: string;
 }
 
 export interface App {
@@ -38,26 +41,30 @@ export interface App {
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs, metricsToken }: AppOptions): Promise<App> {
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log, clock);
   // Before polling resumes, so each order is polled (and its events published) as its owner's.
   const listing = new OrderListing(store, providers, orders, clock);
   for (const move of await listing.claimForOwners()) log.warn(move, "a provider account changed owner: its orders placed in the provider's app moved to the new owner");
+  let poller: Poller | undefined;
+  const metrics = new GiftgraphMetrics({ store, watching: () => poller?.watching ?? 0 });
+  if (providers.observeCalls(metrics.providerCall) === 0 && providers.all().length > 0) log.warn('no provider HTTP client was found to observe: provider calls go uncounted');
   const tail = new EventTail(store, bus, log);
+  tail.onPublished(metrics.published);
   await tail.start();
-  const poller = polling ? new Poller(orders, store, providers, log, polling) : undefined;
+  poller = polling ? new Poller(orders, store, providers, log, polling, metrics.poll) : undefined;
   if (poller) {
     tail.onPublished((events) => void poller.onEvents(events).catch((error) => log.warn({ err: error }, 'poller could not watch new orders')));
     await poller.start();
   }
   const live = {
     lastSeq: () => store.lastEventSeq(),
-    events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query),
+    events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
   };
   const schema = await buildGiftgraphSchema();
-  const webhooks = new WebhookReceiver(store, providers, orders, log);
+  const webhooks = new WebhookReceiver(store, providers, orders, log, metrics.webhook);
   const cursors = CursorCodec.derivedFrom(jwt.secret);
   const server = new GiftgraphServer({
     schema,
@@ -67,6 +74,8 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
     webhooks,
     log,
     keepAliveTimeoutMs,
+    metrics,
+    metricsToken,
   });
   return {
     server,

@@ -27,6 +27,8 @@ export interface Config {
   providerTimeoutMs: number;
   /** How long an idle keep-alive connection stays open: longer than any gateway in front keeps one. */
   keepAliveTimeoutMs: number;
+  /** The bearer token `/metrics` asks for; open when undefined. */
+  metricsToken?: string;
   sandbox: {
     /** How long each lifecycle step of a sandbox gift takes, in real milliseconds. */
     stepMs: number;
@@ -65,6 +67,11 @@ const base = z.object({
   GIFTGRAPH_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(DEFAULT_KEEP_ALIVE_MS),
   GIFTGRAPH_SANDBOX_STEP_MS: z.coerce.number().int().min(0).max(3_600_000).default(4_000),
+  // Sent as `Authorization: Bearer <token>`, so only characters a header carries unquoted.
+  GIFTGRAPH_METRICS_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9._~+/=-]{16,512}$/, 'must be 16..512 characters: letters, digits and . _ ~ + / = -')
+    .optional(),
 });
 
 /** Reads and validates the whole configuration at once, so a wrong start names every problem. */
@@ -110,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
     keepAliveTimeoutMs: e.GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS,
+    metricsToken: e.GIFTGRAPH_METRICS_TOKEN,
     sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },
     live: mode === 'live' ? { guusto: guusto.connection, giftronaut: giftronaut.connection, goody: goody.connection, andOpen: andOpen.connection } : {},
   };

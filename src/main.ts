@@ -39,7 +39,15 @@ async function main(): Promise<void> {
     registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs, owners, log);
   }
   const jwt = { secret: config.jwt.secret ?? loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
-  const app = await createApp({ store, providers: registry, jwt, log, polling: DEFAULT_POLLING, keepAliveTimeoutMs: config.keepAliveTimeoutMs });
+  const app = await createApp({
+    store,
+    providers: registry,
+    jwt,
+    log,
+    polling: DEFAULT_POLLING,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    metricsToken: config.metricsToken,
+  });
   url = await app.listen(config.port, config.host);
   log.info({ url: `${url}/graphql`, mode: config.mode, providers: registry.all().map((p) => p.adapter.provider) }, 'giftgraph is serving');
 

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener, type HTTPGraphQLRequest } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -39,7 +39,8 @@ export function formatError(log: Logger, defaultCode = 'GRAPHQL_VALIDATION_FAILE
   };
 }
 
-export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: Logger): ApolloServer<C> {
+/** `plugins`: more plugins, run after giftgraph's own (so they see the final response). */
+export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: Logger, plugins: ApolloServerPlugin<C>[] = []): ApolloServer<C> {
   return new ApolloServer<C>({
     schema,
     formatError: formatError(log),
@@ -49,7 +50,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     parseOptions: { maxTokens: MAX_TOKENS },
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>()],
+    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>(), ...plugins],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {
@@ -59,6 +60,57 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
       error: (m) => log.error(m),
     },
   });
+}
+
+export type Transport = 'http' | 'ws';
+export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
+
+/** Where operations are counted (metrics), on HTTP and WebSocket alike. */
+export interface OperationRecorder {
+  /**
+   * One operation answered. `name` is as the client gave it; `trusted` says the document validated
+   * and the caller is authenticated, the only callers whose new names may become labels.
+   */
+  operation(transport: Transport, name: string | undefined, type: OperationType, trusted: boolean, ok: boolean, seconds: number): void;
+  /** The errors of an answer, as clients see them (after masking). */
+  errors(transport: Transport, errors: readonly GraphQLFormattedError[]): void;
+  /** A request refused before it was an operation (a body that is not JSON, a CSRF refusal), by its code. */
+  refused(transport: Transport, code: string): void;
+}
+
+/** When serveGraphQL took the request, on the request object Apollo hands to plugins as `request.http`. */
+const STARTED = Symbol('started');
+
+type TimedRequest = HTTPGraphQLRequest & { [STARTED]?: number };
+
+const DONE = Promise.resolve();
+
+/**
+ * Counts every HTTP operation once its response is final: by name, type and outcome, with its time
+ * from when serveGraphQL took the request (authentication included), and its errors by code. One
+ * listener serves every request, so nothing is allocated per request beyond what the recorder does.
+ */
+export function operationMetricsPlugin<C extends BaseContext>(recorder: OperationRecorder, authenticated: (context: C) => boolean): ApolloServerPlugin<C> {
+  const listener: GraphQLRequestListener<C> = {
+    willSendResponse({ request, response, operation, contextValue }) {
+      const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+      const started = (request.http as TimedRequest | undefined)?.[STARTED];
+      const seconds = started === undefined ? 0 : (performance.now() - started) / 1000;
+      const name = operation ? operation.name?.value : request.operationName;
+      // No operation: the document did not parse, validate or name one.
+      recorder.operation('http', name, operation?.operation ?? 'unknown', operation !== undefined && authenticated(contextValue), !errors?.length, seconds);
+      if (errors?.length) recorder.errors('http', errors);
+      return DONE;
+    },
+  };
+  const ready = Promise.resolve(listener);
+  return {
+    requestDidStart: () => ready,
+    invalidRequestWasReceived: () => {
+      recorder.refused('http', 'BAD_REQUEST');
+      return DONE;
+    },
+  };
 }
 
 class BadRequest extends Error {
@@ -79,12 +131,15 @@ export async function serveGraphQL<C extends BaseContext>(
   res: http.ServerResponse,
   url: URL,
   context: () => Promise<C>,
+  recorder?: OperationRecorder,
 ): Promise<void> {
+  const started = performance.now();
   let body: unknown;
   try {
     body = await readJsonBody(req);
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
+    recorder?.refused('http', 'BAD_REQUEST');
     const body = { errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] };
     if (error.options.unread) return refuse(res, error.status, body);
     res.writeHead(error.status, { 'content-type': 'application/json' });
@@ -95,10 +150,8 @@ export async function serveGraphQL<C extends BaseContext>(
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const result = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-    context,
-  });
+  const httpGraphQLRequest: TimedRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body, [STARTED]: started };
+  const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context });
   for (const [name, value] of result.headers) res.setHeader(name, value);
   res.statusCode = result.status ?? 200;
   if (result.body.kind === 'complete') {

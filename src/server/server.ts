@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
-import { execute, GraphQLError, specifiedRules, subscribe, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, specifiedRules, subscribe, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import type { Context as SocketContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -16,8 +17,9 @@ import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
 import { applyConnectionTimeouts, DEFAULT_KEEP_ALIVE_MS, readBody, refuse } from './connections.js';
 import { costRefusal } from './cost.js';
-import { createApollo, formatError, serveGraphQL } from './graphql-http.js';
+import { createApollo, formatError, operationMetricsPlugin, serveGraphQL } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
+import { bearerMatches, tokenDigest, type GiftgraphMetrics } from './metrics.js';
 import { queryLimits } from './limits.js';
 import { SocketDelivery } from './socket-delivery.js';
 import { MAX_OPERATIONS_PER_SOCKET, SocketsPerToken } from './socket-limits.js';
@@ -32,6 +34,10 @@ export interface ServerDeps {
   log: Logger;
   /** How long idle keep-alive connections stay open; DEFAULT_KEEP_ALIVE_MS unless given. */
   keepAliveTimeoutMs?: number;
+  /** Served on `/metrics` and fed by both transports; no `/metrics` without it. */
+  metrics?: GiftgraphMetrics;
+  /** When set, `/metrics` answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read further. */
@@ -48,7 +54,8 @@ export const WS_PATH = '/ws';
 
 /**
  * One http.Server for everything: `/graphql` (Apollo Server), `/ws` (graphql-ws, same schema),
- * `/healthz` (the process is up) and `/readyz` (the store is open and providers are configured).
+ * `/healthz` (the process is up), `/readyz` (the store is open and providers are configured) and
+ * `/metrics` (Prometheus).
  */
 export class GiftgraphServer {
   private readonly http: http.Server;
@@ -61,13 +68,27 @@ export class GiftgraphServer {
   private readonly sockets = new WeakMap<WebSocket, Duplex>();
   private readonly deliveries = new WeakMap<GraphQLContext, SocketDelivery>();
   private readonly socketsPerToken = new SocketsPerToken();
+  /** Every admitted graphql-ws connection, for counting running subscriptions at scrape time. */
+  private readonly connections = new Set<SocketContext>();
+  private readonly metricsToken: Buffer | undefined;
   private readonly validationError;
   private readonly executionError;
   private stopping: Promise<void> | undefined;
   url = '';
 
   constructor(private readonly deps: ServerDeps) {
-    this.apollo = createApollo<GraphQLContext>(deps.schema, deps.log);
+    const { metrics } = deps;
+    this.apollo = createApollo<GraphQLContext>(deps.schema, deps.log, metrics ? [operationMetricsPlugin<GraphQLContext>(metrics, (context) => context.viewer !== null)] : []);
+    this.metricsToken = deps.metricsToken ? tokenDigest(deps.metricsToken) : undefined;
+    metrics?.countSockets({
+      connections: () => this.wss.clients.size,
+      // graphql-ws holds a running subscription's stream under its id; queries and pending operations hold null.
+      subscriptions: () => {
+        let running = 0;
+        for (const ctx of this.connections) for (const id in ctx.subscriptions) if (ctx.subscriptions[id]) running += 1;
+        return running;
+      },
+    });
     this.http = http.createServer((req, res) => this.onRequest(req, res));
     applyConnectionTimeouts(this.http, deps.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS);
     // No per-message compression: grouped subscribers are sent one serialized payload each.
@@ -87,8 +108,11 @@ export class GiftgraphServer {
     this.validationError = formatError(deps.log);
     this.executionError = formatError(deps.log, 'BAD_USER_INPUT');
     this.groups = new SubscriptionGroups({
-      serialize: (result) => JSON.stringify(this.maskErrors(result) ?? result),
-      lagged: (args, last) => laggedAfter(args.contextValue as GraphQLContext, last as StatusEventRecord),
+      serialize: (result) => JSON.stringify(this.maskErrors(result, 'ws') ?? result),
+      lagged: (args, last) => {
+        metrics?.unreadSubscriber();
+        return laggedAfter(args.contextValue as GraphQLContext, last as StatusEventRecord);
+      },
       maxBacklogBytes: MAX_SUBSCRIBER_BACKLOG,
     });
   }
@@ -157,9 +181,16 @@ export class GiftgraphServer {
       case '/graphql':
         // A request that reaches a keep-alive connection after shutdown began is not started.
         if (this.stopping) return json(res, 503, { errors: [{ message: 'Server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
-        return serveGraphQL(this.apollo, req, res, url, async () =>
-          createContext(this.deps.services, await this.authenticate(req.headers.authorization)),
+        return serveGraphQL(
+          this.apollo,
+          req,
+          res,
+          url,
+          async () => createContext(this.deps.services, await this.authenticate(req.headers.authorization)),
+          this.deps.metrics,
         );
+      case '/metrics':
+        return this.serveMetrics(req, res);
       case '/healthz':
         return json(res, 200, { status: 'ok' });
       case '/readyz': {
@@ -187,14 +218,36 @@ export class GiftgraphServer {
     }
   }
 
-  /** The result with its errors masked as on every other path, or undefined when it has none. */
-  private maskErrors<R extends { errors?: readonly GraphQLError[] }>(result: R) {
-    return result.errors ? { ...result, errors: result.errors.map((e) => this.executionError(e.toJSON(), e)) } : undefined;
+  /** Prometheus text, off the graph; behind its own bearer token when one is configured. */
+  private async serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { metrics } = this.deps;
+    if (!metrics) return json(res, 404, { error: 'not found' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'metrics are read with GET' });
+    if (this.metricsToken && !bearerMatches(req.headers.authorization, this.metricsToken)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="metrics"' });
+      return void res.end(JSON.stringify({ error: 'metrics need Authorization: Bearer <GIFTGRAPH_METRICS_TOKEN>' }));
+    }
+    const { contentType, text } = await metrics.render();
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  /** The result with its errors masked as on every other path (and counted), or undefined when it has none. */
+  private maskErrors<R extends { errors?: readonly GraphQLError[] }>(result: R, transport?: 'ws') {
+    if (!result.errors) return undefined;
+    const errors = result.errors.map((e) => this.executionError(e.toJSON(), e));
+    if (transport) this.deps.metrics?.errors(transport, errors);
+    return { ...result, errors };
   }
 
   private serveWebSocket() {
-    const { schema } = this.deps;
+    const { schema, metrics } = this.deps;
     const documents = new DocumentCache(schema, [...specifiedRules, queryLimits()]);
+    // An operation refused before it ran: counted here, its errors by code where they are formatted (onError).
+    const refused = (name: string | null | undefined, started: number, errors: GraphQLError[]) => {
+      metrics?.operation('ws', name ?? undefined, 'unknown', false, false, (performance.now() - started) / 1000);
+      return errors;
+    };
     return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
       {
         schema,
@@ -202,24 +255,40 @@ export class GiftgraphServer {
         // run here, so the same limits, the same error masking and the same in-flight count are applied
         // explicitly. A document refused here is an error for that operation, never a closed socket.
         onSubscribe: (ctx, _id, payload) => {
+          const started = performance.now();
           // graphql-ws lists this operation among the socket's own before asking.
           const running = Object.keys(ctx.subscriptions).length;
           if (running > MAX_OPERATIONS_PER_SOCKET) {
-            return [new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } })];
+            return refused(payload.operationName, started, [
+              new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } }),
+            ]);
           }
           const prepared = documents.prepare(payload.query);
-          if ('errors' in prepared) return [...prepared.errors];
+          if ('errors' in prepared) return refused(payload.operationName, started, [...prepared.errors]);
           const refusal = costRefusal(schema, prepared.document, payload.variables ?? undefined, payload.operationName);
-          if (refusal) return [refusal];
+          if (refusal) return refused(payload.operationName, started, [refusal]);
           return { schema, document: prepared.document, operationName: payload.operationName, variableValues: payload.variables };
         },
-        onError: (_ctx, _id, _payload, errors) => errors.map((e) => this.validationError(e.toJSON(), e)),
-        onNext: (_ctx, _id, _payload, _args, result) => this.maskErrors(result),
-        subscribe: (args) => this.subscribe(args),
+        onError: (_ctx, _id, _payload, errors) => {
+          const formatted = errors.map((e) => this.validationError(e.toJSON(), e));
+          metrics?.errors('ws', formatted);
+          return formatted;
+        },
+        onNext: (_ctx, _id, _payload, _args, result) => this.maskErrors(result, 'ws'),
+        subscribe: async (args) => {
+          const started = performance.now();
+          const result = await this.subscribe(args);
+          // Started is ok; refused (unauthorized, a bad argument) is an error, its codes counted as it is sent (onNext).
+          this.countOperation(args, !('errors' in result && result.errors), started);
+          return result;
+        },
         execute: async (args) => {
           this.inFlight += 1;
+          const started = performance.now();
           try {
-            return await execute(args);
+            const result = (await execute(args)) as ExecutionResult;
+            this.countOperation(args, !result.errors, started);
+            return result;
           } finally {
             this.inFlight -= 1;
           }
@@ -232,8 +301,10 @@ export class GiftgraphServer {
           if (auth.authError) return false;
           if (token && auth.viewer && !this.socketsPerToken.admit(token, ctx.extra.socket)) return false;
           if (auth.viewer) closeWhenExpired(ctx.extra.socket, auth.viewer.expiresAt);
+          this.connections.add(ctx);
           return true;
         },
+        onClose: (ctx) => void this.connections.delete(ctx),
         context: (ctx, id) => {
           const context = createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null });
           this.deliveries.set(context, new SocketDelivery(ctx.extra.socket, this.sockets.get(ctx.extra.socket), id));
@@ -242,6 +313,15 @@ export class GiftgraphServer {
       },
       this.wss,
     );
+  }
+
+  /** One operation over WebSocket that ran; its name becomes a label only for an authenticated caller. */
+  private countOperation(args: Parameters<typeof execute>[0], ok: boolean, started: number): void {
+    const { metrics } = this.deps;
+    if (!metrics) return;
+    const operation = getOperationAST(args.document, args.operationName);
+    const trusted = (args.contextValue as GraphQLContext).viewer !== null;
+    metrics.operation('ws', operation?.name?.value ?? args.operationName ?? undefined, operation?.operation ?? 'unknown', trusted, ok, (performance.now() - started) / 1000);
   }
 
   /**
