@@ -47,10 +47,24 @@ interface OperationSlot {
 }
 
 /**
+ * Node's process metrics, once per process however many apps it runs: prom-client's event-loop
+ * monitor and GC observer are never stopped, so one set per app would pile up (tests build many).
+ * A registry of our own all the same, never prom-client's global one.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
  * giftgraph's Prometheus metrics, on a registry of its own (so several apps can live in one
- * process). Lower layers get plain callbacks from here and never see prom-client. Labels carry
- * only bounded values: providers, statuses, codes, route templates and at most
- * MAX_OPERATION_NAMES operation names; never a tenant, an email or an id.
+ * process), served with the process's. Lower layers get plain callbacks from here and never see
+ * prom-client. Labels carry only bounded values: providers, statuses, codes, route templates and
+ * at most MAX_OPERATION_NAMES operation names; never a tenant, an email or an id.
  */
 export class GiftgraphMetrics implements OperationRecorder {
   readonly registry = new Registry();
@@ -131,7 +145,7 @@ export class GiftgraphMetrics implements OperationRecorder {
   private ledgerRead: Promise<OrderStatusCount[]> | undefined;
 
   constructor(private readonly sources: MetricsSources) {
-    collectDefaultMetrics({ register: this.registry });
+    processMetrics();
     const metrics = this;
     new Gauge({
       name: 'giftgraph_ledger_orders',
@@ -197,10 +211,11 @@ export class GiftgraphMetrics implements OperationRecorder {
     this.sockets = counts;
   }
 
-  /** The Prometheus text of every metric, and its content type. */
+  /** The Prometheus text of every metric, the app's then the process's, and its content type. */
   async render(): Promise<{ contentType: string; text: string }> {
     this.ledgerRead = undefined;
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    const [app, node] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return { contentType: this.registry.contentType, text: `${app}\n${node}` };
   }
 
   operation(transport: Transport, name: string | undefined, type: OperationType, trusted: boolean, ok: boolean, seconds: number): void {
