@@ -261,6 +261,9 @@ describe('metrics after real traffic', () => {
       expect(value).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i);
       for (const id of [...ids, ...refs]) expect(value).not.toContain(id);
     }
+    // A provider path with an id in it is counted under its template.
+    const routes = new Set((s.family('giftgraph_provider_requests_total')?.samples ?? []).map((m) => `${m.labels.method} ${m.labels.route}`));
+    expect(routes).toContain('GET /orders/status/:id');
     // And the text as a whole, comments included.
     expect(s.text).not.toContain(EMAIL);
     expect(s.text).not.toContain(TENANT);
