@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { OrderListing } from './orders/listing.js';
+import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js';
 import { OrdersService } from './orders/service.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
@@ -59,6 +60,9 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
     tail.onPublished((events) => void poller.onEvents(events).catch((error) => log.warn({ err: error }, 'poller could not watch new orders')));
     await poller.start();
   }
+  // Background work runs with the poller: UNCONFIRMED orders a provider can look up are settled by themselves.
+  const reconciler = polling ? new UnconfirmedReconciler(store, providers, orders, log, { ...DEFAULT_RECONCILER, clock }) : undefined;
+  reconciler?.start();
   const live = {
     lastSeq: () => store.lastEventSeq(),
     events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
@@ -84,6 +88,7 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
     listen: (port, host) => server.listen(port, host),
     async stop() {
       await server.stop();
+      await reconciler?.stop();
       await poller?.stop();
       await providers.close();
       store.close();
