@@ -1,8 +1,8 @@
-import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_TOKENS } from '../src/server/limits.js';
 import { Harness } from './support/harness.js';
+import { runOverSocket, wsClient, type OperationResult } from './support/ws-client.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,10 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-interface Result {
-  data?: unknown;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
+type Result = OperationResult;
 
 /**
  * About 1.5 KB: forty fragments that each spread the one before twice, ending at a fragment that
@@ -35,19 +32,7 @@ const postAnonymous = async (query: string): Promise<{ status: number; body: Res
   return { status: res.status, body: (await res.json()) as Result };
 };
 
-const wsClient = async (): Promise<Client> =>
-  createClient({ url: `${h.url.replace('http', 'ws')}/ws`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${await h.token()}` }, retryAttempts: 0, lazy: true });
-
-/** The operation's outcome over graphql-ws: its result, or the errors it was refused with. */
-const overSocket = (client: Client, query: string): Promise<Result> =>
-  new Promise((resolve, reject) => {
-    let result: Result = {};
-    client.subscribe({ query }, {
-      next: (value) => (result = value as Result),
-      error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
-      complete: () => resolve(result),
-    });
-  });
+const connect = async () => wsClient(h.url, await h.token());
 
 describe('a document built to make validation exponential', () => {
   it('is refused over HTTP without a token, and the server keeps answering', async () => {
@@ -59,10 +44,10 @@ describe('a document built to make validation exponential', () => {
   });
 
   it('is refused over /ws as an error of that operation, and the socket stays usable', async () => {
-    const client = await wsClient();
-    const refused = await overSocket(client, doublingChain);
+    const client = await connect();
+    const refused = await runOverSocket(client, doublingChain);
     expect(refused.errors!.some((e) => /Unknown fragment "Missing"/.test(e.message))).toBe(true);
-    expect(await overSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
+    expect(await runOverSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
     await client.dispose();
   });
 });
@@ -76,11 +61,11 @@ describe(`a document of more than ${MAX_TOKENS} tokens`, () => {
   });
 
   it('is refused by the parser over /ws, as an error of that operation', async () => {
-    const client = await wsClient();
-    const refused = await overSocket(client, oversized);
+    const client = await connect();
+    const refused = await runOverSocket(client, oversized);
     expect(refused.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
     expect(refused.errors![0]!.message).toMatch(/more that 2000 tokens/);
-    expect(await overSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
+    expect(await runOverSocket(client, '{ providers { name } }')).toMatchObject({ data: { providers: expect.any(Array) } });
     await client.dispose();
   });
 
@@ -103,8 +88,8 @@ describe('absurd nesting', () => {
   });
 
   it('is a plain GRAPHQL_PARSE_FAILED over /ws', async () => {
-    const client = await wsClient();
-    const refused = await overSocket(client, absurd);
+    const client = await connect();
+    const refused = await runOverSocket(client, absurd);
     expect(refused.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
     expect(JSON.stringify(refused)).not.toMatch(/stack|RangeError/);
     await client.dispose();
@@ -125,10 +110,8 @@ describe('a document of more than 10 operations', () => {
   });
 
   it('is refused over /ws', async () => {
-    const client = await wsClient();
-    const refused = await new Promise<Result>((resolve, reject) => {
-      client.subscribe({ query: eleven, operationName: 'Q0' }, { next: () => reject(new Error('ran')), error: (e) => resolve({ errors: e as never }), complete: () => reject(new Error('ran')) });
-    });
+    const client = await connect();
+    const refused = await runOverSocket(client, eleven, undefined, 'Q0');
     expect(refused.errors![0]!.message).toBe('The document defines 11 operations; the limit is 10');
     await client.dispose();
   });

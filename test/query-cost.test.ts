@@ -1,19 +1,13 @@
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { MAX_COST, MAX_ENTITY_REPRESENTATIONS } from '../src/server/cost.js';
 import { Harness } from './support/harness.js';
+import { runOverSocket, wsClient } from './support/ws-client.js';
 
 let h: Harness;
 beforeAll(async () => {
   h = await Harness.start();
 });
 afterAll(() => h.close());
-
-interface Result {
-  data?: unknown;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
 
 /** About 400 bytes, well inside the depth and field limits, and an answer of millions of recipients. */
 const nestedPages = `query Nested {
@@ -24,17 +18,10 @@ const nestedPages = `query Nested {
 /** Every provider request any sandbox has received so far. */
 const providerRequests = () => [h.guusto, h.giftronaut, h.goody, h.andOpen].reduce((n, s) => n + s.http.received.length, 0);
 
-const overSocket = async (query: string, variables?: Record<string, unknown>): Promise<Result> => {
-  const client = createClient({ url: `${h.url.replace('http', 'ws')}/ws`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${await h.token()}` }, retryAttempts: 0, lazy: true });
+const overSocket = async (query: string, variables?: Record<string, unknown>) => {
+  const client = wsClient(h.url, await h.token());
   try {
-    return await new Promise<Result>((resolve, reject) => {
-      let result: Result = {};
-      client.subscribe({ query, variables }, {
-        next: (value) => (result = value as Result),
-        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
-        complete: () => resolve(result),
-      });
-    });
+    return await runOverSocket(client, query, variables);
   } finally {
     await client.dispose();
   }

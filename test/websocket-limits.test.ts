@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_OPERATIONS_PER_SOCKET, MAX_SOCKETS_PER_TOKEN, TOO_MANY_SOCKETS } from '../src/server/socket-limits.js';
 import { Harness } from './support/harness.js';
+import { runOverSocket } from './support/ws-client.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -54,19 +55,14 @@ describe('operations per socket', () => {
   it(`runs ${MAX_OPERATIONS_PER_SOCKET} subscriptions on one socket and refuses the next as an error of that operation`, async () => {
     const { client } = await connect(await h.token());
     const stops = Array.from({ length: MAX_OPERATIONS_PER_SOCKET }, () => client.subscribe({ query: live }, { next: () => undefined, error: () => undefined, complete: () => undefined }));
-    const refused = await new Promise<{ message: string; extensions?: Record<string, unknown> }[]>((resolve, reject) => {
-      client.subscribe({ query: live }, { next: () => reject(new Error('admitted')), error: (e) => resolve(e as never), complete: () => reject(new Error('completed')) });
-    });
+    const refused = (await runOverSocket(client, live)).errors!;
     expect(refused[0]!.message).toBe(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`);
     expect(refused[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET });
 
     // The socket itself stays usable once one ends.
     stops.pop()!();
     await new Promise((r) => setTimeout(r, 50));
-    const providers = await new Promise<unknown>((resolve, reject) => {
-      let result: unknown;
-      client.subscribe({ query: '{ providers { name } }' }, { next: (v) => (result = v), error: reject, complete: () => resolve(result) });
-    });
+    const providers = await runOverSocket(client, '{ providers { name } }');
     expect(providers).toMatchObject({ data: { providers: expect.any(Array) } });
     stops.forEach((stop) => stop());
     await client.dispose();
@@ -78,15 +74,8 @@ describe('input rules over /ws', () => {
     const { client } = await connect(await h.token());
     const counts = h.store.counts();
     const posts = h.guusto.http.received.length;
-    const result = await new Promise<{ errors?: { extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
-      let last = {};
-      client.subscribe(
-        {
-          query: 'mutation ($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }',
-          variables: { input: { provider: 'GUUSTO', idempotencyKey: 'ws-crlf', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'a@example.com', firstName: 'Ada\r\nBcc: x@example.com' }] } },
-        },
-        { next: (v) => (last = v), error: reject, complete: () => resolve(last) },
-      );
+    const result = await runOverSocket(client, 'mutation ($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }', {
+      input: { provider: 'GUUSTO', idempotencyKey: 'ws-crlf', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'a@example.com', firstName: 'Ada\r\nBcc: x@example.com' }] },
     });
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].firstName' });
     expect(h.store.counts()).toEqual(counts);
