@@ -51,7 +51,7 @@ export async function createApp({ store, providers, jwt, log, bus = new InProces
   for (const move of await listing.claimForOwners()) log.warn(move, "a provider account changed owner: its orders placed in the provider's app moved to the new owner");
   let poller: Poller | undefined;
   const metrics = new GiftgraphMetrics({ store, watching: () => poller?.watching ?? 0 });
-  if (providers.observeCalls(metrics.providerCall) === 0 && providers.all().length > 0) log.warn('no provider HTTP client was found to observe: provider calls go uncounted');
+  providers.observeCalls(metrics.providerCall);
   const tail = new EventTail(store, bus, log);
   tail.onPublished(metrics.published);
   await tail.start();

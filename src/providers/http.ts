@@ -60,6 +60,8 @@ export interface ProviderHttpOptions {
    * once.
    */
   onUnauthorized?: (rejectedHeaders: Record<string, string>) => Promise<boolean>;
+  /** Where each attempt is reported (metrics); the registry's hub, shared by every client of its adapters. */
+  observers?: CallObservers;
 }
 
 export interface ProviderRequest {
@@ -86,8 +88,58 @@ export interface ProviderResponse {
   body: unknown;
 }
 
-export interface CallObserver {
-  (call: { provider: Provider; method: string; path: string; status: number | 'error'; ms: number; attempt: number }): void;
+/** One attempt of a provider call, as observers hear of it: its route template, never its ids, query, body or headers. */
+export interface ProviderCall {
+  provider: Provider;
+  method: string;
+  /** `/orders/:id/cancel`, as `routeTemplate` makes it. */
+  route: string;
+  status: number | 'error';
+  ms: number;
+  attempt: number;
+}
+
+export type CallObserver = (call: ProviderCall) => void;
+
+/**
+ * The one place a registry's provider calls are reported to: buildRegistry makes it, every adapter
+ * hands it to the HTTP clients it builds, and whoever observes (metrics) sets its target once, so
+ * clients built before the observer exists are observed all the same.
+ */
+export class CallObservers {
+  private target: CallObserver | undefined;
+
+  /** Replaces the observer before. */
+  observe(observer: CallObserver | undefined): void {
+    this.target = observer;
+  }
+
+  get observing(): boolean {
+    return this.target !== undefined;
+  }
+
+  notify(call: ProviderCall): void {
+    this.target?.(call);
+  }
+}
+
+/** A path segment kept in a route template: a lowercase word (`order_batches`, `branded-cards`, `v1`, `oauth2`). Anything else is an id. */
+const ROUTE_WORD = /^[a-z][a-z_-]{0,31}\d?$/;
+
+/**
+ * A provider path as a route template: `/orders/3f2c…/cancel` → `/orders/:id/cancel`. Every segment
+ * that is not a lowercase word (numbers, uuids, tokens, codes) becomes `:id`; the query is dropped.
+ * Metrics label with it, so no label carries an id.
+ */
+export function routeTemplate(path: string): string {
+  const end = path.search(/[?#]/);
+  const segments = (end === -1 ? path : path.slice(0, end)).split('/');
+  let template = '';
+  for (const segment of segments) {
+    if (segment === '') continue;
+    template += ROUTE_WORD.test(segment) ? `/${segment}` : '/:id';
+  }
+  return template || '/';
 }
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 5_000 };
@@ -105,7 +157,6 @@ export class ProviderHttpClient {
   private readonly retry: RetryPolicy;
   private readonly origin: string;
   private readonly basePath: string;
-  observer: CallObserver | undefined;
 
   constructor(private readonly options: ProviderHttpOptions) {
     const url = new URL(options.baseUrl);
@@ -164,6 +215,8 @@ export class ProviderHttpClient {
 
   private async once(req: ProviderRequest, attempt: number, auth: Record<string, string>): Promise<ProviderResponse> {
     const started = performance.now();
+    const observers = this.options.observers;
+    const route = observers?.observing ? routeTemplate(req.path) : '';
     const search = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) search.set(k, String(v));
     const qs = search.size > 0 ? `?${search}` : '';
@@ -191,7 +244,7 @@ export class ProviderHttpClient {
       }
       return { status: res.statusCode, headers: res.headers, body };
     } finally {
-      this.observer?.({ provider: this.options.provider, method: req.method, path: req.path, status, ms: performance.now() - started, attempt });
+      observers?.notify({ provider: this.options.provider, method: req.method, route, status, ms: performance.now() - started, attempt });
     }
   }
 

@@ -8,6 +8,7 @@ import { GuustoAdapter } from './guusto/adapter.js';
 import type { GuustoConnection } from './guusto/config.js';
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
+import { CallObservers } from './http.js';
 import { DEFAULT_TENANT, ProviderRegistry, type ProviderMode } from './registry.js';
 
 /** How to reach each provider, real or sandbox. A provider without a connection is not served. */
@@ -26,11 +27,15 @@ export interface AccountOwners {
 
 /** `log`: where adapters report what they left out of a provider's answer (the app's logger). */
 export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number, owners: AccountOwners = {}, log?: Logger): ProviderRegistry {
-  const registry = new ProviderRegistry();
+  // Every adapter's HTTP clients report to this one hub; `registry.observeCalls` decides where it goes.
+  const calls = new CallObservers();
+  const registry = new ProviderRegistry(calls);
   const owner = (provider: Provider) => owners.accounts?.[provider] ?? owners.defaultTenant ?? DEFAULT_TENANT;
-  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs), mode, owner('GUUSTO'));
-  if (connections.giftronaut) registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs, log?.child({ provider: 'GIFTRONAUT' })), mode, owner('GIFTRONAUT'));
-  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs), mode, owner('GOODY'));
-  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs), mode, owner('ANDOPEN'));
+  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs, calls), mode, owner('GUUSTO'));
+  if (connections.giftronaut) {
+    registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs, log?.child({ provider: 'GIFTRONAUT' }), calls), mode, owner('GIFTRONAUT'));
+  }
+  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs, Date.now, calls), mode, owner('GOODY'));
+  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs, calls), mode, owner('ANDOPEN'));
   return registry;
 }

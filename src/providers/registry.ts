@@ -1,6 +1,6 @@
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter } from './adapter.js';
-import { ProviderHttpClient, type CallObserver } from './http.js';
+import { CallObservers, type CallObserver } from './http.js';
 
 /** The tenant of work no tenant placed, unless configured otherwise (GIFTGRAPH_DEFAULT_TENANT). */
 export const DEFAULT_TENANT = 'default';
@@ -18,6 +18,12 @@ export interface RegisteredProvider {
 export class ProviderRegistry {
   private readonly entries = new Map<Provider, RegisteredProvider>();
 
+  /**
+   * `calls`: the hub every HTTP client of these adapters reports to (buildRegistry hands the same
+   * one to each adapter it builds); a registry of adapters built without it has no calls to observe.
+   */
+  constructor(private readonly calls = new CallObservers()) {}
+
   register(adapter: ProviderAdapter, mode: ProviderMode, accountTenant = DEFAULT_TENANT): this {
     this.entries.set(adapter.provider, { adapter, mode, accountTenant });
     return this;
@@ -31,37 +37,12 @@ export class ProviderRegistry {
     return [...this.entries.values()];
   }
 
-  /**
-   * Gives every provider HTTP client the adapters hold (their API's, and any for credentials) to
-   * `observer`, replacing the one before. Adapters build their clients privately, so they are found
-   * by type, a few levels deep, and no adapter needs to know it is observed. Returns how many were found.
-   */
-  observeCalls(observer: CallObserver): number {
-    let found = 0;
-    for (const entry of this.entries.values()) {
-      for (const client of httpClientsIn(entry.adapter)) {
-        client.observer = observer;
-        found += 1;
-      }
-    }
-    return found;
+  /** Every provider call of the adapters built with this registry's hub goes to `observer`, replacing the one before. */
+  observeCalls(observer: CallObserver): void {
+    this.calls.observe(observer);
   }
 
   async close(): Promise<void> {
     await Promise.all(this.all().map((p) => p.adapter.close()));
   }
-}
-
-/** Clients reachable through the own fields of `root`'s objects, not through arrays or collections (catalogs, caches). */
-function httpClientsIn(root: object, depth = 4, seen = new Set<object>()): ProviderHttpClient[] {
-  if (seen.has(root)) return [];
-  seen.add(root);
-  if (root instanceof ProviderHttpClient) return [root];
-  if (depth === 0) return [];
-  const found: ProviderHttpClient[] = [];
-  for (const value of Object.values(root)) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map || value instanceof Set || value instanceof Promise) continue;
-    found.push(...httpClientsIn(value as object, depth - 1, seen));
-  }
-  return found;
 }

@@ -17,19 +17,17 @@ const MAX_CODES = 50;
 
 const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
-/** A path segment kept in a route template: a lowercase word (`order_batches`, `branded-cards`, `v1`, `oauth2`). Anything else is an id. */
-const ROUTE_WORD = /^[a-z][a-z_-]{0,31}\d?$/;
 
 const KNOWN_PROVIDERS: ReadonlySet<string> = new Set(PROVIDERS);
 const KNOWN_STATUSES: ReadonlySet<string> = new Set(GIFT_STATUSES);
 
 const OPERATION_TYPES: readonly OperationType[] = ['query', 'mutation', 'subscription', 'unknown'];
 
-/** A provider call as the shared HTTP client reports it (`CallObserver`). */
+/** A provider call as the shared HTTP client reports it (`CallObserver`), with its route template. */
 export interface ProviderCall {
   provider: Provider;
   method: string;
-  path: string;
+  route: string;
   status: number | 'error';
   ms: number;
 }
@@ -240,9 +238,9 @@ export class GiftgraphMetrics implements OperationRecorder {
     this.graphqlErrors.inc({ transport, code: this.codeLabel(code) });
   }
 
-  /** For each adapter's HTTP client (`ProviderHttpClient.observer`). */
+  /** For the registry's provider calls (`ProviderRegistry.observeCalls`). */
   readonly providerCall = (call: ProviderCall): void => {
-    const labels = { provider: call.provider, method: call.method, route: this.routeLabel(call.provider, call.method, call.path), outcome: callOutcome(call.status) };
+    const labels = { provider: call.provider, method: call.method, route: this.routeLabel(call.provider, call.method, call.route), outcome: callOutcome(call.status) };
     this.providerRequests.inc(labels);
     this.providerSeconds.observe(labels, call.ms / 1000);
   };
@@ -297,8 +295,7 @@ export class GiftgraphMetrics implements OperationRecorder {
     return code;
   }
 
-  private routeLabel(provider: string, method: string, path: string): string {
-    const route = routeTemplate(path);
+  private routeLabel(provider: string, method: string, route: string): string {
     const key = `${provider} ${method} ${route}`;
     if (this.routes.has(key)) return route;
     if (this.routes.size >= MAX_ROUTES) return 'other';
@@ -327,21 +324,6 @@ function callOutcome(status: number | 'error'): string {
   if (status === 429) return 'rate_limited';
   if (status >= 400) return 'refused';
   return 'accepted';
-}
-
-/**
- * A provider path as a route template: `/orders/3f2c…/cancel` → `/orders/:id/cancel`. Every segment
- * that is not a lowercase word (numbers, uuids, tokens, codes) becomes `:id`; the query is dropped.
- */
-export function routeTemplate(path: string): string {
-  const end = path.search(/[?#]/);
-  const segments = (end === -1 ? path : path.slice(0, end)).split('/');
-  let template = '';
-  for (const segment of segments) {
-    if (segment === '') continue;
-    template += ROUTE_WORD.test(segment) ? `/${segment}` : '/:id';
-  }
-  return template || '/';
 }
 
 /**

@@ -5,7 +5,7 @@ import type { OrderRecord, RecipientRecord, Submission } from '../../store/recor
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
 import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
-import { ProviderCallError } from '../http.js';
+import { ProviderCallError, type CallObservers } from '../http.js';
 import { AndOpenApi, CAMPAIGN_PAGE, type Campaign, type GiftRequest } from './api.js';
 import { isJsonApi, type AndOpenConnection } from './config.js';
 import { andOpenWebhooks } from './webhook.js';
@@ -63,8 +63,9 @@ export class AndOpenAdapter implements ProviderAdapter {
     return [...new Map(entries.map((e) => [e.localId, e])).values()];
   });
 
-  constructor(connection: AndOpenConnection, timeoutMs: number) {
-    this.api = new AndOpenApi(connection, timeoutMs);
+  /** `observers`: where the API client reports its calls (the registry's hub). */
+  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers) {
+    this.api = new AndOpenApi(connection, timeoutMs, observers);
     const campaigns = chainedList(
       async (cursor) => {
         const page = await this.api.campaignsPage(cursor ?? undefined);

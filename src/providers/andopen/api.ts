@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderCallError, ProviderHttpClient, type ProviderProblem } from '../http.js';
+import { ProviderCallError, ProviderHttpClient, type CallObservers, type ProviderProblem } from '../http.js';
 import { parseResponse } from '../parse.js';
 import { isJsonApi, type AndOpenConnection, type AndOpenVersion } from './config.js';
 
@@ -60,11 +60,12 @@ export class AndOpenApi {
   readonly version: AndOpenVersion;
   private readonly origin: string;
 
-  constructor(connection: AndOpenConnection, timeoutMs: number) {
+  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers) {
     this.version = connection.version;
     this.origin = new URL(connection.baseUrl).origin;
     this.http = new ProviderHttpClient({
       provider: 'ANDOPEN',
+      observers,
       baseUrl: connection.baseUrl,
       timeoutMs,
       headers: () => ({

@@ -8,7 +8,7 @@ import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
-import { ProviderCallError } from '../http.js';
+import { ProviderCallError, type CallObservers } from '../http.js';
 import { GiftronautApi, IDEMPOTENCY_WINDOW_MS, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
 import type { GiftronautConnection } from './config.js';
 import { orderSnapshot, type KnownOrder } from './map.js';
@@ -74,10 +74,11 @@ export class GiftronautAdapter implements ProviderAdapter {
     };
   }, MAX_PAGE_SIZE, (o) => o.providerRef);
 
-  constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog) {
+  /** `observers`: where the API and token clients report their calls (the registry's hub). */
+  constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog, observers?: CallObservers) {
     // The app passes its own logger; an adapter built alone (a script, a test) reports nothing.
     this.log = log ?? { warn: () => undefined };
-    this.api = new GiftronautApi(connection, timeoutMs);
+    this.api = new GiftronautApi(connection, timeoutMs, observers);
     this.webhooks = connection.webhookSecret ? giftronautWebhooks(connection.webhookSecret) : undefined;
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isKnownCurrency } from '../../core/money.js';
-import { ProviderCallError, ProviderHttpClient } from '../http.js';
+import { ProviderCallError, ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GiftronautConnection } from './config.js';
 import { GiftronautTokens } from './oauth.js';
@@ -152,10 +152,11 @@ export class GiftronautApi {
   readonly http: ProviderHttpClient;
   readonly tokens: GiftronautTokens;
 
-  constructor(connection: GiftronautConnection, timeoutMs: number) {
-    this.tokens = new GiftronautTokens(connection, timeoutMs);
+  constructor(connection: GiftronautConnection, timeoutMs: number, observers?: CallObservers) {
+    this.tokens = new GiftronautTokens(connection, timeoutMs, Date.now, observers);
     this.http = new ProviderHttpClient({
       provider: 'GIFTRONAUT',
+      observers,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/api/v1`,
       timeoutMs,
       headers: () => this.tokens.authorization(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderCallError, ProviderHttpClient } from '../http.js';
+import { ProviderCallError, ProviderHttpClient, type CallObservers } from '../http.js';
 import type { GiftronautConnection } from './config.js';
 
 const tokenResponse = z.object({
@@ -26,9 +26,11 @@ export class GiftronautTokens {
     private readonly connection: GiftronautConnection,
     timeoutMs: number,
     private readonly now: () => number = Date.now,
+    observers?: CallObservers,
   ) {
     this.http = new ProviderHttpClient({
       provider: 'GIFTRONAUT',
+      observers,
       baseUrl: connection.baseUrl,
       timeoutMs,
       headers: () => ({}),

@@ -6,7 +6,7 @@ import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
-import { ProviderCallError } from '../http.js';
+import { ProviderCallError, type CallObservers } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
 import type { GoodyConnection } from './config.js';
 import { batchSnapshot, CANCELABLE, type BatchRecipient, type BatchSnapshotOptions } from './map.js';
@@ -97,12 +97,14 @@ export class GoodyAdapter implements ProviderAdapter {
     async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])),
   );
 
+  /** `observers`: where the API client reports its calls (the registry's hub). */
   constructor(
     connection: GoodyConnection,
     timeoutMs: number,
     private readonly now: () => number = Date.now,
+    observers?: CallObservers,
   ) {
-    this.api = new GoodyApi(connection, timeoutMs);
+    this.api = new GoodyApi(connection, timeoutMs, observers);
     this.webhooks = connection.webhookSecret ? goodyWebhooks(connection.webhookSecret) : undefined;
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderHttpClient } from '../http.js';
+import { ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GoodyConnection } from './config.js';
 
@@ -73,9 +73,10 @@ export const MAX_PER_PAGE = 100;
 export class GoodyApi {
   readonly http: ProviderHttpClient;
 
-  constructor(connection: GoodyConnection, timeoutMs: number) {
+  constructor(connection: GoodyConnection, timeoutMs: number, observers?: CallObservers) {
     this.http = new ProviderHttpClient({
       provider: 'GOODY',
+      observers,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/v1`,
       timeoutMs,
       headers: () => ({ authorization: `Bearer ${connection.apiKey}` }),

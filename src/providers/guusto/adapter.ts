@@ -2,7 +2,7 @@ import type { InputErrors } from '../../core/errors.js';
 import { currencyExponent, minorFromDecimal, type Money } from '../../core/money.js';
 import type { OrderRecord, RecipientRecord } from '../../store/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
-import { ProviderCallError } from '../http.js';
+import { ProviderCallError, type CallObservers } from '../http.js';
 import { GuustoApi, type GuustoCreateBody } from './api.js';
 import { allCertificates } from './certificates.js';
 import type { GuustoConnection } from './config.js';
@@ -38,8 +38,9 @@ export class GuustoAdapter implements ProviderAdapter {
   readonly maxRecipients = MAX_RECIPIENTS;
   readonly api: GuustoApi;
 
-  constructor(connection: GuustoConnection, timeoutMs: number) {
-    this.api = new GuustoApi(connection, timeoutMs);
+  /** `observers`: where the API client reports its calls (the registry's hub). */
+  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers) {
+    this.api = new GuustoApi(connection, timeoutMs, observers);
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {

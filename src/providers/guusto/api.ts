@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderHttpClient } from '../http.js';
+import { ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GuustoConnection } from './config.js';
 
@@ -62,9 +62,10 @@ export interface GuustoCreateBody {
 export class GuustoApi {
   readonly http: ProviderHttpClient;
 
-  constructor(connection: GuustoConnection, timeoutMs: number) {
+  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers) {
     this.http = new ProviderHttpClient({
       provider: 'GUUSTO',
+      observers,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/api/v1`,
       timeoutMs,
       headers: () => ({ authorization: `Bearer ${connection.token}`, 'x-workspace-id': connection.workspaceId }),
