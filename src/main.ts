@@ -6,6 +6,7 @@ import { buildRegistry } from './providers/index.js';
 import { startSandboxes, type RunningSandboxes } from './sandboxes/index.js';
 import { loadOrCreateDevSecret, signToken } from './server/auth.js';
 import { createLogger } from './server/logger.js';
+import { startTracing } from './server/tracing.js';
 import { DEFAULT_POLLING } from './status/poller.js';
 import { SqliteStore } from './store/sqlite.js';
 
@@ -20,7 +21,10 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // First, so everything after runs with the tracer the OTEL_* variables ask for (the no-op one unless they do).
+  const tracing = await startTracing();
   const log = createLogger(config.logLevel);
+  if (tracing) log.info('tracing: spans are exported as the OTEL_* variables say');
   const store = SqliteStore.open(config.dbPath);
 
   const owners = { defaultTenant: config.defaultTenant, accounts: config.accountTenants };
@@ -63,6 +67,8 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await app.stop();
     await sandboxes?.close();
+    // What is still buffered is exported before the process ends.
+    await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, 'could not export the last spans'));
     log.info('stopped');
     process.exit(0);
   };

@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener, type HTTPGraphQLRequest } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
+import type { Span } from '@opentelemetry/api';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -10,6 +11,7 @@ import { readBody, refuse } from './connections.js';
 import { costLimitPlugin } from './cost.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
 import { partialResultsPlugin } from './partial-results.js';
+import { callerContext, OPERATION_SPAN, operationFailed, operationTracingPlugin, startOperationSpan, withSpan, type TracedRequest } from './tracing.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -50,7 +52,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     parseOptions: { maxTokens: MAX_TOKENS },
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>(), ...plugins],
+    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>(), operationTracingPlugin<C>(), ...plugins],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {
@@ -81,7 +83,7 @@ export interface OperationRecorder {
 /** When serveGraphQL took the request, on the request object Apollo hands to plugins as `request.http`. */
 const STARTED = Symbol('started');
 
-type TimedRequest = HTTPGraphQLRequest & { [STARTED]?: number };
+type TimedRequest = TracedRequest & { [STARTED]?: number };
 
 const DONE = Promise.resolve();
 
@@ -124,7 +126,11 @@ class BadRequest extends Error {
   }
 }
 
-/** Serves one HTTP request with Apollo Server: the whole of the Node integration, no framework. */
+/**
+ * Serves one HTTP request with Apollo Server: the whole of the Node integration, no framework. The
+ * request is one operation span, continuing the caller's trace (`traceparent`), and everything it
+ * does runs under it.
+ */
 export async function serveGraphQL<C extends BaseContext>(
   apollo: ApolloServer<C>,
   req: http.IncomingMessage,
@@ -132,6 +138,29 @@ export async function serveGraphQL<C extends BaseContext>(
   url: URL,
   context: () => Promise<C>,
   recorder?: OperationRecorder,
+): Promise<void> {
+  const parent = callerContext(req.headers);
+  const span = startOperationSpan(parent);
+  try {
+    await withSpan(parent, span, () => serve(apollo, req, res, url, context, recorder, span));
+  } catch (error) {
+    // The server answers it as an internal error; the span says so, and no more.
+    operationFailed(span, [{ extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    throw error;
+  } finally {
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.end();
+  }
+}
+
+async function serve<C extends BaseContext>(
+  apollo: ApolloServer<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  context: () => Promise<C>,
+  recorder: OperationRecorder | undefined,
+  span: Span,
 ): Promise<void> {
   const started = performance.now();
   let body: unknown;
@@ -141,6 +170,7 @@ export async function serveGraphQL<C extends BaseContext>(
     if (!(error instanceof BadRequest)) throw error;
     recorder?.refused('http', 'BAD_REQUEST');
     const body = { errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] };
+    operationFailed(span, body.errors);
     if (error.options.unread) return refuse(res, error.status, body);
     res.writeHead(error.status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -150,7 +180,7 @@ export async function serveGraphQL<C extends BaseContext>(
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const httpGraphQLRequest: TimedRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body, [STARTED]: started };
+  const httpGraphQLRequest: TimedRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body, [STARTED]: started, [OPERATION_SPAN]: span };
   const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context });
   for (const [name, value] of result.headers) res.setHeader(name, value);
   res.statusCode = result.status ?? 200;

@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
-import { execute, getOperationAST, GraphQLError, specifiedRules, subscribe, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { ROOT_CONTEXT, type Context as TraceContext, type Span } from '@opentelemetry/api';
+import { execute, getOperationAST, GraphQLError, specifiedRules, subscribe, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Context as SocketContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
@@ -24,6 +25,7 @@ import { queryLimits } from './limits.js';
 import { SocketDelivery } from './socket-delivery.js';
 import { MAX_OPERATIONS_PER_SOCKET, SocketsPerToken } from './socket-limits.js';
 import { groupKey, SubscriptionGroups } from './subscription-groups.js';
+import { callerContext, nameOperation, operationFailed, startOperationSpan, withSpan } from './tracing.js';
 
 export interface ServerDeps {
   schema: GraphQLSchema;
@@ -67,6 +69,8 @@ export class GiftgraphServer {
   /** Each upgraded socket under its WebSocket, and each operation's delivery under its context. */
   private readonly sockets = new WeakMap<WebSocket, Duplex>();
   private readonly deliveries = new WeakMap<GraphQLContext, SocketDelivery>();
+  /** The trace each WebSocket operation continues: its connection's upgrade request's `traceparent`, if any. */
+  private readonly traceParents = new WeakMap<GraphQLContext, TraceContext>();
   private readonly socketsPerToken = new SocketsPerToken();
   /** Every admitted graphql-ws connection, for counting running subscriptions at scrape time. */
   private readonly connections = new Set<SocketContext>();
@@ -248,7 +252,7 @@ export class GiftgraphServer {
       metrics?.operation('ws', name ?? undefined, 'unknown', false, false, (performance.now() - started) / 1000);
       return errors;
     };
-    return useServer<Record<string, unknown> | undefined, { auth: AuthContext }>(
+    return useServer<Record<string, unknown> | undefined, { auth: AuthContext; trace: TraceContext }>(
       {
         schema,
         // Apollo Server's parser limit, validation rules, error formatting and request tracking do not
@@ -275,21 +279,34 @@ export class GiftgraphServer {
           return formatted;
         },
         onNext: (_ctx, _id, _payload, _args, result) => this.maskErrors(result, 'ws'),
+        // A subscription's span covers its start; each event it delivers has a span of its own (eventsAfter).
         subscribe: async (args) => {
           const started = performance.now();
-          const result = await this.subscribe(args);
-          // Started is ok; refused (unauthorized, a bad argument) is an error, its codes counted as it is sent (onNext).
-          this.countOperation(args, !('errors' in result && result.errors), started);
-          return result;
+          const operation = getOperationAST(args.document, args.operationName);
+          const [parent, span] = this.operationSpan(args, operation);
+          try {
+            const result = await withSpan(parent, span, () => this.subscribe(args));
+            const errors = 'errors' in result ? result.errors : undefined;
+            operationFailed(span, errors);
+            // Started is ok; refused (unauthorized, a bad argument) is an error, its codes counted as it is sent (onNext).
+            this.countOperation(args, operation, !errors, started);
+            return result;
+          } finally {
+            span.end();
+          }
         },
         execute: async (args) => {
           this.inFlight += 1;
           const started = performance.now();
+          const operation = getOperationAST(args.document, args.operationName);
+          const [parent, span] = this.operationSpan(args, operation);
           try {
-            const result = (await execute(args)) as ExecutionResult;
-            this.countOperation(args, !result.errors, started);
+            const result = (await withSpan(parent, span, () => execute(args))) as ExecutionResult;
+            operationFailed(span, result.errors);
+            this.countOperation(args, operation, !result.errors, started);
             return result;
           } finally {
+            span.end();
             this.inFlight -= 1;
           }
         },
@@ -297,6 +314,7 @@ export class GiftgraphServer {
           const token = tokenFromConnectionParams(ctx.connectionParams);
           const auth = await this.authenticate(token);
           ctx.extra.auth = auth;
+          ctx.extra.trace = callerContext(ctx.extra.request.headers);
           // Only a token that was sent and failed is refused here; a missing one fails per operation.
           if (auth.authError) return false;
           if (token && auth.viewer && !this.socketsPerToken.admit(token, ctx.extra.socket)) return false;
@@ -308,6 +326,7 @@ export class GiftgraphServer {
         context: (ctx, id) => {
           const context = createContext(this.deps.services, ctx.extra.auth ?? { viewer: null, authError: null });
           this.deliveries.set(context, new SocketDelivery(ctx.extra.socket, this.sockets.get(ctx.extra.socket), id));
+          this.traceParents.set(context, ctx.extra.trace ?? ROOT_CONTEXT);
           return context;
         },
       },
@@ -315,11 +334,18 @@ export class GiftgraphServer {
     );
   }
 
+  /** The span of one WebSocket operation, named after it, and the trace it continues. */
+  private operationSpan(args: Parameters<typeof execute>[0], operation: OperationDefinitionNode | null | undefined): [TraceContext, Span] {
+    const parent = this.traceParents.get(args.contextValue as GraphQLContext) ?? ROOT_CONTEXT;
+    const span = startOperationSpan(parent);
+    nameOperation(span, operation);
+    return [parent, span];
+  }
+
   /** One operation over WebSocket that ran; its name becomes a label only for an authenticated caller. */
-  private countOperation(args: Parameters<typeof execute>[0], ok: boolean, started: number): void {
+  private countOperation(args: Parameters<typeof execute>[0], operation: OperationDefinitionNode | null | undefined, ok: boolean, started: number): void {
     const { metrics } = this.deps;
     if (!metrics) return;
-    const operation = getOperationAST(args.document, args.operationName);
     const trusted = (args.contextValue as GraphQLContext).viewer !== null;
     metrics.operation('ws', operation?.name?.value ?? args.operationName ?? undefined, operation?.operation ?? 'unknown', trusted, ok, (performance.now() - started) / 1000);
   }
