@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Provider } from '../core/model.js';
 import { redact } from '../core/redact.js';
@@ -129,7 +130,7 @@ const ROUTE_WORD = /^[a-z][a-z_-]{0,31}\d?$/;
 /**
  * A provider path as a route template: `/orders/3f2c…/cancel` → `/orders/:id/cancel`. Every segment
  * that is not a lowercase word (numbers, uuids, tokens, codes) becomes `:id`; the query is dropped.
- * Metrics label with it, so no label carries an id.
+ * Metrics label with it and spans are named by it, so neither carries an id.
  */
 export function routeTemplate(path: string): string {
   const end = path.search(/[?#]/);
@@ -141,6 +142,8 @@ export function routeTemplate(path: string): string {
   }
   return template || '/';
 }
+
+const tracer = trace.getTracer('giftgraph');
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 5_000 };
 /** A Retry-After beyond this is not waited out inside a request: the caller gets the error and the hint. */
@@ -157,10 +160,14 @@ export class ProviderHttpClient {
   private readonly retry: RetryPolicy;
   private readonly origin: string;
   private readonly basePath: string;
+  private readonly host: string;
+  private readonly port: number;
 
   constructor(private readonly options: ProviderHttpOptions) {
     const url = new URL(options.baseUrl);
     this.origin = url.origin;
+    this.host = url.hostname;
+    this.port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     this.basePath = url.pathname.replace(/\/$/, '');
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.agent = new Agent({
@@ -216,7 +223,10 @@ export class ProviderHttpClient {
   private async once(req: ProviderRequest, attempt: number, auth: Record<string, string>): Promise<ProviderResponse> {
     const started = performance.now();
     const observers = this.options.observers;
-    const route = observers?.observing ? routeTemplate(req.path) : '';
+    // A child of whatever is active (an operation, a webhook, a poll); without a tracer it records nothing.
+    const span = tracer.startSpan(req.method, { kind: SpanKind.CLIENT });
+    const route = span.isRecording() || observers?.observing ? routeTemplate(req.path) : '';
+    if (span.isRecording()) this.describe(span, req.method, route, attempt);
     const search = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) search.set(k, String(v));
     const qs = search.size > 0 ? `?${search}` : '';
@@ -243,9 +253,31 @@ export class ProviderHttpClient {
         throw new ProviderCallError(this.options.provider, 'unknown', `${this.options.provider} answered ${res.statusCode} with a body that is not JSON`, res.statusCode);
       }
       return { status: res.statusCode, headers: res.headers, body };
+    } catch (error) {
+      if (span.isRecording()) {
+        // The kind of failure only: a provider's message may quote what we sent.
+        span.setAttribute('error.type', typeof status === 'number' && status >= 400 ? String(status) : failureType(error));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      throw error;
     } finally {
+      if (status !== 'error') span.setAttribute('http.response.status_code', status);
+      span.end();
       observers?.notify({ provider: this.options.provider, method: req.method, route, status, ms: performance.now() - started, attempt });
     }
+  }
+
+  /** What a span says of a call: never its query string, body, headers or the ids in its path. */
+  private describe(span: Span, method: string, route: string, attempt: number): void {
+    span.updateName(`${method} ${route}`);
+    span.setAttributes({
+      'http.request.method': method,
+      'url.template': route,
+      'server.address': this.host,
+      'server.port': this.port,
+      'giftgraph.provider': this.options.provider,
+    });
+    if (attempt > 1) span.setAttribute('http.request.resend_count', attempt - 1);
   }
 
   private httpError(status: number, body: unknown, headers: Record<string, string | string[] | undefined>): ProviderCallError {
@@ -288,6 +320,14 @@ function afterAmbiguity(failure: ProviderCallError): ProviderCallError {
   error.problems = failure.problems;
   error.afterAmbiguousAttempt = true;
   return error;
+}
+
+/** error.type of a call with no HTTP error status: a timeout, an unreadable answer, a reset or refused connection by its code. */
+function failureType(error: unknown): string {
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) return 'timeout';
+  if (error instanceof ProviderCallError) return 'invalid_response';
+  const code = (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : '_OTHER';
 }
 
 function parseBody(text: string): unknown {
