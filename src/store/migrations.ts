@@ -119,4 +119,13 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE status_events ADD COLUMN actor TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'the trace that caused an event',
+    sql: `
+      -- The W3C traceparent of the span that appended the event (a webhook's, a poll's, a mutation's),
+      -- so its delivery to subscribers can link back to it. NULL when tracing was off.
+      ALTER TABLE status_events ADD COLUMN trace_parent TEXT;
+    `,
+  },
 ];

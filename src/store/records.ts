@@ -85,6 +85,8 @@ export interface StatusEventRecord {
   source: StatusSource;
   /** Who recorded it, for an OPERATOR change (the token's subject); null otherwise. */
   actor?: string | null;
+  /** The W3C traceparent of the change that appended it, where it was traced; null otherwise. */
+  traceParent?: string | null;
 }
 
 /** What a person found at the provider, for an outcome giftgraph could not know. */

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isSpanContextValid, SpanKind, SpanStatusCode, trace, type Span, type SpanOptions } from '@opentelemetry/api';
 import Database from 'better-sqlite3';
 import { summarizeStatus, type GiftStatus, type Provider, type StatusSource } from '../core/model.js';
+import { formatTraceParent } from '../core/trace-parent.js';
 import { planObservation, isEmptyPlan } from '../status/plan.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from './records.js';
@@ -57,6 +59,7 @@ interface EventRow {
   occurred_at: string;
   source: string;
   actor: string | null;
+  trace_parent: string | null;
 }
 
 const toOrder = (r: OrderRow): OrderRecord => ({
@@ -115,9 +118,39 @@ const toEvent = (r: EventRow): StatusEventRecord => ({
   occurredAt: r.occurred_at,
   source: r.source as StatusSource,
   actor: r.actor,
+  traceParent: r.trace_parent,
 });
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(',');
+
+const tracer = trace.getTracer('giftgraph');
+const LEDGER_SPAN: SpanOptions = { kind: SpanKind.INTERNAL, attributes: { 'db.system.name': 'sqlite' } };
+
+/** The active span as a W3C traceparent: what a status event keeps of the change that appended it. */
+function activeTraceParent(): string | null {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? formatTraceParent(span) : null;
+}
+
+/**
+ * One ledger transaction as a span (`ledger ingest`), active while it runs so the events it appends
+ * carry its trace. The transactions are synchronous: the span is exactly the transaction.
+ */
+function ledgerWrite<T>(operation: string, run: (span: Span) => T): T {
+  return tracer.startActiveSpan(`ledger ${operation}`, LEDGER_SPAN, (span) => {
+    try {
+      if (span.isRecording()) span.setAttribute('giftgraph.ledger.operation', operation);
+      return run(span);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      span.setAttribute('error.type', typeof code === 'string' ? code : 'error');
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
 
 /** The default store: one SQLite file, WAL with synchronous=FULL so a committed ledger row survives a power cut. */
 export class SqliteStore implements Store {
@@ -182,6 +215,10 @@ export class SqliteStore implements Store {
   }
 
   async reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult> {
+    return ledgerWrite('reserveOrder', () => this.reserve(order, recipients));
+  }
+
+  private reserve(order: OrderRecord, recipients: RecipientRecord[]): ReserveResult {
     return this.db.transaction((): ReserveResult => {
       const existing = this
         .sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?')
@@ -224,7 +261,10 @@ export class SqliteStore implements Store {
   }
 
   async reassignAdopted(provider: Provider, tenant: string): Promise<number> {
-    return this.sql("UPDATE orders SET tenant = ? WHERE provider = ? AND origin = 'PROVIDER' AND tenant <> ?").run(tenant, provider, tenant).changes;
+    return ledgerWrite(
+      'reassignAdopted',
+      () => this.sql("UPDATE orders SET tenant = ? WHERE provider = ? AND origin = 'PROVIDER' AND tenant <> ?").run(tenant, provider, tenant).changes,
+    );
   }
 
   async adoptOrders(
@@ -232,6 +272,14 @@ export class SqliteStore implements Store {
     orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
     refs: readonly string[],
   ): Promise<Map<string, OrderRecord>> {
+    return ledgerWrite('adoptOrders', () => this.adopt(provider, orders, refs));
+  }
+
+  private adopt(
+    provider: Provider,
+    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
+    refs: readonly string[],
+  ): Map<string, OrderRecord> {
     return this.db.transaction(() => {
       // Never an order giftgraph sent, even one whose acceptance was recorded a moment ago; and the
       // owner follows configuration, so a changed owner takes over what was recorded before.
@@ -258,7 +306,7 @@ export class SqliteStore implements Store {
   }
 
   async addRecipients(recipients: readonly RecipientRecord[]): Promise<void> {
-    this.db.transaction(() => this.insertRecipients(recipients, { keepExisting: true })).immediate();
+    ledgerWrite('addRecipients', () => this.db.transaction(() => this.insertRecipients(recipients, { keepExisting: true })).immediate());
   }
 
   private insertRecipients(recipients: readonly RecipientRecord[], { keepExisting = false } = {}): void {
@@ -283,7 +331,17 @@ export class SqliteStore implements Store {
     expected: Submission,
     patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
   ): Promise<boolean> {
-    const result = this.db.transaction(() => {
+    const result = ledgerWrite('updateSubmission', () => this.moveSubmission(orderId, expected, patch));
+    this.notifyAppend();
+    return result;
+  }
+
+  private moveSubmission(
+    orderId: string,
+    expected: Submission,
+    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
+  ): boolean {
+    return this.db.transaction(() => {
       const current = this.sql('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
         | { status: GiftStatus }
         | undefined;
@@ -319,12 +377,20 @@ export class SqliteStore implements Store {
       }
       return true;
     }).immediate();
-    this.notifyAppend();
-    return result;
   }
 
   async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
-    const events = this.db.transaction((): StatusEventRecord[] => {
+    const events = ledgerWrite('ingest', (span) => {
+      const appended = this.apply(obs, options);
+      if (span.isRecording()) span.setAttribute('giftgraph.ledger.events', appended.length);
+      return appended;
+    });
+    if (events.length > 0) this.notifyAppend();
+    return events;
+  }
+
+  private apply(obs: Observation, options: { accept?: boolean }): StatusEventRecord[] {
+    return this.db.transaction((): StatusEventRecord[] => {
       if (options.accept) {
         // The provider's answer proves it took the order, also when a restart meanwhile marked it UNCONFIRMED.
         this.sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission IN ('SENDING', 'UNCONFIRMED')")
@@ -371,8 +437,9 @@ export class SqliteStore implements Store {
           submission: patch.submission ?? null,
         });
       }
+      const traceParent = activeTraceParent();
       return plan.events.map((e) => ({
-        seq: this.appendEvent(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source),
+        seq: this.appendEvent(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source, null, traceParent),
         tenant: orderRow.tenant,
         orderId: obs.orderId,
         recipientId: e.recipientId,
@@ -381,10 +448,9 @@ export class SqliteStore implements Store {
         providerStatus: e.providerStatus,
         occurredAt: obs.occurredAt,
         source: obs.source,
+        traceParent,
       }));
     }).immediate();
-    if (events.length > 0) this.notifyAppend();
-    return events;
   }
 
   async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
@@ -465,11 +531,20 @@ export class SqliteStore implements Store {
   }
 
   async recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean> {
-    return this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes === 1;
+    return ledgerWrite(
+      'recordWebhookDelivery',
+      () => this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes === 1,
+    );
   }
 
   async recoverInterruptedSends(now: string): Promise<number> {
-    const result = this.db.transaction(() => {
+    const result = ledgerWrite('recoverInterruptedSends', () => this.recoverSends(now));
+    this.notifyAppend();
+    return result;
+  }
+
+  private recoverSends(now: string): number {
+    return this.db.transaction(() => {
       // A recipient claimed for a send that never finished: we cannot know whether it was sent.
       const recipients = this.sql("SELECT id, order_id, status FROM recipients WHERE submission = 'SENDING'").all() as {
         id: string;
@@ -484,8 +559,6 @@ export class SqliteStore implements Store {
       const orders = this.sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'").run(now).changes;
       return orders + recipients.length;
     }).immediate();
-    this.notifyAppend();
-    return result;
   }
 
   /**
@@ -493,7 +566,13 @@ export class SqliteStore implements Store {
    * transaction, so two concurrent retries never both send to the same recipient. Returns the ids claimed.
    */
   async claimUnsentRecipients(orderId: string, now: string): Promise<string[]> {
-    const result = this.db.transaction(() => {
+    const result = ledgerWrite('claimUnsentRecipients', () => this.claimUnsent(orderId, now));
+    this.notifyAppend();
+    return result;
+  }
+
+  private claimUnsent(orderId: string, now: string): string[] {
+    return this.db.transaction(() => {
       const unsent = this.sql("SELECT id, status FROM recipients WHERE order_id = ? AND submission = 'NOT_SENT' ORDER BY position").all(orderId) as {
         id: string;
         status: GiftStatus;
@@ -504,8 +583,6 @@ export class SqliteStore implements Store {
       }
       return unsent.map((r) => r.id);
     }).immediate();
-    this.notifyAppend();
-    return result;
   }
 
   /** Appends to the event log inside the caller's transaction; returns the event's position. */
@@ -518,18 +595,25 @@ export class SqliteStore implements Store {
     at: string,
     source: StatusSource,
     actor: string | null = null,
+    traceParent: string | null = activeTraceParent(),
   ): number {
     this.pendingNotify = true;
     return this.sql(
-      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor, trace_parent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
       .pluck()
-      .get(orderId, recipientId, from, to, providerStatus, at, source, actor) as number;
+      .get(orderId, recipientId, from, to, providerStatus, at, source, actor, traceParent) as number;
   }
 
   async settle(s: Settlement): Promise<boolean> {
-    const settled = this.db.transaction((): boolean => {
+    const settled = ledgerWrite('settle', () => this.applySettlement(s));
+    if (settled) this.notifyAppend();
+    return settled;
+  }
+
+  private applySettlement(s: Settlement): boolean {
+    return this.db.transaction((): boolean => {
       const order = this.sql('SELECT * FROM orders WHERE id = ?').get(s.orderId) as OrderRow | undefined;
       if (!order) return false;
       const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(s.orderId) as RecipientRow[]).map(toRecipient);
@@ -584,8 +668,6 @@ export class SqliteStore implements Store {
       if (order.status !== status) this.appendEvent(s.orderId, null, order.status as GiftStatus, status, s.order ? providerStatusOf(s.order.outcome) : '', s.at, 'OPERATOR', s.actor);
       return true;
     }).immediate();
-    if (settled) this.notifyAppend();
-    return settled;
   }
 
   onAppend(listener: () => void): void {
