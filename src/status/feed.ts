@@ -1,10 +1,14 @@
+import { context, ROOT_CONTEXT, SpanKind, trace, type Link, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { StatusEventRecord } from '../store/records.js';
 import { GiftgraphError } from '../core/errors.js';
+import { parseTraceParent } from '../core/trace-parent.js';
 import type { StatusBus } from './bus.js';
 
 const PAGE = 500;
+
+const tracer = trace.getTracer('giftgraph');
 
 /**
  * The outbox tail: after every commit that appended to the event log, reads what was appended
@@ -45,7 +49,8 @@ export class EventTail {
       this.again = true;
       return;
     }
-    this.running = this.drain()
+    // Publishing belongs to no one change's trace: not to whichever commit happened to wake it.
+    this.running = context.with(ROOT_CONTEXT, () => this.drain())
       .catch((error) => this.log.error({ err: error }, 'could not publish status events; the next commit retries'))
       .finally(() => {
       this.running = undefined;
@@ -90,18 +95,28 @@ export function eventsAfter(
   let replaying = true;
   let page: StatusEventRecord[] = [];
   let ended = false;
+  // The delivery of the event handed on last: it lasts until the consumer asks for the next one.
+  let delivering: Span | undefined;
+  const deliver = (event: StatusEventRecord, replayed: boolean): IteratorResult<StatusEventRecord> => {
+    delivering = startDelivery(event, replayed);
+    return { value: event, done: false };
+  };
   const finish = (): IteratorResult<StatusEventRecord> => {
     ended = true;
+    delivering?.end();
+    delivering = undefined;
     live.close();
     return { value: undefined, done: true };
   };
   return {
     async next(): Promise<IteratorResult<StatusEventRecord>> {
+      delivering?.end();
+      delivering = undefined;
       while (!ended && replaying) {
         const replayed = page.shift();
         if (replayed) {
           last = replayed.seq;
-          return { value: replayed, done: false };
+          return deliver(replayed, true);
         }
         page = await store.getEventsAfter({ afterSeq: last, tenant: query.tenant, orderId: query.orderId, limit: PAGE });
         if (page.length === 0) replaying = false;
@@ -118,7 +133,7 @@ export function eventsAfter(
         if (event.seq <= last || (query.orderId && event.orderId !== query.orderId)) continue;
         last = event.seq;
         observer?.delivered(event);
-        return { value: event, done: false };
+        return deliver(event, false);
       }
       return { value: undefined, done: true };
     },
@@ -129,6 +144,22 @@ export function eventsAfter(
       return this;
     },
   };
+}
+
+/**
+ * The span of one event's delivery to a subscription stream (a group of identical subscriptions is
+ * one stream): a trace of its own, as a stream outlives any one operation, linked to the trace of
+ * the change that appended the event (a webhook, a poll, a mutation), where that was traced.
+ */
+function startDelivery(event: StatusEventRecord, replayed: boolean): Span {
+  const cause = parseTraceParent(event.traceParent);
+  const links: Link[] | undefined = cause ? [{ context: { ...cause, isRemote: true } }] : undefined;
+  return tracer.startSpan('deliver status event', {
+    kind: SpanKind.CONSUMER,
+    root: true,
+    links,
+    attributes: { 'giftgraph.status_event.source': event.source, 'giftgraph.status_event.replayed': replayed },
+  });
 }
 
 /** A subscriber cut off for falling behind: the log still holds everything, so it is told where to resume rather than ended as if done. */

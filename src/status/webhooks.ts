@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { PROVIDERS, type Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
@@ -8,6 +9,8 @@ import type { Store } from '../store/store.js';
 
 /** What became of one webhook delivery: `challenge` is a provider's endpoint registration, not an event. */
 export type WebhookResult = 'recorded' | 'duplicate' | 'ignored' | 'refused' | 'malformed' | 'error' | 'challenge';
+
+const tracer = trace.getTracer('giftgraph');
 
 /** Told of every delivery to a provider giftgraph knows (metrics); deliveries to unknown paths are not counted. */
 export type WebhookObserver = (provider: Provider, result: WebhookResult) => void;
@@ -29,17 +32,30 @@ export class WebhookReceiver {
     private readonly observe: WebhookObserver = () => undefined,
   ) {}
 
+  /**
+   * Each delivery is a trace of its own (a provider's trace context is not ours to continue); the
+   * provider calls and ledger writes it causes are its children, and the status events it appends
+   * keep its trace for their delivery spans to link to. The span holds the provider and the result,
+   * never the body, its headers or signature.
+   */
   async receive(providerPath: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<WebhookReply> {
     const provider = PROVIDERS.find((p) => p.toLowerCase() === providerPath.toLowerCase()) as Provider | undefined;
     if (!provider) return { status: 404, body: { error: 'no webhooks are configured for this provider' } };
-    try {
-      const [result, reply] = await this.handle(provider, rawBody, headers);
-      this.observe(provider, result);
-      return reply;
-    } catch (error) {
-      this.observe(provider, 'error');
-      throw error;
-    }
+    return tracer.startActiveSpan('webhook receive', { kind: SpanKind.SERVER, root: true, attributes: { 'giftgraph.provider': provider } }, async (span) => {
+      try {
+        const [result, reply] = await this.handle(provider, rawBody, headers);
+        this.observe(provider, result);
+        span.setAttribute('giftgraph.webhook.result', result);
+        return reply;
+      } catch (error) {
+        this.observe(provider, 'error');
+        span.setAttribute('giftgraph.webhook.result', 'error');
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private async handle(provider: Provider, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<[WebhookResult, WebhookReply]> {
