@@ -10,6 +10,7 @@ import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { buildGiftgraphSchema } from './schema/build.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
+import { withTraceIds } from './server/logger.js';
 import { GiftgraphMetrics } from './server/metrics.js';
 import { GiftgraphServer } from './server/server.js';
 import type { Store } from './store/store.js';
@@ -42,7 +43,8 @@ export interface App {
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs, metricsToken }: AppOptions): Promise<App> {
+export async function createApp({ store, providers, jwt, log: given, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs, metricsToken }: AppOptions): Promise<App> {
+  const log = withTraceIds(given);
   const recovered = await store.recoverInterruptedSends(new Date().toISOString());
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
   const orders = new OrdersService(store, providers, log, clock);
