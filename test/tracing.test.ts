@@ -262,6 +262,24 @@ describe('traces', () => {
     const refresh = lines.find((l) => String(l.msg).startsWith('refresh failed'));
     expect(refresh).toMatchObject({ trace_id: caller.traceId, span_id: operation!.spanContext().spanId });
   });
+
+  it('make a poll one trace: its provider read and the ledger write it causes are its children', async () => {
+    const polled = await Harness.start({ polling: { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100 } });
+    try {
+      const input = { provider: 'GUUSTO', idempotencyKey: 'traced-poll', message: 'Hi', amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: 'poll@example.com' }] };
+      expect((await post(polled, await polled.token(), SEND, { input })).errors).toBeUndefined();
+      polled.advance(1);
+      await expect.poll(() => named('poll').some((p) => named('GET /orders/status/:id', inTrace(p.spanContext().traceId)).length > 0), { timeout: 5_000 }).toBe(true);
+      const poll = named('poll').find((p) => named('GET /orders/status/:id', inTrace(p.spanContext().traceId)).length > 0)!;
+      expect(parentId(poll)).toBeUndefined();
+      expect(poll.attributes).toMatchObject({ 'giftgraph.provider': 'GUUSTO' });
+      const read = named('GET /orders/status/:id', inTrace(poll.spanContext().traceId))[0]!;
+      expect(ancestors(read)).toContain(poll);
+      expect(named('ledger ingest', inTrace(poll.spanContext().traceId)).map((l) => ancestors(l))).toContainEqual(expect.arrayContaining([poll]));
+    } finally {
+      await polled.close();
+    }
+  });
 });
 
 describe('tracing from the environment', () => {

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
@@ -5,6 +6,8 @@ import type { OrderSnapshot } from '../providers/adapter.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, StatusEventRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+
+const tracer = trace.getTracer('giftgraph');
 
 export interface PollerOptions {
   /** How often due orders are looked for. */
@@ -166,7 +169,11 @@ export class Poller {
     for (const entry of entries) entry.dueAt = Number.POSITIVE_INFINITY; // in flight
     const provider = entries[0]!.order.provider;
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
-    const run = poll(entries)
+    // One trace per poll: its provider reads, the ledger write and the events it appends.
+    const traced = tracer.startActiveSpan('poll', { root: true, attributes: { 'giftgraph.provider': provider, 'giftgraph.poll.orders': entries.length } }, (span) =>
+      poll(entries).finally(() => span.end()),
+    );
+    const run = traced
       .finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1))
       .finally(() => this.running.delete(run));
     this.running.add(run);
