@@ -28,5 +28,11 @@ export const LOG_REDACT_PATHS = [
   '*.email',
   '*.updatedEmail',
   '*.recipientEmail',
+  // The same keys on the log line itself: `*.` matches one level down only.
+  'token',
+  'secret',
+  'email',
+  'updatedEmail',
+  'recipientEmail',
   'connectionParams',
 ];

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from '../../src/core/redact.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { LOG_REDACT_PATHS, redact } from '../../src/core/redact.js';
 
 describe('redact', () => {
   it.each([
@@ -26,5 +28,13 @@ describe('redact', () => {
     expect(redact('Variable "$input" got invalid value "1e3" at "input.amount.amount"; Expected a decimal')).toBe(
       'Variable "$input" got an invalid value at "input.amount.amount"; Expected a decimal',
     );
+  });
+
+  it('keeps emails and secrets out of log lines, on the line itself and one level down', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+    const log = pino({ redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink);
+    log.info({ email: 'ada@example.com', token: 'abc', recipient: { email: 'grace@example.com', secret: 's3' } }, 'sent');
+    expect(lines.join('')).not.toMatch(/example\.com|abc|s3/);
   });
 });
