@@ -58,6 +58,31 @@ describe('an operation whose lists multiply past the cost limit', () => {
     expect((await h.gql(query, { deep: false })).errors).toBeUndefined();
   });
 
+  it('is not let through by a first request whose variables do not coerce', async () => {
+    const query = 'query Poison($id: ID!, $n: Int) { order(id: $id) { id } orders(first: $n) { edges { node { recipients(first: $n) { edges { node { order { recipients(first: $n) { edges { node { id } } } } } } } } } } }';
+    const unset = await h.gql(query, { n: 100 });
+    expect(unset.errors![0]!.message).toMatch(/\$id/);
+    expect(unset.errors![0]!.message).not.toMatch(/costs/);
+    expect((await h.gql(query, { id: 'T3JkZXI6R1VVU1RPOng', n: 100 })).errors![0]!.message).toMatch(/costs \d+; the limit is/);
+  });
+
+  it('counts a page size left out as its default, not as an explicit null', async () => {
+    const query = 'query Defaulted($n: Int = 100) { orders(first: $n) { edges { node { recipients(first: $n) { edges { node { id email status gift { __typename } } } } } } } }';
+    const explicitNull = await h.gql(query, { n: null });
+    expect(explicitNull.errors).toBeUndefined();
+    expect((await h.gql(query, {})).errors![0]!.message).toMatch(/costs \d+; the limit is/);
+  });
+
+  it('is refused when padded past what the measure walks, not let through unmeasured', async () => {
+    // Nested inline fragments spread twice a level: few tokens and fields, many selections to walk.
+    const fragments = ['fragment F0 on Query { __typename }'];
+    const nest = (inner: string) => `${'... { '.repeat(12)}${inner}${' }'.repeat(12)}`;
+    for (let i = 1; i <= 9; i++) fragments.push(`fragment F${i} on Query { ${nest(`...F${i - 1}`)} ${nest(`...F${i - 1}`)} }`);
+    const padded = `query Padded { orders(first: 100) { edges { node { recipients(first: 100) { edges { node { order { recipients(first: 100) { edges { node { id } } } } } } } } } } ...F9 } ${fragments.join(' ')}`;
+    const refused = await h.gql(padded);
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: MAX_COST });
+  });
+
   it('lets a dashboard page of 100 orders with their recipients through', async () => {
     const page = '{ orders(first: 100) { edges { node { id status recipients { edges { node { email status gift { __typename } } } } } } } }';
     expect((await h.gql(page)).errors).toBeUndefined();

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError, getNullableType, isListType, Kind, visit, type ASTNode, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getNullableType, getOperationAST, getVariableValues, GraphQLError, isListType, Kind, visit, type ASTNode, type DocumentNode, type GraphQLSchema } from 'graphql';
 // Its CommonJS build: the ES build imports graphql's .mjs files, a second copy of graphql beside the
 // CommonJS one our schema is built with, and graphql refuses to mix the two.
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
@@ -46,7 +46,7 @@ function measure(schema: GraphQLSchema, document: DocumentNode, variables: Recor
     }
     return own + items * childComplexity;
   };
-  const cost = getComplexity({ schema, query: document, variables, operationName, estimators: [estimator] });
+  const cost = getComplexity({ schema, query: document, variables, operationName, estimators: [estimator], maxQueryNodes: MAX_MEASURED_NODES });
   return { cost, representations };
 }
 
@@ -81,30 +81,49 @@ const isNode = (value: unknown): value is ASTNode => typeof value === 'object' &
  * The refusal of an operation that asks for more work than MAX_COST, or for more entities than
  * MAX_ENTITY_REPRESENTATIONS; undefined when it may run. Runs after validation, whose field and
  * depth limits already bound the document, with the request's variables. A document's verdict is
- * measured once for each set of values of the variables it can depend on: an `order(id: $id)`
- * costs the same for every id.
+ * measured once for each set of coerced values (defaults applied) of the variables it can depend
+ * on: an `order(id: $id)` costs the same for every id.
  */
 export function costRefusal(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  // No single operation to run, or variables that do not coerce: execution refuses them with
+  // GraphQL's own error before any work, and nothing is measured or kept.
+  if (!operation) return undefined;
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
+  if (coerced.errors) return undefined;
+  const values = coerced.coerced;
+
   let entry = known.get(document);
   if (!entry) known.set(document, (entry = { names: variablesThatCount(document), verdicts: new Map() }));
-  const key = JSON.stringify([operationName ?? null, ...entry.names.map((name) => countedValue(variables?.[name]))]);
+  const key = JSON.stringify([operation.name?.value ?? null, ...entry.names.map((name) => countedValue(values, name))]);
   if (entry.verdicts.has(key)) return entry.verdicts.get(key);
-  const verdict = measureVerdict(schema, document, variables, operationName);
+  const verdict = measureVerdict(schema, document, variables ?? {}, operation.name?.value ?? 'anonymous');
   if (entry.verdicts.size >= MAX_VERDICTS_PER_DOCUMENT) entry.verdicts.clear();
   entry.verdicts.set(key, verdict);
   return verdict;
 }
 
-/** What of a variable's value a cost can depend on: a list only by its length. */
-const countedValue = (value: unknown): unknown => (Array.isArray(value) ? { length: value.length } : (value ?? null));
+/** What of a coerced variable a cost can depend on: a list only by its length; absent is not null. */
+function countedValue(values: Record<string, unknown>, name: string): unknown {
+  if (!Object.hasOwn(values, name)) return { absent: true };
+  const value = values[name];
+  return Array.isArray(value) ? { length: value.length } : value;
+}
 
-function measureVerdict(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
+/** Nodes the measure visits at most; the field and depth limits keep real documents far below. */
+const MAX_MEASURED_NODES = 10_000;
+
+function measureVerdict(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, name: string): GraphQLError | undefined {
   let measured: ReturnType<typeof measure>;
   try {
-    measured = measure(schema, document, variables ?? {}, operationName ?? undefined);
+    measured = measure(schema, document, variables, name === 'anonymous' ? undefined : name);
   } catch (error) {
-    // Variables that do not coerce: execution refuses them with GraphQL's own error, before any work.
-    if (error instanceof GraphQLError) return undefined;
+    // The variables coerce, so this is the document: too large to measure is too large to run.
+    if (error instanceof GraphQLError) {
+      return refuse(`Operation ${name} is too large to measure (more than ${MAX_MEASURED_NODES} selections once fragments are expanded); the cost limit is ${MAX_COST}`, {
+        limit: MAX_COST,
+      });
+    }
     throw error;
   }
   if (measured.representations > MAX_ENTITY_REPRESENTATIONS) {
@@ -114,7 +133,7 @@ function measureVerdict(schema: GraphQLSchema, document: DocumentNode, variables
     });
   }
   if (measured.cost > MAX_COST) {
-    return refuse(`Operation ${operationName ?? 'anonymous'} costs ${measured.cost}; the limit is ${MAX_COST}. Ask for smaller pages (first) or fewer nested lists.`, {
+    return refuse(`Operation ${name} costs ${measured.cost}; the limit is ${MAX_COST}. Ask for smaller pages (first) or fewer nested lists.`, {
       cost: measured.cost,
       limit: MAX_COST,
     });
