@@ -104,6 +104,16 @@ describe('a settlement is refused', () => {
     expect(errorCode(await settle({ orderId: id, outcome: 'NOT_SENT' }))).toBe('BAD_USER_INPUT');
   });
 
+  it("under a reference the ledger holds for another order, even another tenant's", async () => {
+    const theirs = await h.gql(SendGiftsDocument, { input: guusto('settle-theirs') }, await h.token({ tenant: 'globex' }));
+    const theirRef = h.guusto.requestIdFor(decodeId(theirs.data!.sendGifts.order.id, 'Order')!.local)!;
+    const { id } = await unconfirmed('settle-stolen-ref');
+    const refused = await settle({ orderId: id, outcome: 'SENT', providerRef: theirRef });
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
+    expect(JSON.stringify(refused)).not.toContain('globex');
+    expect((await read(id)).status).toBe('UNCONFIRMED');
+  });
+
   it("for another tenant's order, as if it did not exist", async () => {
     const { id, requestId } = await unconfirmed('settle-tenant');
     const other = await h.token({ tenant: 'globex', scope: 'orders:admin' });

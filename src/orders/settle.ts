@@ -33,14 +33,22 @@ export async function settleUnconfirmed(
   const ids = new Map(recipients.map((r) => [encodeId('Recipient', order.provider, r.id), r.id]));
   const settlement: Settlement = { orderId: order.id, actor, at: deps.now.toISOString(), ...checkSettlement(cmd, perRecipient, ids) };
 
-  if (await store.settle(settlement)) {
-    log.info({ orderId: order.id, provider: order.provider, actor, settled: describe(settlement) }, 'UNCONFIRMED outcome settled by an operator');
-    return { order: (await store.getOrders(tenant, [order.id]))[0]!, settled: true };
+  const outcome = await store.settle(settlement);
+  // The order as it is now: another settlement may have been recorded meanwhile.
+  const current = (await store.getOrders(tenant, [order.id]))[0]!;
+  if (outcome === 'settled') {
+    log.info({ orderId: order.id, provider: order.provider, settled: describe(settlement) }, 'UNCONFIRMED outcome settled by an operator');
+    return { order: current, settled: true };
   }
-  if (await alreadySettled(store, order, recipients, settlement)) return { order, settled: false };
+  if (outcome === 'reference_taken') {
+    throw badInput(perRecipient ? 'input.recipients' : 'input.providerRef', `the ledger already holds ${order.provider}'s reference for another order or gift: check the reference with ${order.provider}`);
+  }
+  if (await alreadySettled(store, current, await store.getRecipients([order.id]), settlement)) return { order: current, settled: false };
   throw badInput(
     perRecipient ? 'input.recipients' : 'input.orderId',
-    `this order is ${order.status}${perRecipient ? ', and what is settled must be each recipient still UNCONFIRMED' : ', not UNCONFIRMED'}: only an outcome giftgraph could not know can be settled`,
+    perRecipient
+      ? 'each recipient settled must still be UNCONFIRMED: only an outcome giftgraph could not know can be settled'
+      : `this order is ${current.submission === 'SENDING' ? 'being sent now' : `${current.status}, not UNCONFIRMED`}: only an outcome giftgraph could not know can be settled`,
   );
 }
 

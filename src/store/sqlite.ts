@@ -7,7 +7,7 @@ import { formatTraceParent } from '../core/trace-parent.js';
 import { planObservation, isEmptyPlan } from '../status/plan.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from './records.js';
-import type { OrderListQuery, OrderStatusCount, ReserveResult, Store, UnresolvedSend } from './store.js';
+import type { OrderListQuery, OrderStatusCount, ReserveResult, SettleOutcome, Store, UnresolvedSend } from './store.js';
 
 interface OrderRow {
   id: string;
@@ -606,26 +606,34 @@ export class SqliteStore implements Store {
       .get(orderId, recipientId, from, to, providerStatus, at, source, actor, traceParent) as number;
   }
 
-  async settle(s: Settlement): Promise<boolean> {
+  async settle(s: Settlement): Promise<SettleOutcome> {
     const settled = ledgerWrite('settle', () => this.applySettlement(s));
-    if (settled) this.notifyAppend();
+    if (settled === 'settled') this.notifyAppend();
     return settled;
   }
 
-  private applySettlement(s: Settlement): boolean {
-    return this.db.transaction((): boolean => {
+  private applySettlement(s: Settlement): SettleOutcome {
+    return this.db.transaction((): SettleOutcome => {
       const order = this.sql('SELECT * FROM orders WHERE id = ?').get(s.orderId) as OrderRow | undefined;
-      if (!order) return false;
+      if (!order) return 'not_unconfirmed';
+      // A provider's reference names one order or gift: one the ledger holds already is someone else's.
+      const held = this.sql(
+        `SELECT 1 FROM orders WHERE provider = @provider AND provider_ref = @ref AND id <> @id
+         UNION ALL SELECT 1 FROM recipients r JOIN orders o ON o.id = r.order_id WHERE o.provider = @provider AND r.provider_ref = @ref
+         LIMIT 1`,
+      );
+      const refs = s.order ? [s.order.providerRef] : (s.recipients ?? []).map((r) => r.providerRef);
+      if (refs.some((ref) => ref !== null && held.get({ provider: order.provider, ref, id: order.id }) !== undefined)) return 'reference_taken';
       const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(s.orderId) as RecipientRow[]).map(toRecipient);
       // Only what is UNCONFIRMED now is settled, all of it or nothing.
       const targets: { recipient: RecipientRecord; outcome: SettlementOutcome; providerRef: string | null }[] = [];
       if (s.order) {
-        if (order.submission !== 'UNCONFIRMED') return false;
+        if (order.submission !== 'UNCONFIRMED') return 'not_unconfirmed';
         for (const recipient of recipients) targets.push({ recipient, outcome: s.order.outcome, providerRef: null });
       } else {
         for (const t of s.recipients ?? []) {
           const recipient = recipients.find((r) => r.id === t.recipientId);
-          if (recipient?.submission !== 'UNCONFIRMED') return false;
+          if (recipient?.submission !== 'UNCONFIRMED') return 'not_unconfirmed';
           targets.push({ recipient, outcome: t.outcome, providerRef: t.providerRef });
         }
       }
@@ -666,7 +674,7 @@ export class SqliteStore implements Store {
         )
         .run(submission, status, providerRef, submission, s.at, s.orderId);
       if (order.status !== status) this.appendEvent(s.orderId, null, order.status as GiftStatus, status, s.order ? providerStatusOf(s.order.outcome) : '', s.at, 'OPERATOR', s.actor);
-      return true;
+      return 'settled';
     }).immediate();
   }
 

@@ -28,6 +28,8 @@ export interface OrderStatusCount {
   oldestCreatedAt: string;
 }
 
+export type SettleOutcome = 'settled' | 'not_unconfirmed' | 'reference_taken';
+
 export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
 
 /**
@@ -108,9 +110,10 @@ export interface Store {
   recoverInterruptedSends(now: string): Promise<number>;
   /**
    * Records, in one transaction, what a person found at the provider about UNCONFIRMED outcomes, with
-   * OPERATOR events that name them. False, changing nothing, when any of it is not UNCONFIRMED now.
+   * OPERATOR events that name them. Changes nothing when any of it is not UNCONFIRMED now, or when a
+   * provider reference given is already another order's or gift's.
    */
-  settle(settlement: Settlement): Promise<boolean>;
+  settle(settlement: Settlement): Promise<SettleOutcome>;
   /** Claims an order's certainly-unsent recipients for a new attempt, atomically; returns their ids. */
   claimUnsentRecipients(orderId: string, now: string): Promise<string[]>;
   /**
