@@ -202,4 +202,24 @@ describe('an UNCONFIRMED Goody order', () => {
     // Settled once: a second round finds nothing left to look up.
     expect(await reconciler.runOnce()).toBe(0);
   });
+
+  it('never found does not keep a newer one from being looked up', async () => {
+    const product = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.find((e) => e.node.kind === 'PRODUCT')!.node.id;
+    const send = (key: string) =>
+      h.gql(SendGiftsDocument, { input: { provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ firstName: 'Ada', email: 'ada@example.com' }], goody: { productId: product } } });
+    // The first never reached Goody, though its answer was lost too: Goody will never find it.
+    h.goody.http.faults.add({ method: 'POST', path: '/v1/order_batches', times: 3, fault: { kind: 'drop-before' } });
+    h.goody.http.faults.add({ method: 'GET', path: '/v1/order_batches', times: 3, fault: { kind: 'status', status: 503 } });
+    const lost = (await send('reconcile-lost')).errors![0]!.extensions!.orderId as string;
+    h.goody.http.faults.add({ method: 'POST', path: '/v1/order_batches', times: 3, fault: { kind: 'drop-after' } });
+    h.goody.http.faults.add({ method: 'GET', path: '/v1/order_batches', times: 3, fault: { kind: 'status', status: 503 } });
+    const found = (await send('reconcile-found')).errors![0]!.extensions!.orderId as string;
+    expect([(await read(lost)).status, (await read(found)).status]).toEqual(['UNCONFIRMED', 'UNCONFIRMED']);
+
+    const reconciler = new UnconfirmedReconciler(h.store, h.providers, h.app.orders, pino({ level: 'silent' }), { intervalMs: 60_000, graceMs: 0, perRound: 1 });
+    expect(await reconciler.runOnce()).toBe(0);
+    expect(await reconciler.runOnce()).toBe(1);
+    expect((await read(found)).status).not.toBe('UNCONFIRMED');
+    expect((await read(lost)).status).toBe('UNCONFIRMED');
+  });
 });

@@ -23,6 +23,7 @@ export const DEFAULT_RECONCILER: ReconcilerOptions = { intervalMs: 60_000, grace
 export class UnconfirmedReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private resumeAfter: { createdAt: string; id: string } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -33,7 +34,9 @@ export class UnconfirmedReconciler {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.runOnce(), this.options.intervalMs);
+    this.timer ??= setInterval(() => {
+      this.runOnce().catch((error) => this.log.warn({ err: error }, 'could not look UNCONFIRMED orders up; the next round tries again'));
+    }, this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -53,8 +56,14 @@ export class UnconfirmedReconciler {
     const providers = this.providers.all().filter((p) => p.adapter.lookUp).map((p) => p.adapter.provider);
     const now = (this.options.clock ?? (() => new Date()))();
     const before = new Date(now.getTime() - this.options.graceMs).toISOString();
+    // Each round goes on where the last stopped, and starts over at the end: orders that are never
+    // found do not keep the newer ones from being looked up.
+    let due = await this.store.listUnconfirmedOrders(providers, before, this.options.perRound, this.resumeAfter);
+    if (due.length === 0 && this.resumeAfter) due = await this.store.listUnconfirmedOrders(providers, before, this.options.perRound);
+    const last = due.at(-1);
+    this.resumeAfter = due.length < this.options.perRound || !last ? undefined : { createdAt: last.createdAt, id: last.id };
     let settled = 0;
-    for (const order of await this.store.listUnconfirmedOrders(providers, before, this.options.perRound)) {
+    for (const order of due) {
       try {
         if (await this.orders.settleByLookUp(order)) settled += 1;
       } catch (error) {

@@ -711,12 +711,13 @@ export class SqliteStore implements Store {
     return rows.map(toOrder);
   }
 
-  async listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number): Promise<OrderRecord[]> {
+  async listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
     if (providers.length === 0) return [];
     const rows = this.sql(
-      `SELECT * FROM orders WHERE submission = 'UNCONFIRMED' AND provider IN (${placeholders(providers.length)}) AND created_at < ?
-       ORDER BY created_at, id LIMIT ?`,
-    ).all(...providers, before, limit) as OrderRow[];
+      `SELECT * FROM orders WHERE submission = 'UNCONFIRMED' AND provider IN (${providers.map((_, i) => `@p${i}`).join(',')}) AND created_at < @before
+         AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
+       ORDER BY created_at, id LIMIT @limit`,
+    ).all({ ...Object.fromEntries(providers.map((p, i) => [`p${i}`, p])), before, limit, createdAt: after?.createdAt ?? null, id: after?.id ?? null }) as OrderRow[];
     return rows.map(toOrder);
   }
 

@@ -95,8 +95,8 @@ export interface Store {
   onAppend(listener: () => void): void;
   /** Accepted orders not in a final status, oldest first, a page after a position: what the poller watches after a restart. */
   listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
-  /** Orders of these providers whose create outcome is unknown, reserved before `before`, oldest first. */
-  listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number): Promise<OrderRecord[]>;
+  /** Orders of these providers whose create outcome is unknown, reserved before `before`, oldest first, a page after a position. */
+  listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
   /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
   findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
   /** Whether this provider's delivery id was recorded: its change is in the ledger already. */
