@@ -386,7 +386,6 @@ export class OrdersService {
   }
 }
 
-/** The observation for recipients whose retried create failed as a whole: not sent, or not known. */
 /**
  * A create is repeated only within three quarters of the provider's memory of its key, counted from
  * when the order was reserved (before its first attempt); the rest covers clock skew between us and
@@ -404,6 +403,7 @@ function repeatableForMs(adapter: ProviderAdapter, order: OrderRecord, now: Date
   return Math.max(0, Date.parse(order.createdAt) + adapter.createKeyLifetimeMs * KEY_MEMORY_USED - now.getTime());
 }
 
+/** The observation for recipients whose retried create failed as a whole: not sent, or not known. */
 function perRecipientFailure(order: OrderRecord, positions: number[], submission: 'NOT_SENT' | 'UNCONFIRMED', error: ProviderCallError | undefined): OrderSnapshot {
   const status = submission === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED';
   const providerStatus = error?.providerCode ?? (submission === 'NOT_SENT' ? 'NOT_SENT' : '');
