@@ -9,28 +9,47 @@ export const MAX_SOCKETS_PER_TOKEN = 20;
 export const TOO_MANY_SOCKETS = 4429;
 
 /**
- * Counts each token's open sockets, by a hash of the token (the token itself is not kept), and
- * forgets a socket when it closes.
+ * Counts what each token holds open, by a hash of the token (the token itself is not kept), up to
+ * `max` at once.
  */
-export class SocketsPerToken {
+export class OpenPerToken {
   private readonly open = new Map<string, number>();
 
-  constructor(private readonly max = MAX_SOCKETS_PER_TOKEN) {}
+  constructor(readonly max: number) {}
 
-  /** Admits the socket, or closes it with TOO_MANY_SOCKETS and answers false. */
-  admit(token: string, socket: WebSocket): boolean {
+  /** Takes a place for `token`: the function that gives it back (once), or undefined when the token holds `max` already. */
+  take(token: string): (() => void) | undefined {
     const key = createHash('sha256').update(token).digest('base64url');
     const count = this.open.get(key) ?? 0;
-    if (count >= this.max) {
-      socket.close(TOO_MANY_SOCKETS, `At most ${this.max} connections per token`);
-      return false;
-    }
+    if (count >= this.max) return undefined;
     this.open.set(key, count + 1);
-    socket.once('close', () => {
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       const left = (this.open.get(key) ?? 1) - 1;
       if (left > 0) this.open.set(key, left);
       else this.open.delete(key);
-    });
+    };
+  }
+}
+
+/** Counts each token's open sockets, and forgets a socket when it closes. */
+export class SocketsPerToken {
+  private readonly open: OpenPerToken;
+
+  constructor(private readonly max = MAX_SOCKETS_PER_TOKEN) {
+    this.open = new OpenPerToken(max);
+  }
+
+  /** Admits the socket, or closes it with TOO_MANY_SOCKETS and answers false. */
+  admit(token: string, socket: WebSocket): boolean {
+    const release = this.open.take(token);
+    if (!release) {
+      socket.close(TOO_MANY_SOCKETS, `At most ${this.max} connections per token`);
+      return false;
+    }
+    socket.once('close', release);
     return true;
   }
 }
