@@ -64,10 +64,11 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
   });
 }
 
-export type Transport = 'http' | 'ws';
+/** `sse`: GraphQL over Server-Sent Events on `/graphql` (graphql-sse's distinct connections mode). */
+export type Transport = 'http' | 'ws' | 'sse';
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 
-/** Where operations are counted (metrics), on HTTP and WebSocket alike. */
+/** Where operations are counted (metrics), on HTTP, WebSocket and event streams alike. */
 export interface OperationRecorder {
   /**
    * One operation answered. `name` is as the client gave it; `trusted` says the document validated

@@ -69,13 +69,13 @@ export class GiftgraphMetrics implements OperationRecorder {
 
   private readonly operations = new Counter({
     name: 'giftgraph_graphql_operations_total',
-    help: 'GraphQL operations answered, by transport (http, ws), operation name (at most 100, then other; anonymous), type and outcome (ok, error)',
+    help: 'GraphQL operations answered, by transport (http, ws, sse), operation name (at most 100, then other; anonymous), type and outcome (ok, error)',
     labelNames: ['transport', 'operation_name', 'operation_type', 'outcome'] as const,
     registers: [this.registry],
   });
   private readonly operationSeconds = new Histogram({
     name: 'giftgraph_graphql_operation_duration_seconds',
-    help: 'Time to answer a GraphQL operation (over ws: to execute it, or to start a subscription)',
+    help: 'Time to answer a GraphQL operation (over ws and sse: to execute it, or to start a subscription)',
     labelNames: ['transport', 'operation_name', 'operation_type', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
@@ -132,13 +132,15 @@ export class GiftgraphMetrics implements OperationRecorder {
 
   /** Admitted operation names, and per transport the bound series of each label. */
   private readonly names = new Set<string>();
-  private readonly slots: Record<Transport, Map<string, (OperationSlot | undefined)[]>> = { http: new Map(), ws: new Map() };
+  private readonly slots: Record<Transport, Map<string, (OperationSlot | undefined)[]>> = { http: new Map(), ws: new Map(), sse: new Map() };
   private readonly codes = new Set<string>();
   private readonly routes = new Set<string>();
   /** When each event was published, for the delivery delay: in-process only (a broker's copies are not found). */
   private readonly publishedAt = new WeakMap<StatusEventRecord, number>();
   /** What the server reports of its WebSockets, once it is built. */
   private sockets: SocketCounts | undefined;
+  /** Subscriptions running over event streams (SSE), once the server is built. */
+  private streams: (() => number) | undefined;
   /** One ledger read serves both ledger gauges of a scrape. */
   private ledgerRead: Promise<OrderStatusCount[]> | undefined;
 
@@ -188,10 +190,12 @@ export class GiftgraphMetrics implements OperationRecorder {
     });
     new Gauge({
       name: 'giftgraph_subscriptions_active',
-      help: 'GraphQL subscriptions running over WebSocket',
+      help: 'GraphQL subscriptions running, by transport (ws, sse)',
+      labelNames: ['transport'] as const,
       registers: [this.registry],
       collect() {
-        this.set(metrics.sockets?.subscriptions() ?? 0);
+        this.set({ transport: 'ws' }, metrics.sockets?.subscriptions() ?? 0);
+        this.set({ transport: 'sse' }, metrics.streams?.() ?? 0);
       },
     });
     new Gauge({
@@ -207,6 +211,11 @@ export class GiftgraphMetrics implements OperationRecorder {
   /** The server's WebSocket counts, read at scrape time. */
   countSockets(counts: SocketCounts): void {
     this.sockets = counts;
+  }
+
+  /** The server's running event-stream subscriptions, read at scrape time. */
+  countStreams(subscriptions: () => number): void {
+    this.streams = subscriptions;
   }
 
   /** The Prometheus text of every metric, the app's then the process's, and its content type. */
