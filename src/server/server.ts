@@ -18,13 +18,14 @@ import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
 import { applyConnectionTimeouts, DEFAULT_KEEP_ALIVE_MS, readBody, refuse } from './connections.js';
 import { costRefusal } from './cost.js';
-import { createApollo, formatError, operationMetricsPlugin, serveGraphQL } from './graphql-http.js';
+import { createApollo, formatError, operationMetricsPlugin, serveGraphQL, type Transport } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
 import { bearerMatches, tokenDigest, type GiftgraphMetrics } from './metrics.js';
 import { queryLimits } from './limits.js';
 import { SocketDelivery } from './socket-delivery.js';
 import { MAX_OPERATIONS_PER_SOCKET, SocketsPerToken } from './socket-limits.js';
-import { groupKey, SubscriptionGroups } from './subscription-groups.js';
+import { EventStreams, wantsEventStream } from './sse.js';
+import { groupKey, SubscriptionGroups, type Delivery } from './subscription-groups.js';
 import { callerContext, nameOperation, operationFailed, startOperationSpan, withSpan } from './tracing.js';
 
 export interface ServerDeps {
@@ -55,9 +56,9 @@ const MAX_SUBSCRIBER_BACKLOG = 1024 * 1024;
 export const WS_PATH = '/ws';
 
 /**
- * One http.Server for everything: `/graphql` (Apollo Server), `/ws` (graphql-ws, same schema),
- * `/healthz` (the process is up), `/readyz` (the store is open and providers are configured) and
- * `/metrics` (Prometheus).
+ * One http.Server for everything: `/graphql` (Apollo Server, and GraphQL over SSE for a request
+ * that asks for `text/event-stream`), `/ws` (graphql-ws, same schema), `/healthz` (the process is
+ * up), `/readyz` (the store is open and providers are configured) and `/metrics` (Prometheus).
  */
 export class GiftgraphServer {
   private readonly http: http.Server;
@@ -66,6 +67,11 @@ export class GiftgraphServer {
   private wsDisposer: { dispose: () => void | Promise<void> } | undefined;
   private inFlight = 0;
   private readonly groups: SubscriptionGroups;
+  /** Groups of identical subscriptions over event streams: their results are serialized and counted as `sse`. */
+  private readonly streamGroups: SubscriptionGroups;
+  private readonly streams: EventStreams;
+  /** Each distinct document parsed and validated once, for `/ws` and event streams alike. */
+  private readonly documents: DocumentCache;
   /** Each upgraded socket under its WebSocket, and each operation's delivery under its context. */
   private readonly sockets = new WeakMap<WebSocket, Duplex>();
   private readonly deliveries = new WeakMap<GraphQLContext, SocketDelivery>();
@@ -111,14 +117,28 @@ export class GiftgraphServer {
     });
     this.validationError = formatError(deps.log);
     this.executionError = formatError(deps.log, 'BAD_USER_INPUT');
-    this.groups = new SubscriptionGroups({
-      serialize: (result) => JSON.stringify(this.maskErrors(result, 'ws') ?? result),
-      lagged: (args, last) => {
-        metrics?.unreadSubscriber();
-        return laggedAfter(args.contextValue as GraphQLContext, last as StatusEventRecord);
-      },
-      maxBacklogBytes: MAX_SUBSCRIBER_BACKLOG,
+    const groups = (transport: Transport) =>
+      new SubscriptionGroups({
+        serialize: (result) => JSON.stringify(this.maskErrors(result, transport) ?? result),
+        lagged: (args, last) => {
+          metrics?.unreadSubscriber();
+          return laggedAfter(args.contextValue as GraphQLContext, last as StatusEventRecord);
+        },
+        maxBacklogBytes: MAX_SUBSCRIBER_BACKLOG,
+      });
+    this.groups = groups('ws');
+    this.streamGroups = groups('sse');
+    this.documents = new DocumentCache(deps.schema, [...specifiedRules, queryLimits()]);
+    this.streams = new EventStreams({
+      schema: deps.schema,
+      documents: this.documents,
+      log: deps.log,
+      metrics,
+      authenticate: (authorization) => this.authenticate(authorization),
+      context: (auth) => createContext(deps.services, auth),
+      subscribe: (args, delivery) => this.subscribe(args, delivery, this.streamGroups),
     });
+    metrics?.countStreams(() => this.streams.subscriptions);
   }
 
   async listen(port: number, host: string): Promise<string> {
@@ -136,14 +156,15 @@ export class GiftgraphServer {
 
   /**
    * Graceful stop: refuse new connections and requests, let requests and WebSocket operations in
-   * flight finish (up to `graceMs`), close WebSockets and idle keep-alive sockets. The caller closes
-   * the store after.
+   * flight finish (up to `graceMs`), close WebSockets, end subscription event streams, and close
+   * idle keep-alive sockets. The caller closes the store after.
    */
   stop(graceMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeIdleConnections();
       for (const client of this.wss.clients) client.close(1001, 'Server is shutting down');
+      this.streams.close();
       await this.wsDisposer?.dispose();
       const deadline = Date.now() + graceMs;
       while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -185,6 +206,8 @@ export class GiftgraphServer {
       case '/graphql':
         // A request that reaches a keep-alive connection after shutdown began is not started.
         if (this.stopping) return json(res, 503, { errors: [{ message: 'Server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+        // GraphQL over SSE (graphql-sse, distinct connections mode): how Hive Gateway subscribes to a subgraph.
+        if ((req.method === 'GET' || req.method === 'POST') && wantsEventStream(req.headers.accept)) return this.streams.serve(req, res, url);
         return serveGraphQL(
           this.apollo,
           req,
@@ -237,7 +260,7 @@ export class GiftgraphServer {
   }
 
   /** The result with its errors masked as on every other path (and counted), or undefined when it has none. */
-  private maskErrors<R extends { errors?: readonly GraphQLError[] }>(result: R, transport?: 'ws') {
+  private maskErrors<R extends { errors?: readonly GraphQLError[] }>(result: R, transport?: Transport) {
     if (!result.errors) return undefined;
     const errors = result.errors.map((e) => this.executionError(e.toJSON(), e));
     if (transport) this.deps.metrics?.errors(transport, errors);
@@ -246,7 +269,6 @@ export class GiftgraphServer {
 
   private serveWebSocket() {
     const { schema, metrics } = this.deps;
-    const documents = new DocumentCache(schema, [...specifiedRules, queryLimits()]);
     // An operation refused before it ran: counted here, its errors by code where they are formatted (onError).
     const refused = (name: string | null | undefined, started: number, errors: GraphQLError[]) => {
       metrics?.operation('ws', name ?? undefined, 'unknown', false, false, (performance.now() - started) / 1000);
@@ -267,7 +289,7 @@ export class GiftgraphServer {
               new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } }),
             ]);
           }
-          const prepared = documents.prepare(payload.query);
+          const prepared = this.documents.prepare(payload.query);
           if ('errors' in prepared) return refused(payload.operationName, started, [...prepared.errors]);
           const refusal = costRefusal(schema, prepared.document, payload.variables ?? undefined, payload.operationName);
           if (refusal) return refused(payload.operationName, started, [refusal]);
@@ -285,7 +307,7 @@ export class GiftgraphServer {
           const operation = getOperationAST(args.document, args.operationName);
           const [parent, span] = this.operationSpan(args, operation);
           try {
-            const result = await withSpan(parent, span, () => this.subscribe(args));
+            const result = await withSpan(parent, span, () => this.subscribe(args, this.deliveries.get(args.contextValue as GraphQLContext), this.groups));
             const errors = 'errors' in result ? result.errors : undefined;
             operationFailed(span, errors);
             // Started is ok; refused (unauthorized, a bad argument) is an error, its codes counted as it is sent (onNext).
@@ -351,21 +373,21 @@ export class GiftgraphServer {
   }
 
   /**
-   * Identical live subscriptions of one tenant join one group, which executes each event once and
-   * writes the serialized result to every member; one that replays from a cursor runs alone.
+   * Identical live subscriptions of one tenant join one group of `groups`, which executes each
+   * event once and writes the serialized result to every member's `delivery`; one that replays
+   * from a cursor runs alone.
    */
-  private subscribe(args: Parameters<typeof subscribe>[0]) {
+  private subscribe(args: Parameters<typeof subscribe>[0], delivery: Delivery | undefined, groups: SubscriptionGroups) {
     const context = args.contextValue as GraphQLContext;
     const tenant = context.viewer?.tenant;
     const key = groupKey(args, tenant);
-    const delivery = this.deliveries.get(context);
     if (!tenant || !key || !delivery) return subscribe(args);
     try {
       requireScope(context, 'orders:read');
     } catch (error) {
       return { errors: [error as GraphQLError] };
     }
-    return this.groups.join(key, delivery, () => ({ ...args, contextValue: createContext(this.deps.services, { viewer: groupViewer(tenant), authError: null }) }));
+    return groups.join(key, delivery, () => ({ ...args, contextValue: createContext(this.deps.services, { viewer: groupViewer(tenant), authError: null }) }));
   }
 }
 
