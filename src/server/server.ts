@@ -335,6 +335,8 @@ export class GiftgraphServer {
         onConnect: async (ctx) => {
           const token = tokenFromConnectionParams(ctx.connectionParams);
           const auth = await this.authenticate(token);
+          // Closed while the token was checked: its close has passed, and nothing may be counted for it.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           ctx.extra.auth = auth;
           ctx.extra.trace = callerContext(ctx.extra.request.headers);
           // Only a token that was sent and failed is refused here; a missing one fails per operation.
