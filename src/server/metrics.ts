@@ -113,7 +113,7 @@ export class GiftgraphMetrics implements OperationRecorder {
   });
   private readonly eventsAppended = new Counter({
     name: 'giftgraph_events_appended_total',
-    help: 'Status events appended to the event log, by source (MUTATION, WEBHOOK, POLL), counted as this process publishes them',
+    help: 'Status events appended to the event log, by source (MUTATION, WEBHOOK, POLL, OPERATOR), counted as this process publishes them',
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
