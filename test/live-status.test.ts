@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { OrderDocument, SendGiftsDocument } from './generated/graphql.js';
+import { GUUSTO_LIFE, twoRecipientGuusto } from './support/guusto-lifecycle.js';
 import { Harness } from './support/harness.js';
 import { Subscriber } from './support/subscriber.js';
 
@@ -21,30 +22,10 @@ const subscribe = async (variables: ConstructorParameters<typeof Subscriber>[2] 
   return s;
 };
 
-const guusto = (key: string): SendGiftsInput => ({
-  provider: 'GUUSTO',
-  idempotencyKey: key,
-  message: 'Thanks!',
-  amount: { amount: '10', currency: 'CAD' },
-  recipients: [{ email: 'ada@example.com' }, { email: 'grace@example.com' }],
-});
-
-const GUUSTO_LIFE = [
-  '*:UNCONFIRMED>PENDING',
-  'ada@example.com:UNCONFIRMED>PENDING',
-  'grace@example.com:UNCONFIRMED>PENDING',
-  '*:PENDING>PROCESSING',
-  'ada@example.com:PENDING>PROCESSING',
-  'grace@example.com:PENDING>PROCESSING',
-  '*:PROCESSING>SENT',
-  'ada@example.com:PROCESSING>SENT',
-  'grace@example.com:PROCESSING>SENT',
-];
-
 describe('orderStatusChanged', () => {
   it('delivers every transition from send to final, in order, once', async () => {
     const s = await subscribe();
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-1') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-1') });
     const id = sent.data!.sendGifts.order.id;
     let read;
     for (let step = 0; step < 2; step++) {
@@ -69,7 +50,7 @@ describe('orderStatusChanged', () => {
 
   it('resumes after a disconnect with exactly the events missed, then live ones', async () => {
     const first = await subscribe();
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-resume') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-resume') });
     const id = sent.data!.sendGifts.order.id;
     await expect.poll(() => first.events.length).toBe(3);
     const cursor = first.events.at(-1)!.cursor;
@@ -86,8 +67,8 @@ describe('orderStatusChanged', () => {
   });
 
   it('follows one order when asked', async () => {
-    const other = await h.gql(SendGiftsDocument, { input: guusto('live-other') });
-    const mine = await h.gql(SendGiftsDocument, { input: guusto('live-mine') });
+    const other = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-other') });
+    const mine = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-mine') });
     const s = await subscribe({ orderId: mine.data!.sendGifts.order.id, after: null });
     h.advance(1);
     await h.gql(OrderDocument, { id: other.data!.sendGifts.order.id });
@@ -99,7 +80,7 @@ describe('orderStatusChanged', () => {
 
   it("shows another tenant's subscriber nothing, and refuses it one of our orders", async () => {
     const theirs = await subscribe({}, await h.token({ tenant: 'globex' }));
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('live-private') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-private') });
     h.advance(1);
     await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
     await h.app.tail.flush();
@@ -118,7 +99,7 @@ describe('orderStatusChanged', () => {
     const watchers = await Promise.all(Array.from({ length: 5 }, () => subscribe({}, token)));
     const stranger = await subscribe({}, await h.token({ tenant: 'initech' }));
     expect(groups.size).toBe(before + 2);
-    await h.gql(SendGiftsDocument, { input: guusto('shared') }, token);
+    await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('shared') }, token);
     for (const w of watchers) await expect.poll(() => w.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
     expect(stranger.events).toEqual([]);
     await Promise.all([...watchers, stranger].map((w) => w.close()));
@@ -136,7 +117,7 @@ describe('orderStatusChanged', () => {
     expect(groups.size).toBe(before + 1); // one group, started by the founder
     await expect.poll(() => founder.closeCode, { timeout: 4_000 }).toBe(4401);
     expect(groups.size).toBe(before + 1);
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('after-founder') }, token);
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('after-founder') }, token);
     await expect.poll(() => watcher.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
     expect(watcher.errors).toEqual([]);
     // Nested fields that authorize on their own still answer for the members left.

@@ -15,8 +15,8 @@ import {
   SendGiftsDocument,
   type OrderStatusChangedSubscription,
   type OrderStatusChangedSubscriptionVariables,
-  type SendGiftsInput,
 } from './generated/graphql.js';
+import { GUUSTO_LIFE, twoRecipientGuusto } from './support/guusto-lifecycle.js';
 import { Harness } from './support/harness.js';
 import { parsePrometheusText, sumOf } from './support/prometheus-text.js';
 import { runOverSocket, wsClient, type OperationResult } from './support/ws-client.js';
@@ -164,26 +164,6 @@ const getStream = async (query: string, variables: Record<string, unknown> | und
 
 const scrape = async () => parsePrometheusText(await (await fetch(`${h.url}/metrics`)).text());
 
-const guusto = (key: string): SendGiftsInput => ({
-  provider: 'GUUSTO',
-  idempotencyKey: key,
-  message: 'Thanks!',
-  amount: { amount: '10', currency: 'CAD' },
-  recipients: [{ email: 'ada@example.com' }, { email: 'grace@example.com' }],
-});
-
-const GUUSTO_LIFE = [
-  '*:UNCONFIRMED>PENDING',
-  'ada@example.com:UNCONFIRMED>PENDING',
-  'grace@example.com:UNCONFIRMED>PENDING',
-  '*:PENDING>PROCESSING',
-  'ada@example.com:PENDING>PROCESSING',
-  'grace@example.com:PENDING>PROCESSING',
-  '*:PROCESSING>SENT',
-  'ada@example.com:PROCESSING>SENT',
-  'grace@example.com:PROCESSING>SENT',
-];
-
 /** Moves the order one lifecycle step on and reads it, which polls it (three events per step). */
 const step = async (id: string) => {
   h.advance(1);
@@ -198,7 +178,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     // Identical live subscriptions of a tenant run once, as over /ws.
     const twin = await subscribe();
     expect(groups.size).toBe(before + 1);
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('sse-1') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-1') });
     const id = sent.data!.sendGifts.order.id;
     await step(id);
     await step(id);
@@ -216,7 +196,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
 
   it('resumes from `after` with exactly the events missed, then live ones', async () => {
     const first = await subscribe();
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('sse-resume') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-resume') });
     const id = sent.data!.sendGifts.order.id;
     await expect.poll(() => first.events.length).toBe(3);
     const cursor = first.events.at(-1)!.cursor;
@@ -240,7 +220,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
 
   it("shows another tenant's subscriber nothing, and refuses it one of our orders", async () => {
     const theirs = await subscribe({}, await h.token({ tenant: 'globex' }));
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('sse-private') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-private') });
     const id = sent.data!.sendGifts.order.id;
     const ours = await subscribe({ orderId: id });
     await step(id);
@@ -304,7 +284,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const stream = new RawStream(response);
-    const sent = await h.gql(SendGiftsDocument, { input: guusto('sse-get') });
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-get') });
     await expect.poll(() => stream.results().length).toBe(3);
     expect(stream.results().every((r) => (r.data as { orderStatusChanged: StatusEvent }).orderStatusChanged.order.id === sent.data!.sendGifts.order.id)).toBe(true);
     await stream.cancel();

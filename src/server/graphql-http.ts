@@ -11,7 +11,7 @@ import { readBody, refuse } from './connections.js';
 import { costLimitPlugin } from './cost.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
 import { partialResultsPlugin } from './partial-results.js';
-import { callerContext, OPERATION_SPAN, operationFailed, operationTracingPlugin, startOperationSpan, withSpan, type TracedRequest } from './tracing.js';
+import { inOperationSpan, OPERATION_SPAN, operationFailed, operationTracingPlugin, withSpan, type TracedRequest } from './tracing.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -140,18 +140,7 @@ export async function serveGraphQL<C extends BaseContext>(
   context: () => Promise<C>,
   recorder?: OperationRecorder,
 ): Promise<void> {
-  const parent = callerContext(req.headers);
-  const span = startOperationSpan(parent);
-  try {
-    await withSpan(parent, span, () => serve(apollo, req, res, url, context, recorder, span));
-  } catch (error) {
-    // The server answers it as an internal error; the span says so, and no more.
-    operationFailed(span, [{ extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
-    throw error;
-  } finally {
-    span.setAttribute('http.response.status_code', res.statusCode);
-    span.end();
-  }
+  await inOperationSpan(req, res, (parent, span) => withSpan(parent, span, () => serve(apollo, req, res, url, context, recorder, span)));
 }
 
 async function serve<C extends BaseContext>(

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GIFT_STATUSES, PROVIDERS, type Provider } from '../core/model.js';
+import type { ProviderCall } from '../providers/http.js';
 import type { LiveObserver } from '../status/feed.js';
 import type { PollResult } from '../status/poller.js';
 import type { WebhookResult } from '../status/webhooks.js';
@@ -22,15 +23,6 @@ const KNOWN_PROVIDERS: ReadonlySet<string> = new Set(PROVIDERS);
 const KNOWN_STATUSES: ReadonlySet<string> = new Set(GIFT_STATUSES);
 
 const OPERATION_TYPES: readonly OperationType[] = ['query', 'mutation', 'subscription', 'unknown'];
-
-/** A provider call as the shared HTTP client reports it (`CallObserver`), with its route template. */
-export interface ProviderCall {
-  provider: Provider;
-  method: string;
-  route: string;
-  status: number | 'error';
-  ms: number;
-}
 
 export interface MetricsSources {
   store: Store;

@@ -11,7 +11,7 @@ import type { DocumentCache } from './document-cache.js';
 import { formatError, MAX_BODY_BYTES, type OperationRecorder } from './graphql-http.js';
 import { MAX_OPERATIONS_PER_SOCKET, OpenPerToken } from './socket-limits.js';
 import type { Delivery } from './subscription-groups.js';
-import { callerContext, nameOperation, operationFailed, startOperationSpan, withSpan } from './tracing.js';
+import { inOperationSpan, nameOperation, operationFailed, withSpan } from './tracing.js';
 
 /**
  * Event streams one token may hold open at once, on this replica: as many as the operations one
@@ -204,18 +204,8 @@ export class EventStreams {
   }
 
   /** Answers one request to `/graphql` that asked for an event stream. */
-  async serve(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const parent = callerContext(req.headers);
-    const span = startOperationSpan(parent);
-    try {
-      await this.answer(req, res, url, parent, span);
-    } catch (error) {
-      operationFailed(span, [{ extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
-      throw error;
-    } finally {
-      span.setAttribute('http.response.status_code', res.statusCode);
-      span.end();
-    }
+  serve(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    return inOperationSpan(req, res, (parent, span) => this.answer(req, res, url, parent, span));
   }
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, url: URL, parent: TraceContext, span: Span): Promise<void> {

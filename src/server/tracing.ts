@@ -93,6 +93,29 @@ export function withSpan<T>(parent: Context, span: Span, work: () => T): T {
   return context.with(trace.setSpan(parent, span), work);
 }
 
+/**
+ * One HTTP request's operation in a span of its own, a child of the caller's (`traceparent`): ended
+ * with the response's status, and marked as an internal error when the work fails unexpectedly.
+ */
+export async function inOperationSpan(
+  req: { headers: Record<string, string | string[] | undefined> },
+  res: { statusCode: number },
+  work: (parent: Context, span: Span) => Promise<void>,
+): Promise<void> {
+  const parent = callerContext(req.headers);
+  const span = startOperationSpan(parent);
+  try {
+    await work(parent, span);
+  } catch (error) {
+    // The server answers it as an internal error; the span says so, and no more.
+    operationFailed(span, [{ extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    throw error;
+  } finally {
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.end();
+  }
+}
+
 /** Where serveGraphQL hands an HTTP operation's span to the plugin, on the request object Apollo passes to plugins. */
 export const OPERATION_SPAN = Symbol('operationSpan');
 
