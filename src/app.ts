@@ -52,7 +52,7 @@ export async function createApp({ store, providers, jwt, log: given, bus = new I
   const listing = new OrderListing(store, providers, orders, clock);
   for (const move of await listing.claimForOwners()) log.warn(move, "a provider account changed owner: its orders placed in the provider's app moved to the new owner");
   let poller: Poller | undefined;
-  const metrics = new GiftgraphMetrics({ store, watching: () => poller?.watching ?? 0 });
+  const metrics = new GiftgraphMetrics({ store, watching: () => poller?.watching ?? 0, waiting: () => poller?.waiting() ?? new Map() });
   providers.observeCalls(metrics.providerCall);
   const tail = new EventTail(store, bus, log);
   tail.onPublished(metrics.published);

@@ -379,7 +379,7 @@ describe('the Grafana dashboard and the Prometheus alert rules', () => {
     await h.app.tail.flush();
     const families = parsePrometheusText(await scrape(h.url));
 
-    const side = new GiftgraphMetrics({ store: h.store, watching: () => 0 });
+    const side = new GiftgraphMetrics({ store: h.store, watching: () => 0, waiting: () => new Map() });
     for (const record of Object.values(QUIET)) record(side);
     const sideFamilies = parsePrometheusText((await side.render()).text);
     const quiet = new Map(Object.keys(QUIET).map((name) => [name, sideFamilies.get(name)!]));

@@ -28,6 +28,8 @@ export interface MetricsSources {
   store: Store;
   /** Orders the poller watches now (0 without a poller). */
   watching: () => number;
+  /** Orders due for a poll but held back by their provider's cap and rate, per provider. */
+  waiting: () => ReadonlyMap<Provider, number>;
 }
 
 /** The counter and histogram of one operation name, type and outcome on one transport, bound once. */
@@ -178,6 +180,16 @@ export class GiftgraphMetrics implements OperationRecorder {
       registers: [this.registry],
       collect() {
         this.set(sources.watching());
+      },
+    });
+    new Gauge({
+      name: 'giftgraph_poller_queued_orders',
+      help: "Orders due for a poll but held back by their provider's concurrency cap and rate limit, by provider",
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        const waiting = sources.waiting();
+        for (const provider of PROVIDERS) this.set({ provider }, waiting.get(provider) ?? 0);
       },
     });
     new Gauge({

@@ -117,6 +117,15 @@ export class Poller {
     return this.schedule.size;
   }
 
+  /** Orders due now but held back by their provider's concurrency cap and rate, per provider: the limiter's queue. */
+  waiting(now = Date.now()): Map<Provider, number> {
+    const queued = new Map<Provider, number>();
+    for (const entry of this.schedule.values()) {
+      if (entry.dueAt <= now) queued.set(entry.order.provider, (queued.get(entry.order.provider) ?? 0) + 1);
+    }
+    return queued;
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.running]);
