@@ -341,6 +341,8 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     expect(streams.map((r) => r.status)).toEqual(streams.map(() => 200));
     const refused = await getStream(SUBSCRIPTION, {}, { authorization: `Bearer ${token}` });
     expect(refused.status).toBe(429);
+    // Spelled otherwise, it is the same token to the verifier, and so to the cap.
+    for (const spelling of [`bearer ${token}`, `BEARER   ${token}`]) expect((await getStream(SUBSCRIPTION, {}, { authorization: spelling })).status).toBe(429);
     expect(((await refused.json()) as OperationResult).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: MAX_STREAMS_PER_TOKEN });
     // Another token is not held to this one's streams, and a place comes back when a stream ends.
     const other = await getStream(SUBSCRIPTION, {}, { authorization: `Bearer ${await h.token({ tenant: 'capped', subject: 'someone-else' })}` });

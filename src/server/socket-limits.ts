@@ -17,9 +17,14 @@ export class OpenPerToken {
 
   constructor(readonly max: number) {}
 
-  /** Takes a place for `token`: the function that gives it back (once), or undefined when the token holds `max` already. */
+  /**
+   * Takes a place for `token` (a bare token, or an Authorization value in any spelling the verifier
+   * accepts): the function that gives it back (once), or undefined when the token holds `max` already.
+   */
   take(token: string): (() => void) | undefined {
-    const key = createHash('sha256').update(token).digest('base64url');
+    // `Bearer X`, `bearer  X` and `X` are one token to the verifier, so they are one here.
+    const bare = /^Bearer\s+(\S+)\s*$/i.exec(token.trim())?.[1] ?? token.trim();
+    const key = createHash('sha256').update(bare).digest('base64url');
     const count = this.open.get(key) ?? 0;
     if (count >= this.max) return undefined;
     this.open.set(key, count + 1);

@@ -13,6 +13,9 @@ import { MAX_OPERATIONS_PER_SOCKET, OpenPerToken } from './socket-limits.js';
 import type { Delivery } from './subscription-groups.js';
 import { inOperationSpan, nameOperation, operationFailed, withSpan } from './tracing.js';
 
+/** How long a stream's end may wait for its client to read what is left, before the connection is dropped. */
+const UNREAD_END_GRACE_MS = 10_000;
+
 /**
  * Event streams one token may hold open at once, on this replica: as many as the operations one
  * WebSocket may run, since each stream carries one operation.
@@ -281,9 +284,10 @@ export class EventStreams {
     const expiry = auth.viewer ? setTimeout(() => this.end(stream, 'expired'), Math.max(Math.min(auth.viewer.expiresAt * 1000 - Date.now(), 2 ** 31 - 1), 0)) : undefined;
     expiry?.unref();
     if (this.closed && stream.subscription) this.end(stream, 'shutdown');
+    // The place is the connection's: it comes back when the connection closes, not when the stream ends.
+    res.once('close', release);
     void this.pump(stream, messages).finally(() => {
       clearTimeout(expiry);
-      release();
       this.open.delete(stream);
     });
   }
@@ -315,6 +319,12 @@ export class EventStreams {
     // Ended for an expired token: the client was told why (end), and the operation is over.
     if (stream.ended === 'expired' && !completed) res.write(COMPLETE_EVENT);
     res.end();
+    // A client that stopped reading would hold the connection, and what is buffered for it, for good.
+    if (!res.writableFinished) {
+      const drop = setTimeout(() => res.destroy(), UNREAD_END_GRACE_MS);
+      drop.unref();
+      res.once('close', () => clearTimeout(drop));
+    }
   }
 
   /** Ends a stream from outside: its token expired, the server is stopping, or its client left. */
