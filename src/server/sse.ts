@@ -213,7 +213,7 @@ export class EventStreams {
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, url: URL, parent: TraceContext, span: Span): Promise<void> {
     const started = performance.now();
-    if (!preflighted(req.headers)) return this.badRequest(res, span, 400, CSRF_REFUSAL);
+    if (!preflighted(req.headers)) return this.badRequest(res, span, 400, CSRF_REFUSAL, { unread: true });
     let body: Record<string, unknown> | null = null;
     if (req.method === 'POST') {
       const raw = await readBody(req, MAX_BODY_BYTES);
@@ -418,11 +418,13 @@ export class EventStreams {
   }
 
   /** A request refused before it was an operation, as Apollo Server answers one (`BAD_REQUEST`). */
-  private badRequest(res: http.ServerResponse, span: Span, status: number, message: string): void {
+  /** `unread`: the body was not read, so the connection closes after the answer (see `refuse`). */
+  private badRequest(res: http.ServerResponse, span: Span, status: number, message: string, { unread = false } = {}): void {
     const errors = [{ message, extensions: { code: 'BAD_REQUEST' } }];
     this.deps.metrics?.refused('sse', 'BAD_REQUEST');
     operationFailed(span, errors);
-    json(res, status, { errors });
+    if (unread) refuse(res, status, { errors });
+    else json(res, status, { errors });
   }
 
   /** The handler's own refusal (a missing query, a mutation over GET), with the code every refusal carries. */
