@@ -1,4 +1,5 @@
 import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { costRefusal } from './cost.js';
 import { MAX_TOKENS } from './limits.js';
 
 /** Documents kept, most recently used first out last; larger ones are parsed every time. */
@@ -10,7 +11,8 @@ export type PreparedDocument = { document: DocumentNode } | { errors: readonly G
 /**
  * Parses and validates each distinct WebSocket operation once. Thousands of dashboards subscribing
  * with the same document then share one AST, which a subscription holds for as long as it lives,
- * and one validation, instead of one of each. The parser stops at MAX_TOKENS, as on HTTP.
+ * and one validation, instead of one of each. The parser stops at MAX_TOKENS, and the cost limit
+ * applies, as on HTTP.
  */
 export class DocumentCache {
   private readonly documents = new Map<string, DocumentNode>();
@@ -21,8 +23,12 @@ export class DocumentCache {
     private readonly rules: readonly ValidationRule[],
   ) {}
 
-  /** The document ready to run, or the errors that refuse it, coded as Apollo Server codes them. */
-  prepare(source: string): PreparedDocument {
+  /**
+   * The document ready to run, or the errors that refuse it, coded as Apollo Server codes them: a
+   * parse or validation failure, or an operation that asks for more work than the cost limit allows
+   * with these variables.
+   */
+  prepare(source: string, variables?: Record<string, unknown> | null, operationName?: string | null): PreparedDocument {
     let document: DocumentNode;
     try {
       document = this.parse(source);
@@ -34,7 +40,9 @@ export class DocumentCache {
       return { errors: [parseFailed] };
     }
     const errors = this.validate(document);
-    return errors.length > 0 ? { errors } : { document };
+    if (errors.length > 0) return { errors };
+    const refusal = costRefusal(this.schema, document, variables ?? undefined, operationName);
+    return refusal ? { errors: [refusal] } : { document };
   }
 
   private parse(source: string): DocumentNode {

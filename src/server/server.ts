@@ -17,7 +17,6 @@ import type { Store } from '../store/store.js';
 import type { AuthContext, TokenVerifier, Viewer } from './auth.js';
 import { requireScope } from './auth.js';
 import { applyConnectionTimeouts, DEFAULT_KEEP_ALIVE_MS, readBody, refuse } from './connections.js';
-import { costRefusal } from './cost.js';
 import { createApollo, formatError, operationMetricsPlugin, serveGraphQL, type Transport } from './graphql-http.js';
 import { DocumentCache } from './document-cache.js';
 import { bearerMatches, tokenDigest, type GiftgraphMetrics } from './metrics.js';
@@ -289,10 +288,8 @@ export class GiftgraphServer {
               new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } }),
             ]);
           }
-          const prepared = this.documents.prepare(payload.query);
+          const prepared = this.documents.prepare(payload.query, payload.variables, payload.operationName);
           if ('errors' in prepared) return refused(payload.operationName, started, [...prepared.errors]);
-          const refusal = costRefusal(schema, prepared.document, payload.variables ?? undefined, payload.operationName);
-          if (refusal) return refused(payload.operationName, started, [refusal]);
           return { schema, document: prepared.document, operationName: payload.operationName, variableValues: payload.variables };
         },
         onError: (_ctx, _id, _payload, errors) => {

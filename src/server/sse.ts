@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import type { GraphQLContext } from '../resolvers/context.js';
 import type { AuthContext } from './auth.js';
 import { readBody, refuse } from './connections.js';
-import { costRefusal } from './cost.js';
 import type { DocumentCache } from './document-cache.js';
 import { formatError, MAX_BODY_BYTES, type OperationRecorder } from './graphql-http.js';
 import { MAX_OPERATIONS_PER_SOCKET, OpenPerToken } from './socket-limits.js';
@@ -359,15 +358,13 @@ export class EventStreams {
       this.refusals.add(result);
       return result;
     };
-    const prepared = documents.prepare(params.query);
+    const prepared = documents.prepare(params.query, variables, operationName);
     if ('errors' in prepared) return refused(prepared.errors);
     const operation = getOperationAST(prepared.document, operationName);
     if (!operation) {
       const message = operationName ? `Unknown operation named "${operationName}".` : 'Must provide operation name if query contains multiple operations.';
       return refused([new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })]);
     }
-    const refusal = costRefusal(schema, prepared.document, variables, operationName);
-    if (refusal) return refused([refusal]);
     stream.operation = operation;
     nameOperation(stream.span, operation);
     const contextValue = this.deps.context(stream.auth);
