@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import fs from 'node:fs';
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { buildGiftgraphSchema } from '../src/schema/build.js';
+import { buildGiftgraphSchema } from '../src/resolvers/build-schema.js';
 
 const file = new URL('../schema/schema.graphql', import.meta.url);
 const sdl = `${printSubgraphSchema(await buildGiftgraphSchema()).trim()}\n`;

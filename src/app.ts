@@ -8,7 +8,7 @@ import { eventsAfter, EventTail } from './status/feed.js';
 import { Poller, type PollerOptions } from './status/poller.js';
 import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
-import { buildGiftgraphSchema } from './schema/build.js';
+import { buildGiftgraphSchema } from './resolvers/build-schema.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
 import { withTraceIds } from './server/logger.js';
 import { GiftgraphMetrics } from './server/metrics.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeId } from '../src/core/global-id.js';
 import { readAndOpenEnv, type AndOpenVersion } from '../src/providers/andopen/config.js';
-import type { RecipientRecord, StatusEventRecord } from '../src/store/records.js';
+import type { RecipientRecord, StatusEventRecord } from '../src/core/records.js';
 import { CatalogDocument, OrderDocument, SendGiftsDocument } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
 

@@ -6,7 +6,7 @@ import { decodeId } from '../src/core/global-id.js';
 import { GoodyAdapter } from '../src/providers/goody/adapter.js';
 import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GoodySandbox } from '../src/sandboxes/goody/sandbox.js';
-import type { OrderRecord, RecipientRecord } from '../src/store/records.js';
+import type { OrderRecord, RecipientRecord } from '../src/core/records.js';
 import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import type { OrderRecord } from '../src/store/records.js';
+import type { OrderRecord } from '../src/core/records.js';
 
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-store-')), 'ledger.db');
 

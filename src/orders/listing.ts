@@ -5,7 +5,7 @@ import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry, RegisteredProvider } from '../providers/registry.js';
 import { mergePage, type MergedPage, type MergePositions, type MergeSource } from '../pagination/merge.js';
 import { isOffsetPosition, type OffsetPosition } from '../pagination/native.js';
-import type { OrderRecord, RecipientRecord } from '../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../core/records.js';
 import type { Store, UnresolvedSend } from '../store/store.js';
 import type { OrdersService } from './service.js';
 

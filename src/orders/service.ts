@@ -6,7 +6,7 @@ import { isFinalStatus, summarizeStatus, type Provider } from '../core/model.js'
 import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
+import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { recipientSeen } from './listing.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';

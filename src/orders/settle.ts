@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { badInput, notFound } from '../core/errors.js';
 import { encodeId } from '../core/global-id.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { OrderRecord, RecipientRecord, Settlement } from '../store/records.js';
+import type { OrderRecord, RecipientRecord, Settlement } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { checkSettlement, type SettleCommand } from './validate.js';
 

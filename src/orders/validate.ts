@@ -3,7 +3,7 @@ import { GiftgraphError, InputErrors } from '../core/errors.js';
 import { parseMoney, type Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter, SendRecipient } from '../providers/adapter.js';
-import type { Settlement, SettlementOutcome } from '../store/records.js';
+import type { Settlement, SettlementOutcome } from '../core/records.js';
 import { LIMITS, SEND_AHEAD_DAYS } from './limits.js';
 
 export interface MoneyInputValue {

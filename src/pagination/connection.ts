@@ -1,7 +1,24 @@
 import { badInput } from '../core/errors.js';
-import type { Connection } from '../schema/connection.js';
 import type { CursorScope, TenantCursors } from './cursor.js';
 import type { NativeList } from './native.js';
+
+export interface PageInfoShape {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+/** A Relay connection's data; the schema's generic connection types have this shape. */
+export interface Connection<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfoShape;
+}
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;

@@ -1,7 +1,7 @@
 import type { InputErrors } from '../core/errors.js';
 import type { Money } from '../core/money.js';
 import type { CatalogKind, GiftStatus, Provider } from '../core/model.js';
-import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../store/records.js';
+import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../core/records.js';
 import type { NativeList, OffsetPosition, PagedList } from '../pagination/native.js';
 import type { ProviderCallError } from './http.js';
 

@@ -7,8 +7,8 @@ import type { OrderListing } from '../orders/listing.js';
 import type { OrdersService } from '../orders/service.js';
 import type { CursorCodec, TenantCursors } from '../pagination/cursor.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import { requireScope, type AuthContext, type Scope, type Viewer } from '../server/auth.js';
-import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../store/records.js';
+import { requireScope, type AuthContext, type Scope, type Viewer } from './access.js';
+import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 
 /** Live status: the event log's end, and one tenant's events after a position, then live. */
 export interface LiveStatus {

@@ -5,7 +5,7 @@ import { Order, orderView, StatusChange } from '../schema/order.js';
 import { Recipient } from '../schema/recipient.js';
 import { OrderStatusEvent } from '../schema/status-event.js';
 import { subscriptionLagged } from '../status/feed.js';
-import type { StatusEventRecord } from '../store/records.js';
+import type { StatusEventRecord } from '../core/records.js';
 import { authorize, type GraphQLContext } from './context.js';
 
 interface Args {

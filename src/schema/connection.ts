@@ -1,9 +1,10 @@
+import type { Connection, Edge, PageInfoShape } from '../pagination/connection.js';
 import { Directive, Field, ObjectType, type ClassType } from 'type-graphql';
 
 // Every subgraph with a Relay connection defines the same PageInfo.
 @Directive('@shareable')
 @ObjectType({ description: 'Relay page information.' })
-export class PageInfo {
+export class PageInfo implements PageInfoShape {
   @Field(() => Boolean)
   hasNextPage!: boolean;
 
@@ -17,15 +18,7 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-export interface Edge<T> {
-  cursor: string;
-  node: T;
-}
-
-export interface Connection<T> {
-  edges: Edge<T>[];
-  pageInfo: PageInfo;
-}
+export type { Connection, Edge } from '../pagination/connection.js';
 
 /** The Relay `<Name>Edge` and `<Name>Connection` types for a node type. */
 export function connectionTypes<T extends object>(name: string, node: ClassType<T> | (abstract new () => T)) {

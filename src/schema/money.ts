@@ -1,6 +1,6 @@
 import { Directive, Field, InputType, ObjectType } from 'type-graphql';
 import { formatAmount } from '../core/money.js';
-import type { MoneyRecord } from '../store/records.js';
+import type { MoneyRecord } from '../core/records.js';
 
 // A value type any subgraph may define the same way.
 @Directive('@shareable')

@@ -2,7 +2,7 @@ import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { Directive, Field, ID, Int, InterfaceType, ObjectType } from 'type-graphql';
 import { encodeId } from '../core/global-id.js';
 import type { Provider as ProviderName } from '../core/model.js';
-import type { OrderRecord, StatusEventRecord } from '../store/records.js';
+import type { OrderRecord, StatusEventRecord } from '../core/records.js';
 import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, OrderOrigin, Provider, StatusSource } from './enums.js';
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';

@@ -2,7 +2,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { createUnionType, Field, ID, ObjectType } from 'type-graphql';
 import { encodeId } from '../core/global-id.js';
 import type { Provider } from '../core/model.js';
-import type { GiftRecord, RecipientRecord } from '../store/records.js';
+import type { GiftRecord, RecipientRecord } from '../core/records.js';
 import { GiftStatus } from './enums.js';
 import { Money } from './money.js';
 

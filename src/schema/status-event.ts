@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { StatusEventRecord } from '../store/records.js';
+import type { StatusEventRecord } from '../core/records.js';
 import { Order, StatusChange } from './order.js';
 import { Recipient } from './recipient.js';
 

@@ -6,7 +6,7 @@ import type { ProviderCall } from '../providers/http.js';
 import type { LiveObserver } from '../status/feed.js';
 import type { PollResult } from '../status/poller.js';
 import type { WebhookResult } from '../status/webhooks.js';
-import type { StatusEventRecord } from '../store/records.js';
+import type { StatusEventRecord } from '../core/records.js';
 import type { OrderStatusCount, Store } from '../store/store.js';
 import type { OperationRecorder, OperationType, Transport } from './graphql-http.js';
 

@@ -4,7 +4,7 @@ import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type Execut
 import { createHandler, type ExecutionResult as StreamResult, type Handler, type OperationArgs, type OperationResult, type RequestParams, type Response as HandlerResponse } from 'graphql-sse';
 import type { Logger } from 'pino';
 import type { GraphQLContext } from '../resolvers/context.js';
-import type { AuthContext } from './auth.js';
+import type { AuthContext } from '../resolvers/access.js';
 import { readBody, refuse } from './connections.js';
 import type { DocumentCache } from './document-cache.js';
 import { formatError, MAX_BODY_BYTES, type OperationRecorder } from './graphql-http.js';

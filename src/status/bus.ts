@@ -1,4 +1,4 @@
-import type { StatusEventRecord } from '../store/records.js';
+import type { StatusEventRecord } from '../core/records.js';
 import { QueueIterator } from './stream.js';
 
 /**

@@ -1,7 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, type Link, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
-import type { StatusEventRecord } from '../store/records.js';
+import type { StatusEventRecord } from '../core/records.js';
 import { GiftgraphError } from '../core/errors.js';
 import { parseTraceParent } from '../core/trace-parent.js';
 import type { StatusBus } from './bus.js';

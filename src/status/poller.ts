@@ -4,7 +4,7 @@ import type { Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
 import type { OrderSnapshot } from '../providers/adapter.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { OrderRecord, StatusEventRecord } from '../store/records.js';
+import type { OrderRecord, StatusEventRecord } from '../core/records.js';
 import type { Store } from '../store/store.js';
 
 const tracer = trace.getTracer('giftgraph');

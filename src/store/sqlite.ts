@@ -4,9 +4,9 @@ import { isSpanContextValid, SpanKind, SpanStatusCode, trace, type Span, type Sp
 import Database from 'better-sqlite3';
 import { summarizeStatus, type GiftStatus, type Provider, type StatusSource } from '../core/model.js';
 import { formatTraceParent } from '../core/trace-parent.js';
-import { planObservation, isEmptyPlan } from '../status/plan.js';
+import { planObservation, isEmptyPlan } from '../orders/plan.js';
 import { MIGRATIONS } from './migrations.js';
-import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from './records.js';
+import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from '../core/records.js';
 import type { OrderListQuery, OrderStatusCount, ReserveResult, SettleOutcome, Store, UnresolvedSend } from './store.js';
 
 interface OrderRow {

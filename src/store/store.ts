@@ -1,5 +1,5 @@
 import type { GiftStatus, Provider } from '../core/model.js';
-import type { Observation, OrderRecord, RecipientRecord, Settlement, StatusEventRecord, Submission } from './records.js';
+import type { Observation, OrderRecord, RecipientRecord, Settlement, StatusEventRecord, Submission } from '../core/records.js';
 
 export interface OrderListQuery {
   tenant: string;

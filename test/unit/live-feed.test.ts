@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessStatusBus } from '../../src/status/bus.js';
 import { eventsAfter, EventTail } from '../../src/status/feed.js';
 import type { GiftStatus } from '../../src/core/model.js';
-import type { OrderRecord, StatusEventRecord } from '../../src/store/records.js';
+import type { OrderRecord, StatusEventRecord } from '../../src/core/records.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 const event = (seq: number): StatusEventRecord => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isForwardMove, summarizeStatus } from '../../src/core/model.js';
-import { planObservation } from '../../src/status/plan.js';
-import type { OrderRecord, RecipientRecord } from '../../src/store/records.js';
+import { planObservation } from '../../src/orders/plan.js';
+import type { OrderRecord, RecipientRecord } from '../../src/core/records.js';
 
 const order = (status: OrderRecord['status'], providerStatus = ''): OrderRecord => ({
   id: 'o1', tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH',

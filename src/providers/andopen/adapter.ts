@@ -1,7 +1,7 @@
 import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord, Submission } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord, Submission } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
 import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';

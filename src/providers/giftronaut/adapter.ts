@@ -4,7 +4,7 @@ import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js'
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';

@@ -2,7 +2,7 @@ import { GiftgraphError, type InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';

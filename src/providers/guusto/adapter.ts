@@ -1,6 +1,6 @@
 import type { InputErrors } from '../../core/errors.js';
 import { currencyExponent, minorFromDecimal, type Money } from '../../core/money.js';
-import type { OrderRecord, RecipientRecord } from '../../store/records.js';
+import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { GuustoApi, type GuustoCreateBody } from './api.js';

@@ -1,6 +1,6 @@
 import { minorFromDecimal, type Money } from '../../core/money.js';
 import type { GiftStatus } from '../../core/model.js';
-import type { GiftRecord } from '../../store/records.js';
+import type { GiftRecord } from '../../core/records.js';
 import type { OrderSnapshot } from '../adapter.js';
 import type { GuustoCertificate, GuustoOrderRequest } from './api.js';
 

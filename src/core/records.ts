@@ -1,4 +1,4 @@
-import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
+import type { GiftStatus, Provider, StatusSource } from './model.js';
 
 /**
  * Where the create call of an order stands. This is the ledger's memory of what was sent:

@@ -4,15 +4,15 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema, createResolversMap } from 'type-graphql';
-import { referenceResolvers } from '../resolvers/entities.js';
-import { MutationResolver } from '../resolvers/mutation.js';
-import { OrderFieldsResolver, RecipientFieldsResolver } from '../resolvers/order-fields.js';
-import { PersonFieldsResolver } from '../resolvers/person.js';
-import { ProviderInfoResolver } from '../resolvers/provider-info.js';
-import { QueryResolver } from '../resolvers/query.js';
-import { SubscriptionResolver } from '../resolvers/subscription.js';
-import { authChecker } from '../server/auth.js';
-import { ORDER_TYPES } from './order.js';
+import { referenceResolvers } from './entities.js';
+import { MutationResolver } from './mutation.js';
+import { OrderFieldsResolver, RecipientFieldsResolver } from './order-fields.js';
+import { PersonFieldsResolver } from './person.js';
+import { ProviderInfoResolver } from './provider-info.js';
+import { QueryResolver } from './query.js';
+import { SubscriptionResolver } from './subscription.js';
+import { authChecker } from './access.js';
+import { ORDER_TYPES } from '../schema/order.js';
 
 const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@tag", "@inaccessible"])';

@@ -1,5 +1,5 @@
 import { isFinalStatus, isForwardMove } from '../core/model.js';
-import type { Observation, OrderRecord, RecipientRecord } from '../store/records.js';
+import type { Observation, OrderRecord, RecipientRecord } from '../core/records.js';
 
 export interface PlannedChange {
   order: Partial<Pick<OrderRecord, 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total'>>;
