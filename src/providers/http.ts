@@ -3,11 +3,13 @@ import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Provider } from '../core/model.js';
 import { redact } from '../core/redact.js';
+import { GuardRefusal, type ProviderGuard, type ProviderGuards } from './guard.js';
 
 /**
  * What a failed provider call means for the money:
  * - `rejected`: the provider answered and refused (4xx); nothing was taken.
- * - `unavailable`: the provider did not process the request (unreachable, 429); nothing was taken.
+ * - `unavailable`: the provider did not process the request (unreachable, 429), or it was never sent
+ *   (the provider's circuit is open, or the request waited too long for its turn); nothing was taken.
  * - `unknown`: the request may have been processed (timeout after sending, dropped connection, any 5xx,
  *   an unreadable success response). A 503 counts here too: a proxy in front of the provider may
  *   answer it after forwarding the request.
@@ -45,6 +47,15 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** The time the retries go by: how long since the first attempt, and the wait before the next. */
+export interface RetryClock {
+  /** Milliseconds on a monotonic scale (differences only). */
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const REAL_TIME: RetryClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) };
+
 export interface ProviderHttpOptions {
   provider: Provider;
   baseUrl: string;
@@ -63,6 +74,14 @@ export interface ProviderHttpOptions {
   onUnauthorized?: (rejectedHeaders: Record<string, string>) => Promise<boolean>;
   /** Where each attempt is reported (metrics); the registry's hub, shared by every client of its adapters. */
   observers?: CallObservers;
+  /**
+   * The registry's limiters and circuit breakers: every attempt waits for a slot of this provider's
+   * and passes its circuit, with every other client of the provider. A client built without them
+   * (a script, a test) is not limited.
+   */
+  guards?: ProviderGuards;
+  /** The real clock unless given: a test moves its own instead of sleeping between retries. */
+  clock?: RetryClock;
 }
 
 export interface ProviderRequest {
@@ -153,7 +172,8 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
 
 /**
  * The one way adapters reach a provider: a pooled keep-alive undici Agent, connect/headers/body
- * timeouts, and retries with exponential backoff and full jitter, only for idempotent requests.
+ * timeouts, retries with exponential backoff and full jitter, only for idempotent requests, and
+ * the provider's limiter and circuit breaker (ProviderGuards) around every attempt.
  */
 export class ProviderHttpClient {
   private readonly agent: Agent;
@@ -162,6 +182,8 @@ export class ProviderHttpClient {
   private readonly basePath: string;
   private readonly host: string;
   private readonly port: number;
+  private readonly guard: ProviderGuard | undefined;
+  private readonly clock: RetryClock;
 
   constructor(private readonly options: ProviderHttpOptions) {
     const url = new URL(options.baseUrl);
@@ -170,6 +192,8 @@ export class ProviderHttpClient {
     this.port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     this.basePath = url.pathname.replace(/\/$/, '');
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.guard = options.guards?.for(options.provider);
+    this.clock = options.clock ?? REAL_TIME;
     this.agent = new Agent({
       connections: options.connections ?? 32,
       keepAliveTimeout: 30_000,
@@ -183,13 +207,23 @@ export class ProviderHttpClient {
     const attempts = req.idempotent ? this.retry.attempts : 1;
     let reauthorized = false;
     let ambiguous = false;
-    const started = performance.now();
+    // The provider's deduplication window opens when it first gets the request, not while it waits its turn.
+    let firstSent: number | undefined;
+    const sent = () => {
+      firstSent ??= this.clock.now();
+    };
     for (let attempt = 1; ; attempt++) {
       // Outside the try: a failure to get credentials is its own error, and the request never left.
+      // Outside the guard too: a token request takes its own slot, never one this request holds.
       const headers = await this.options.headers();
       try {
-        return await this.once(req, attempt, headers);
+        return await this.attempt(req, attempt, headers, sent);
       } catch (error) {
+        if (error instanceof GuardRefusal) {
+          // Never sent, and not retried here: the circuit says wait, and a full queue will not empty in a backoff.
+          const refused = new ProviderCallError(error.provider, 'unavailable', error.message, undefined, undefined, error.retryAfterMs);
+          throw ambiguous ? afterAmbiguity(refused) : refused;
+        }
         const failure = this.classify(error);
         if (failure.status === 401 && !reauthorized && this.options.onUnauthorized) {
           reauthorized = true;
@@ -203,16 +237,28 @@ export class ProviderHttpClient {
           }
         }
         const delay = failure.retryAfterMs ?? this.backoff(attempt);
-        const inTime = delay <= MAX_RETRY_AFTER_MS && (req.retryWithinMs === undefined || performance.now() - started + delay < req.retryWithinMs);
+        const elapsed = firstSent === undefined ? 0 : this.clock.now() - firstSent;
+        const inTime = delay <= MAX_RETRY_AFTER_MS && (req.retryWithinMs === undefined || elapsed + delay < req.retryWithinMs);
         if (failure.kind === 'rejected' || attempt >= attempts || !inTime) throw ambiguous ? afterAmbiguity(failure) : failure;
         if (failure.kind === 'unknown') ambiguous = true;
-        await sleep(delay);
+        await this.clock.sleep(delay);
       }
     }
   }
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  /** One attempt, within the provider's limits and circuit where the client has them; `onSend` when it leaves. */
+  private attempt(req: ProviderRequest, attempt: number, auth: Record<string, string>, onSend: () => void): Promise<ProviderResponse> {
+    const send = () => {
+      onSend();
+      return this.once(req, attempt, auth);
+    };
+    if (!this.guard) return send();
+    // The request timeout (undici's) runs from the send; the wait for a slot has its own bound, the same length.
+    return this.guard.run(send, { maxWaitMs: this.options.timeoutMs, isOutage });
   }
 
   private backoff(attempt: number): number {
@@ -306,6 +352,15 @@ export class ProviderHttpClient {
     }
     return new ProviderCallError(provider, 'unknown', `${provider} call failed: ${(error as Error).message ?? String(error)}`);
   }
+}
+
+/**
+ * Whether a failed attempt says the provider is down, for its circuit: no answer (unreachable, a
+ * timeout, a dropped connection), a 5xx or a 429. Any other answer, a refusal included, says it is up.
+ */
+function isOutage(error: unknown): boolean {
+  if (!(error instanceof ProviderCallError)) return true;
+  return error.status === undefined || error.status === 429 || error.status >= 500;
 }
 
 /**

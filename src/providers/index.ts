@@ -8,6 +8,7 @@ import { GuustoAdapter } from './guusto/adapter.js';
 import type { GuustoConnection } from './guusto/config.js';
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
+import { ProviderGuards, type GuardOptions } from './guard.js';
 import { CallObservers } from './http.js';
 import { DEFAULT_TENANT, ProviderRegistry, type ProviderMode } from './registry.js';
 
@@ -25,17 +26,30 @@ export interface AccountOwners {
   accounts?: Partial<Record<Provider, string>>;
 }
 
-/** `log`: where adapters report what they left out of a provider's answer (the app's logger). */
-export function buildRegistry(connections: ProviderConnections, mode: ProviderMode, timeoutMs: number, owners: AccountOwners = {}, log?: Logger): ProviderRegistry {
+/**
+ * `log`: where adapters report what they left out of a provider's answer (the app's logger).
+ * `guarding`: each provider's limits (concurrency, rate, circuit breaker) and the circuits' clock;
+ * DEFAULT_PROVIDER_LIMITS where unset.
+ */
+export function buildRegistry(
+  connections: ProviderConnections,
+  mode: ProviderMode,
+  timeoutMs: number,
+  owners: AccountOwners = {},
+  log?: Logger,
+  guarding: GuardOptions = {},
+): ProviderRegistry {
   // Every adapter's HTTP clients report to this one hub; `registry.observeCalls` decides where it goes.
   const calls = new CallObservers();
-  const registry = new ProviderRegistry(calls);
+  // And go through one limiter and one circuit per provider, whichever client of the adapter calls.
+  const guards = new ProviderGuards(guarding);
+  const registry = new ProviderRegistry(calls, guards);
   const owner = (provider: Provider) => owners.accounts?.[provider] ?? owners.defaultTenant ?? DEFAULT_TENANT;
-  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs, calls), mode, owner('GUUSTO'));
+  if (connections.guusto) registry.register(new GuustoAdapter(connections.guusto, timeoutMs, calls, guards), mode, owner('GUUSTO'));
   if (connections.giftronaut) {
-    registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs, log?.child({ provider: 'GIFTRONAUT' }), calls), mode, owner('GIFTRONAUT'));
+    registry.register(new GiftronautAdapter(connections.giftronaut, timeoutMs, log?.child({ provider: 'GIFTRONAUT' }), calls, guards), mode, owner('GIFTRONAUT'));
   }
-  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs, Date.now, calls), mode, owner('GOODY'));
-  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs, calls), mode, owner('ANDOPEN'));
+  if (connections.goody) registry.register(new GoodyAdapter(connections.goody, timeoutMs, Date.now, calls, guards), mode, owner('GOODY'));
+  if (connections.andOpen) registry.register(new AndOpenAdapter(connections.andOpen, timeoutMs, calls, guards), mode, owner('ANDOPEN'));
   return registry;
 }

@@ -1,5 +1,6 @@
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter } from './adapter.js';
+import { ProviderGuards, type CircuitHealth } from './guard.js';
 import { CallObservers, type CallObserver } from './http.js';
 
 /** The tenant of work no tenant placed, unless configured otherwise (GIFTGRAPH_DEFAULT_TENANT). */
@@ -21,8 +22,13 @@ export class ProviderRegistry {
   /**
    * `calls`: the hub every HTTP client of these adapters reports to (buildRegistry hands the same
    * one to each adapter it builds); a registry of adapters built without it has no calls to observe.
+   * `guards`: the limiters and circuits those clients go through, handed out the same way; adapters
+   * built without them are not limited, and their circuits read as closed.
    */
-  constructor(private readonly calls = new CallObservers()) {}
+  constructor(
+    private readonly calls = new CallObservers(),
+    private readonly guards = new ProviderGuards(),
+  ) {}
 
   register(adapter: ProviderAdapter, mode: ProviderMode, accountTenant = DEFAULT_TENANT): this {
     this.entries.set(adapter.provider, { adapter, mode, accountTenant });
@@ -35,6 +41,11 @@ export class ProviderRegistry {
 
   all(): RegisteredProvider[] {
     return [...this.entries.values()];
+  }
+
+  /** The provider's circuit breaker as it stands: closed, open until `retryAt`, or half open (the next call tests it). */
+  health(provider: Provider): CircuitHealth {
+    return this.guards.health(provider);
   }
 
   /** Every provider call of the adapters built with this registry's hub goes to `observer`, replacing the one before. */

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
 import type { Provider } from '../../src/core/model.js';
+import type { GuardOptions } from '../../src/providers/guard.js';
 import { buildRegistry, type ProviderConnections } from '../../src/providers/index.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import type { PollerOptions } from '../../src/status/poller.js';
@@ -49,6 +50,12 @@ export interface HarnessOptions {
   sharedClock?: boolean;
   /** The tenant owning the provider accounts (and the orders placed in their own apps); `default` unless given. */
   accountTenant?: string;
+  /**
+   * The providers' limiters and circuit breakers, and the circuits' clock. The default limits,
+   * except that the circuits never open unless a test sets `failureThreshold`: many tests fail
+   * provider calls on purpose, one after another.
+   */
+  guarding?: GuardOptions;
 }
 
 /**
@@ -160,6 +167,8 @@ export class Harness {
       'SANDBOX',
       options.providerTimeoutMs ?? 2_000,
       { defaultTenant: options.accountTenant },
+      undefined,
+      { ...options.guarding, limits: { failureThreshold: Number.POSITIVE_INFINITY, ...options.guarding?.limits } },
     ));
     const logs = this.logs;
     const sink = new Writable({

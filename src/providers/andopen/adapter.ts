@@ -5,6 +5,7 @@ import type { OrderRecord, RecipientRecord, Submission } from '../../core/record
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
 import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { AndOpenApi, CAMPAIGN_PAGE, type Campaign, type GiftRequest } from './api.js';
 import { isJsonApi, type AndOpenConnection } from './config.js';
@@ -63,9 +64,9 @@ export class AndOpenAdapter implements ProviderAdapter {
     return [...new Map(entries.map((e) => [e.localId, e])).values()];
   });
 
-  /** `observers`: where the API client reports its calls (the registry's hub). */
-  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers) {
-    this.api = new AndOpenApi(connection, timeoutMs, observers);
+  /** `observers`: where the API client reports its calls (the registry's hub); `guards`: the registry's limiters and circuits. */
+  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
+    this.api = new AndOpenApi(connection, timeoutMs, observers, guards);
     const campaigns = chainedList(
       async (cursor) => {
         const page = await this.api.campaignsPage(cursor ?? undefined);

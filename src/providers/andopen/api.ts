@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, ProviderHttpClient, type CallObservers, type ProviderProblem } from '../http.js';
 import { parseResponse } from '../parse.js';
 import { isJsonApi, type AndOpenConnection, type AndOpenVersion } from './config.js';
@@ -60,12 +61,13 @@ export class AndOpenApi {
   readonly version: AndOpenVersion;
   private readonly origin: string;
 
-  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers) {
+  constructor(connection: AndOpenConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
     this.version = connection.version;
     this.origin = new URL(connection.baseUrl).origin;
     this.http = new ProviderHttpClient({
       provider: 'ANDOPEN',
       observers,
+      guards,
       baseUrl: connection.baseUrl,
       timeoutMs,
       headers: () => ({

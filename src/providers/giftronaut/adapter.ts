@@ -8,6 +8,7 @@ import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { GiftronautApi, IDEMPOTENCY_WINDOW_MS, type CardType, type GiftronautCatalogRead, type GiftronautCreateBody, type GiftronautProduct } from './api.js';
 import type { GiftronautConnection } from './config.js';
@@ -74,11 +75,11 @@ export class GiftronautAdapter implements ProviderAdapter {
     };
   }, MAX_PAGE_SIZE, (o) => o.providerRef);
 
-  /** `observers`: where the API and token clients report their calls (the registry's hub). */
-  constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog, observers?: CallObservers) {
+  /** `observers`: where the API and token clients report their calls (the registry's hub); `guards`: the registry's limiters and circuits, for both. */
+  constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog, observers?: CallObservers, guards?: ProviderGuards) {
     // The app passes its own logger; an adapter built alone (a script, a test) reports nothing.
     this.log = log ?? { warn: () => undefined };
-    this.api = new GiftronautApi(connection, timeoutMs, observers);
+    this.api = new GiftronautApi(connection, timeoutMs, observers, guards);
     this.webhooks = connection.webhookSecret ? giftronautWebhooks(connection.webhookSecret) : undefined;
   }
 

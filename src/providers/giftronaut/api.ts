@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isKnownCurrency } from '../../core/money.js';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GiftronautConnection } from './config.js';
@@ -152,11 +153,13 @@ export class GiftronautApi {
   readonly http: ProviderHttpClient;
   readonly tokens: GiftronautTokens;
 
-  constructor(connection: GiftronautConnection, timeoutMs: number, observers?: CallObservers) {
-    this.tokens = new GiftronautTokens(connection, timeoutMs, Date.now, observers);
+  constructor(connection: GiftronautConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
+    // The token endpoint shares the API's limiter and circuit: both are Giftronaut.
+    this.tokens = new GiftronautTokens(connection, timeoutMs, Date.now, observers, guards);
     this.http = new ProviderHttpClient({
       provider: 'GIFTRONAUT',
       observers,
+      guards,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/api/v1`,
       timeoutMs,
       headers: () => this.tokens.authorization(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, ProviderHttpClient, type CallObservers } from '../http.js';
 import type { GiftronautConnection } from './config.js';
 
@@ -27,10 +28,12 @@ export class GiftronautTokens {
     timeoutMs: number,
     private readonly now: () => number = Date.now,
     observers?: CallObservers,
+    guards?: ProviderGuards,
   ) {
     this.http = new ProviderHttpClient({
       provider: 'GIFTRONAUT',
       observers,
+      guards,
       baseUrl: connection.baseUrl,
       timeoutMs,
       headers: () => ({}),

@@ -6,6 +6,7 @@ import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
 import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { GoodyApi, MAX_PER_PAGE, type GoodyBatch, type GoodyBatchBody, type GoodyOrder, type GoodyProduct } from './api.js';
 import type { GoodyConnection } from './config.js';
@@ -97,14 +98,15 @@ export class GoodyAdapter implements ProviderAdapter {
     async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])),
   );
 
-  /** `observers`: where the API client reports its calls (the registry's hub). */
+  /** `observers`: where the API client reports its calls (the registry's hub); `guards`: the registry's limiters and circuits. */
   constructor(
     connection: GoodyConnection,
     timeoutMs: number,
     private readonly now: () => number = Date.now,
     observers?: CallObservers,
+    guards?: ProviderGuards,
   ) {
-    this.api = new GoodyApi(connection, timeoutMs, observers);
+    this.api = new GoodyApi(connection, timeoutMs, observers, guards);
     this.webhooks = connection.webhookSecret ? goodyWebhooks(connection.webhookSecret) : undefined;
   }
 

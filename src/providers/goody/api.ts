@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GoodyConnection } from './config.js';
@@ -73,10 +74,11 @@ export const MAX_PER_PAGE = 100;
 export class GoodyApi {
   readonly http: ProviderHttpClient;
 
-  constructor(connection: GoodyConnection, timeoutMs: number, observers?: CallObservers) {
+  constructor(connection: GoodyConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
     this.http = new ProviderHttpClient({
       provider: 'GOODY',
       observers,
+      guards,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/v1`,
       timeoutMs,
       headers: () => ({ authorization: `Bearer ${connection.apiKey}` }),

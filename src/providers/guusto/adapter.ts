@@ -2,6 +2,7 @@ import type { InputErrors } from '../../core/errors.js';
 import { currencyExponent, minorFromDecimal, type Money } from '../../core/money.js';
 import type { OrderRecord, RecipientRecord } from '../../core/records.js';
 import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { GuustoApi, type GuustoCreateBody } from './api.js';
 import { allCertificates } from './certificates.js';
@@ -38,9 +39,9 @@ export class GuustoAdapter implements ProviderAdapter {
   readonly maxRecipients = MAX_RECIPIENTS;
   readonly api: GuustoApi;
 
-  /** `observers`: where the API client reports its calls (the registry's hub). */
-  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers) {
-    this.api = new GuustoApi(connection, timeoutMs, observers);
+  /** `observers`: where the API client reports its calls (the registry's hub); `guards`: the registry's limiters and circuits. */
+  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
+    this.api = new GuustoApi(connection, timeoutMs, observers, guards);
   }
 
   validate(input: ValidationInput, errors: InputErrors): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProviderGuards } from '../guard.js';
 import { ProviderHttpClient, type CallObservers } from '../http.js';
 import { parseResponse } from '../parse.js';
 import type { GuustoConnection } from './config.js';
@@ -62,10 +63,11 @@ export interface GuustoCreateBody {
 export class GuustoApi {
   readonly http: ProviderHttpClient;
 
-  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers) {
+  constructor(connection: GuustoConnection, timeoutMs: number, observers?: CallObservers, guards?: ProviderGuards) {
     this.http = new ProviderHttpClient({
       provider: 'GUUSTO',
       observers,
+      guards,
       baseUrl: `${connection.baseUrl.replace(/\/$/, '')}/api/v1`,
       timeoutMs,
       headers: () => ({ authorization: `Bearer ${connection.token}`, 'x-workspace-id': connection.workspaceId }),
