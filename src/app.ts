@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { CatalogService } from './orders/catalog.js';
 import { OrderListing } from './orders/listing.js';
 import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js';
 import { OrdersService } from './orders/service.js';
@@ -74,7 +75,7 @@ export async function createApp({ store, providers, jwt, log: given, bus = new I
   const cursors = CursorCodec.derivedFrom(jwt.secret);
   const server = new GiftgraphServer({
     schema,
-    services: { orders, listing, cursors, providers, live, log },
+    services: { orders, listing, catalog: new CatalogService(providers), cursors, providers, live, log },
     store,
     verifier: new TokenVerifier(jwt),
     webhooks,

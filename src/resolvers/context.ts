@@ -3,6 +3,7 @@ import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
+import type { CatalogService } from '../orders/catalog.js';
 import type { OrderListing } from '../orders/listing.js';
 import type { OrdersService } from '../orders/service.js';
 import type { CursorCodec, TenantCursors } from '../pagination/cursor.js';
@@ -20,6 +21,8 @@ export interface LiveStatus {
 export interface Services {
   orders: OrdersService;
   listing: OrderListing;
+  /** Catalogs and balances, asked of the providers. */
+  catalog: CatalogService;
   cursors: CursorCodec;
   providers: ProviderRegistry;
   live: LiveStatus;
@@ -54,11 +57,10 @@ const groupBy = <T>(rows: readonly T[], key: (row: T) => string, ids: readonly s
  * provider call per provider for its balance, however many times a query asks. Nothing is cached
  * beyond the request.
  */
-export function createLoaders(orders: OrdersService, providers: ProviderRegistry, tenant: string) {
+export function createLoaders(orders: OrdersService, catalog: CatalogService, tenant: string) {
   return {
-    balances: new DataLoader<Provider, Money[] | null>(async (keys) =>
-      Promise.all(keys.map((p) => (providers.get(p)?.adapter.balances?.() ?? Promise.resolve(null)).catch((error: Error) => error))),
-    ),
+    // A provider's failure is the service's typed error, given to each load of that provider.
+    balances: new DataLoader<Provider, Money[] | null>(async (keys) => Promise.all(keys.map((p) => catalog.balances(p).catch((error: Error) => error)))),
     // The ledger as polling and webhooks keep it: one query per batch, and no provider call, however
     // many orders a query (or a gateway's entity batch) touches. `order(id)` reads through itself.
     order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: false })),
@@ -80,7 +82,7 @@ export function createContext(services: Services, auth: AuthContext): GraphQLCon
     ...auth,
     services,
     get loaders() {
-      return tenant ? (loaders ??= createLoaders(services.orders, services.providers, tenant)) : null;
+      return tenant ? (loaders ??= createLoaders(services.orders, services.catalog, tenant)) : null;
     },
     get cursors() {
       return tenant ? (cursors ??= services.cursors.forTenant(tenant)) : null;

@@ -1,9 +1,7 @@
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import type { Provider } from '../core/model.js';
-import { GiftgraphError } from '../core/errors.js';
-import { ProviderCallError } from '../providers/http.js';
 import { Money } from '../schema/money.js';
-import { ProviderInfo } from '../schema/provider-info.js';
+import { ProviderCircuit, ProviderInfo } from '../schema/provider-info.js';
 import type { GraphQLContext } from './context.js';
 
 @Resolver(() => ProviderInfo)
@@ -13,16 +11,20 @@ export class ProviderInfoResolver {
     description: 'Funds available to send with, per currency, asked of the provider now. Null where the provider reports none.',
   })
   async balances(@Root() info: ProviderInfo, @Ctx() ctx: GraphQLContext): Promise<Money[] | null> {
-    try {
-      const balances = await ctx.loaders!.balances.load(info.name as Provider);
-      return balances?.map((m) => Money.from(m)!) ?? null;
-    } catch (error) {
-      if (!(error instanceof ProviderCallError)) throw error;
-      throw new GiftgraphError('PROVIDER_UNAVAILABLE', `${error.provider} did not report its balance: ${error.message}`, {
-        provider: error.provider,
-        providerCode: error.providerCode,
-        retryable: error.kind !== 'rejected',
-      });
-    }
+    // A provider's failure arrives as the catalog service's typed error.
+    const balances = await ctx.loaders!.balances.load(info.name as Provider);
+    return balances?.map((m) => Money.from(m)!) ?? null;
+  }
+
+  @FieldResolver(() => ProviderCircuit, {
+    description: "Whether giftgraph is calling this provider now, or pausing calls because it keeps failing. Read from this server's own state; the provider is not asked.",
+  })
+  circuit(@Root() info: ProviderInfo, @Ctx() ctx: GraphQLContext): ProviderCircuit {
+    const health = ctx.services.providers.health(info.name as Provider);
+    return Object.assign(new ProviderCircuit(), {
+      state: health.state,
+      retryAt: health.retryAt === null ? null : new Date(health.retryAt),
+      consecutiveFailures: health.failures,
+    });
   }
 }

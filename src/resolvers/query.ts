@@ -5,9 +5,7 @@ import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
 import { isMergePositions, type OrderFilterValues } from '../orders/listing.js';
 import { checkRecipientEmailFilter } from '../orders/validate.js';
-import { nativeConnection, offsetConnection, pageInfo, pageSize } from '../pagination/connection.js';
-import type { CatalogEntry } from '../providers/adapter.js';
-import { ProviderCallError } from '../providers/http.js';
+import { pageInfo, pageSize } from '../pagination/connection.js';
 import { CatalogConnection, CatalogItem } from '../schema/catalog.js';
 import { Provider } from '../schema/enums.js';
 import { OrderFilter } from '../schema/inputs.js';
@@ -91,23 +89,7 @@ export class QueryResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<CatalogConnection> {
-    const registered = ctx.services.providers.get(provider);
-    if (!registered) throw badInput('provider', `${provider} is not configured on this server`);
-    const scope = { list: `catalog:${provider}` };
-    const view = (entry: CatalogEntry) => CatalogItem.from(provider, entry);
-    try {
-      // Paged live as the provider pages it where it does (Goody products, &Open campaigns).
-      const pages = registered.adapter.catalogPages;
-      if (pages) return await nativeConnection(pages.list, pages.isPosition, { first, after }, ctx.cursors!, scope, view);
-      return offsetConnection(await registered.adapter.catalog(), { first, after }, ctx.cursors!, scope, view);
-    } catch (error) {
-      if (!(error instanceof ProviderCallError)) throw error;
-      throw new GiftgraphError(error.kind === 'rejected' ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${provider} could not list its catalog: ${error.message}`, {
-        provider,
-        providerCode: error.providerCode,
-        retryable: error.kind !== 'rejected',
-      });
-    }
+    return ctx.services.catalog.page(provider, { first, after }, ctx.cursors!, (entry) => CatalogItem.from(provider, entry));
   }
 }
 

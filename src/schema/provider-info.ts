@@ -1,6 +1,33 @@
-import { Field, ObjectType } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ProviderMode, Provider } from './enums.js';
 import { ProviderCapabilities } from './order.js';
+
+export const CircuitState = { CLOSED: 'CLOSED', OPEN: 'OPEN', HALF_OPEN: 'HALF_OPEN' } as const;
+
+registerEnumType(CircuitState, {
+  name: 'CircuitState',
+  description: 'Whether giftgraph is calling a provider, or holding calls back because it keeps failing (its circuit breaker).',
+  valuesConfig: {
+    CLOSED: { description: 'Calls go through.' },
+    OPEN: {
+      description: 'The provider failed too often in a row (no answer, timeouts, 5xx, 429): calls to it fail at once with PROVIDER_UNAVAILABLE, nothing sent, until retryAt.',
+    },
+    HALF_OPEN: { description: 'The pause is over: the next call is let through to test the provider; an answer closes the circuit, a failure opens it for longer.' },
+  },
+});
+
+@ObjectType({ description: "A provider's circuit breaker, as it stands now." })
+export class ProviderCircuit {
+  @Field(() => CircuitState, { description: 'Whether calls to the provider go through now.' })
+  state!: string;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When calls are let through again (a single test call first); null while CLOSED.' })
+  retryAt!: Date | null;
+
+  @Field(() => Int, { description: 'Calls in a row that found the provider down; any answer from it sets this back to 0.' })
+  consecutiveFailures!: number;
+}
 
 @ObjectType({ description: 'A provider this server is configured for.' })
 export class ProviderInfo {
@@ -13,5 +40,6 @@ export class ProviderInfo {
   @Field(() => ProviderCapabilities)
   capabilities!: ProviderCapabilities;
 
-  // `balances` is resolved on demand (ProviderInfoResolver): it asks the provider.
+  // `balances` is resolved on demand (ProviderInfoResolver): it asks the provider. So is `circuit`,
+  // read from the registry when asked.
 }

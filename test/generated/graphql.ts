@@ -114,6 +114,15 @@ export type Certificate = {
   shortToken?: Maybe<Scalars['String']['output']>;
 };
 
+/** Whether giftgraph is calling a provider, or holding calls back because it keeps failing (its circuit breaker). */
+export type CircuitState =
+  /** Calls go through. */
+  | 'CLOSED'
+  /** The pause is over: the next call is let through to test the provider; an answer closes the circuit, a failure opens it for longer. */
+  | 'HALF_OPEN'
+  /** The provider failed too often in a row (no answer, timeouts, 5xx, 429): calls to it fail at once with PROVIDER_UNAVAILABLE, nothing sent, until retryAt. */
+  | 'OPEN';
+
 /** What a recipient was given. */
 export type Gift = Certificate | GiftLink;
 
@@ -507,12 +516,25 @@ export type ProviderCapabilities = {
   hasWebhooks: Scalars['Boolean']['output'];
 };
 
+/** A provider's circuit breaker, as it stands now. */
+export type ProviderCircuit = {
+  __typename?: 'ProviderCircuit';
+  /** Calls in a row that found the provider down; any answer from it sets this back to 0. */
+  consecutiveFailures: Scalars['Int']['output'];
+  /** When calls are let through again (a single test call first); null while CLOSED. */
+  retryAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether calls to the provider go through now. */
+  state: CircuitState;
+};
+
 /** A provider this server is configured for. */
 export type ProviderInfo = {
   __typename?: 'ProviderInfo';
   /** Funds available to send with, per currency, asked of the provider now. Null where the provider reports none. */
   balances?: Maybe<Array<Money>>;
   capabilities: ProviderCapabilities;
+  /** Whether giftgraph is calling this provider now, or pausing calls because it keeps failing. Read from this server's own state; the provider is not asked. */
+  circuit: ProviderCircuit;
   mode: ProviderMode;
   name: Provider;
 };
