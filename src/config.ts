@@ -4,6 +4,7 @@ import { readGiftronautEnv, type GiftronautConnection } from './providers/giftro
 import { readAndOpenEnv, type AndOpenConnection } from './providers/andopen/config.js';
 import { readGoodyEnv, type GoodyConnection } from './providers/goody/config.js';
 import { readGuustoEnv, type GuustoConnection } from './providers/guusto/config.js';
+import type { ProviderLimits } from './providers/guard.js';
 import { DEFAULT_KEEP_ALIVE_MS } from './server/connections.js';
 
 export type Mode = 'sandbox' | 'live';
@@ -25,6 +26,8 @@ export interface Config {
     audience: string;
   };
   providerTimeoutMs: number;
+  /** Each provider's concurrency cap and rate, where set; the registry's defaults otherwise. */
+  providerLimits: Partial<Pick<ProviderLimits, 'concurrency' | 'perSecond'>>;
   /** How long an idle keep-alive connection stays open: longer than any gateway in front keeps one. */
   keepAliveTimeoutMs: number;
   /** The bearer token `/metrics` asks for; open when undefined. */
@@ -65,6 +68,9 @@ const base = z.object({
   GIFTGRAPH_JWT_ISSUER: z.string().min(1).default('giftgraph'),
   GIFTGRAPH_JWT_AUDIENCE: z.string().min(1).default('giftgraph'),
   GIFTGRAPH_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // Per provider, shared by everything that calls it; unset means the registry's defaults (8 and 20).
+  GIFTGRAPH_PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).optional(),
+  GIFTGRAPH_PROVIDER_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(DEFAULT_KEEP_ALIVE_MS),
   GIFTGRAPH_SANDBOX_STEP_MS: z.coerce.number().int().min(0).max(3_600_000).default(4_000),
   // Sent as `Authorization: Bearer <token>`, so only characters a header carries unquoted.
@@ -116,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: e.GIFTGRAPH_JWT_AUDIENCE,
     },
     providerTimeoutMs: e.GIFTGRAPH_PROVIDER_TIMEOUT_MS,
+    providerLimits: { concurrency: e.GIFTGRAPH_PROVIDER_CONCURRENCY, perSecond: e.GIFTGRAPH_PROVIDER_RATE_PER_SECOND },
     keepAliveTimeoutMs: e.GIFTGRAPH_KEEP_ALIVE_TIMEOUT_MS,
     metricsToken: e.GIFTGRAPH_METRICS_TOKEN,
     sandbox: { stepMs: e.GIFTGRAPH_SANDBOX_STEP_MS },

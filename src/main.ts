@@ -38,9 +38,9 @@ async function main(): Promise<void> {
       // The sandboxes deliver signed webhooks to this server, as the real providers would.
       webhookBase: () => url && url.replace('://0.0.0.0', '://127.0.0.1').replace('://localhost', '://127.0.0.1'),
     });
-    registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs, owners, log);
+    registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs, owners, log, { limits: config.providerLimits });
   } else {
-    registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs, owners, log);
+    registry = buildRegistry(config.live, 'LIVE', config.providerTimeoutMs, owners, log, { limits: config.providerLimits });
   }
   const jwt = { secret: config.jwt.secret ?? loadOrCreateDevSecret(config.dbPath), issuer: config.jwt.issuer, audience: config.jwt.audience };
   const app = await createApp({
