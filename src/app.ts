@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import { CatalogService } from './orders/catalog.js';
+import { Ingest } from './orders/ingest.js';
 import { OrderListing } from './orders/listing.js';
 import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js';
-import { OrdersService } from './orders/service.js';
+import { DEFAULT_FRESHNESS_MS, OrdersService } from './orders/service.js';
+import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
 import { eventsAfter, EventTail } from './status/feed.js';
+import { WebhookInboxWorker } from './status/inbox.js';
 import { Poller, type PollerOptions } from './status/poller.js';
 import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -31,6 +34,8 @@ export interface AppOptions {
   keepAliveTimeoutMs?: number;
   /** When set, `/metrics` answers only `Authorization: Bearer <metricsToken>`; open unless given. */
   metricsToken?: string;
+  /** How long a read of a moving order from its provider serves later reads of it (`order(id)`); 2 s unless given. */
+  freshnessMs?: number;
 }
 
 export interface App {
@@ -38,19 +43,39 @@ export interface App {
   orders: OrdersService;
   /** Publishes everything committed so far; tests wait on it instead of sleeping. */
   tail: EventTail;
+  /** Reads the orders webhooks named; `inbox.idle()` resolves once all recorded so far were read. */
+  inbox: WebhookInboxWorker;
+  /**
+   * Syncs every listing provider's own list into the ledger now (the poller does it on its
+   * schedule): the runs that succeeded; a provider whose list failed is logged and recorded as failing.
+   */
+  syncListings(): Promise<SyncRun[]>;
   listen(port: number, host: string): Promise<string>;
   /** Stops serving (gracefully), then releases provider connections and closes the store. */
   stop(): Promise<void>;
 }
 
 /** Wires the store, the providers and the server together. Knows nothing of sandboxes or the environment. */
-export async function createApp({ store, providers, jwt, log: given, bus = new InProcessStatusBus(), polling = false, clock, keepAliveTimeoutMs, metricsToken }: AppOptions): Promise<App> {
+export async function createApp({
+  store,
+  providers,
+  jwt,
+  log: given,
+  bus = new InProcessStatusBus(),
+  polling = false,
+  clock,
+  keepAliveTimeoutMs,
+  metricsToken,
+  freshnessMs = DEFAULT_FRESHNESS_MS,
+}: AppOptions): Promise<App> {
   const log = withTraceIds(given);
-  const recovered = await store.recoverInterruptedSends(new Date().toISOString());
+  const ingest = new Ingest(store, clock);
+  const recovered = await ingest.recoverInterruptedSends();
   if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
-  const orders = new OrdersService(store, providers, log, clock);
+  const orders = new OrdersService(store, providers, ingest, log, clock, freshnessMs);
   // Before polling resumes, so each order is polled (and its events published) as its owner's.
-  const listing = new OrderListing(store, providers, orders, clock);
+  const listing = new OrderListing(store, providers);
+  const sync = new ListingSync(store, providers, ingest, log, clock);
   for (const move of await listing.claimForOwners()) log.warn(move, "a provider account changed owner: its orders placed in the provider's app moved to the new owner");
   let poller: Poller | undefined;
   const metrics = new GiftgraphMetrics({ store, watching: () => poller?.watching ?? 0, waiting: () => poller?.waiting() ?? new Map() });
@@ -58,7 +83,7 @@ export async function createApp({ store, providers, jwt, log: given, bus = new I
   const tail = new EventTail(store, bus, log);
   tail.onPublished(metrics.published);
   await tail.start();
-  poller = polling ? new Poller(orders, store, providers, log, polling, metrics.poll) : undefined;
+  poller = polling ? new Poller({ orders, store, providers, log, sync, observe: metrics.poll }, polling) : undefined;
   if (poller) {
     tail.onPublished((events) => void poller.onEvents(events).catch((error) => log.warn({ err: error }, 'poller could not watch new orders')));
     await poller.start();
@@ -71,7 +96,9 @@ export async function createApp({ store, providers, jwt, log: given, bus = new I
     events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
   };
   const schema = await buildGiftgraphSchema();
-  const webhooks = new WebhookReceiver(store, providers, orders, log, metrics.webhook);
+  const inbox = new WebhookInboxWorker(store, orders, log);
+  inbox.start();
+  const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook);
   const cursors = CursorCodec.derivedFrom(jwt.secret);
   const server = new GiftgraphServer({
     schema,
@@ -88,9 +115,20 @@ export async function createApp({ store, providers, jwt, log: given, bus = new I
     server,
     orders,
     tail,
+    inbox,
+    async syncListings() {
+      const runs: SyncRun[] = [];
+      for (const result of await Promise.allSettled(sync.listing().map((provider) => sync.run(provider)))) {
+        if (result.status === 'fulfilled') runs.push(result.value);
+        else log.warn({ err: result.reason }, "could not sync a provider's list of orders");
+      }
+      for (const order of runs.flatMap((run) => run.recorded)) poller?.track(order);
+      return runs;
+    },
     listen: (port, host) => server.listen(port, host),
     async stop() {
       await server.stop();
+      await inbox.stop();
       await reconciler?.stop();
       await poller?.stop();
       await providers.close();

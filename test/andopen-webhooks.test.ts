@@ -35,6 +35,8 @@ function signed(h: Harness, body: string, at = Math.floor(Date.now() / 1000), ex
 
 const post = async (h: Harness, body: string, headers: Record<string, string>) => {
   const res = await fetch(`${h.url}/webhooks/andopen`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  // The delivery is recorded when answered; the orders it names are read right after.
+  await h.app.inbox.idle();
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 

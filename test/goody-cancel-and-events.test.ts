@@ -158,8 +158,12 @@ describe('Goody batch events named gift_batch.*, as in its published example', (
     await new Promise((r) => sink.close(r));
   });
 
-  const post = (body: string, headers: Record<string, string>) =>
-    fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  /** Posts a delivery, then waits for the inbox to read the orders it named. */
+  const post = async (body: string, headers: Record<string, string>) => {
+    const res = await fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    await h.app.inbox.idle();
+    return res;
+  };
 
   /** A delivery signed as Svix signs Goody's. */
   const signed = (body: string): Record<string, string> => {

@@ -16,7 +16,7 @@ import { errorCode, Harness } from './support/harness.js';
 import { parsePrometheusText, sumOf, type PromFamily } from './support/prometheus-text.js';
 import { Subscriber } from './support/subscriber.js';
 
-const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100 };
+const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 };
 const TENANT = 'metrics-tenant-7f3a';
 const EMAIL = 'metrics.person@example.com';
 

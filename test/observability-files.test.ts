@@ -16,7 +16,7 @@ const DASHBOARD = new URL('../ops/grafana/giftgraph.json', import.meta.url);
 const ALERTS = new URL('../ops/prometheus/alerts.yml', import.meta.url);
 const README = new URL('../README.md', import.meta.url);
 
-const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100 };
+const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 };
 
 /**
  * Families a short run cannot make speak: a subscriber is cut off for lag only after its client

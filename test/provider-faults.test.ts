@@ -69,11 +69,19 @@ describe('a create whose outcome is unknown', () => {
 
 describe('a ledger that fails after the provider accepted', () => {
   it('says not to send again, keeps the order UNCONFIRMED and logs the provider reference', async () => {
-    const ingest = h.store.ingest.bind(h.store);
-    h.store.ingest = async (observation, options) => {
-      if (options?.accept) throw new Error('disk I/O error');
-      return ingest(observation, options);
-    };
+    // The ledger's write of the acceptance fails; every other transaction goes through.
+    const transaction = h.store.transaction.bind(h.store);
+    let failing = true;
+    h.store.transaction = async (name, fn) =>
+      transaction(name, async (tx) => {
+        const order = tx.order.bind(tx);
+        tx.order = async (id) => {
+          const found = await order(id);
+          if (failing && name === 'ingest' && found?.submission === 'SENDING') throw new Error('disk I/O error');
+          return found;
+        };
+        return fn(tx);
+      });
     try {
       const before = posts();
       const result = await h.gql(SendGiftsDocument, { input: input('ledger-fails') });
@@ -83,12 +91,12 @@ describe('a ledger that fails after the provider accepted', () => {
       const requestId = /as ([0-9a-f-]{36})/.exec(result.errors![0]!.message)![1]!;
       expect(h.logs.join('\n')).toContain(requestId);
 
-      h.store.ingest = ingest;
+      failing = false;
       const replay = await h.gql(SendGiftsDocument, { input: input('ledger-fails') });
       expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { status: 'UNCONFIRMED' } });
       expect(posts()).toBe(before + 1);
     } finally {
-      h.store.ingest = ingest;
+      h.store.transaction = transaction;
     }
   });
 });

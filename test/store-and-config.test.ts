@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { OrderRecord } from '../src/core/records.js';
+import { Ingest } from '../src/orders/ingest.js';
 
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-store-')), 'ledger.db');
 
@@ -39,7 +40,7 @@ describe('the SQLite ledger', () => {
     crashed.close();
 
     const restarted = SqliteStore.open(file);
-    expect(await restarted.recoverInterruptedSends(new Date().toISOString())).toBe(1);
+    expect(await new Ingest(restarted).recoverInterruptedSends()).toBe(1);
     const [midSend] = await restarted.getOrders('t', ['o-mid-send']);
     expect(midSend).toMatchObject({ submission: 'UNCONFIRMED', status: 'UNCONFIRMED' });
     const [done] = await restarted.getOrders('t', ['o-done']);
@@ -117,8 +118,9 @@ describe('one process per ledger', () => {
   it("records the provider's acceptance even after a restart marked the order UNCONFIRMED", async () => {
     const store = SqliteStore.open(tempDb());
     await store.reserveOrder(order('late-accept', 'SENDING'), []);
-    await store.recoverInterruptedSends(new Date().toISOString());
-    await store.ingest(
+    const ingest = new Ingest(store);
+    await ingest.recoverInterruptedSends();
+    await ingest.observe(
       { orderId: 'late-accept', source: 'MUTATION', occurredAt: new Date().toISOString(), status: 'PENDING', providerStatus: 'ACCEPTED', providerRef: 'req-1' },
       { accept: true },
     );

@@ -264,7 +264,7 @@ describe('traces', () => {
   });
 
   it('make a poll one trace: its provider read and the ledger write it causes are its children', async () => {
-    const polled = await Harness.start({ polling: { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100 } });
+    const polled = await Harness.start({ polling: { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 } });
     try {
       const input = { provider: 'GUUSTO', idempotencyKey: 'traced-poll', message: 'Hi', amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: 'poll@example.com' }] };
       expect((await post(polled, await polled.token(), SEND, { input })).errors).toBeUndefined();

@@ -9,7 +9,7 @@ import { CatalogDocument, OrderDocument, SendGiftsDocument, type SendGiftsInput 
 import { Harness } from './support/harness.js';
 import { Subscriber } from './support/subscriber.js';
 
-const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100 };
+const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 };
 
 async function listen(h: Harness, variables = {}, token?: string): Promise<Subscriber> {
   const s = new Subscriber(h.url, token ?? (await h.token()), variables);
@@ -17,8 +17,12 @@ async function listen(h: Harness, variables = {}, token?: string): Promise<Subsc
   return s;
 }
 
-const post = (h: Harness, provider: string, body: string, headers: Record<string, string>) =>
-  fetch(`${h.url}/webhooks/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+/** Posts a delivery, then waits for the inbox to read the orders it named. */
+async function post(h: Harness, provider: string, body: string, headers: Record<string, string>): Promise<Response> {
+  const res = await fetch(`${h.url}/webhooks/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  await h.app.inbox.idle();
+  return res;
+}
 
 /** An item of each webhook provider's catalog to send. */
 async function catalogOf(h: Harness): Promise<Record<string, string>> {
@@ -111,8 +115,8 @@ describe('webhooks', () => {
     subscribers.push(resumed);
     await run(provider, 4); // and live ones after the replay
     await expect.poll(() => eventsOf(witness, id).filter((e) => !e.recipient).at(-1)?.to).toBe(finals[provider]);
-    const across = [...seen, ...resumed.events].filter((e) => e.order.id === id);
     await expect.poll(() => [...seen, ...resumed.events].filter((e) => e.order.id === id).length).toBe(eventsOf(witness, id).length);
+    const across = [...seen, ...resumed.events].filter((e) => e.order.id === id);
     expect(across.map((e) => e.cursor)).toEqual(eventsOf(witness, id).map((e) => e.cursor));
     expect(eventsOf(resumed, id).length).toBeGreaterThan(0);
   });

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GiftgraphError, InputErrors, notFound } from '../core/errors.js';
 import { encodeId } from '../core/global-id.js';
-import { isFinalStatus, summarizeStatus, type Provider } from '../core/model.js';
+import { isFinalStatus, type Provider } from '../core/model.js';
 import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { Observation, OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
+import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 import type { Store } from '../store/store.js';
-import { recipientSeen } from './listing.js';
+import type { Ingest } from './ingest.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';
 import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand, type SettleCommand } from './validate.js';
 
@@ -23,11 +23,17 @@ export interface SendResult {
  * adapter; every state change goes through the store, so the ledger never loses an accepted order.
  */
 export class OrdersService {
+  /** Refreshes in flight, by order id: concurrent reads of one order share one provider call. */
+  private readonly refreshing = new Map<string, Promise<OrderRecord>>();
+
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
+    private readonly ingest: Ingest,
     private readonly log: Logger,
     private readonly clock: () => Date = () => new Date(),
+    /** An order that can still change is read from its provider when last read longer ago than this; else served from the ledger. */
+    private readonly freshnessMs = DEFAULT_FRESHNESS_MS,
   ) {}
 
   async send(tenant: string, cmd: SendGiftsCommand): Promise<SendResult> {
@@ -86,7 +92,7 @@ export class OrdersService {
     }
     if (existing.submission === 'NOT_SENT') {
       // The provider certainly never took it, so sending it now is the first real send.
-      const claimed = await this.store.updateSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
+      const claimed = await this.ingest.moveSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
       if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: true };
     }
     if (existing.submission === 'ACCEPTED' && adapter?.sendsPerRecipient) {
@@ -94,7 +100,7 @@ export class OrdersService {
     }
     if (existing.submission === 'UNCONFIRMED' && adapter && repeatableForMs(adapter, existing, this.clock()) > 0) {
       // The provider deduplicates on our order id: sending again returns the original if it exists.
-      const claimed = await this.store.updateSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
+      const claimed = await this.ingest.moveSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
       if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared, { mayExist: true }), created: false };
     }
     const current = (await this.store.getOrders(tenant, [existing.id]))[0]!;
@@ -128,7 +134,7 @@ export class OrdersService {
       await this.recordAcceptance(order, outcome.snapshot);
     } else if (outcome.kind === 'not_sent' && mayExist) {
       const error = outcome.error;
-      await this.store.updateSubmission(order.id, 'SENDING', {
+      await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'UNCONFIRMED',
         lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
       });
@@ -140,7 +146,7 @@ export class OrdersService {
       );
     } else if (outcome.kind === 'not_sent') {
       const error = outcome.error;
-      await this.store.updateSubmission(order.id, 'SENDING', {
+      await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'NOT_SENT',
         status: 'FAILED',
         providerStatus: error.providerCode ?? (error.kind === 'rejected' ? 'REJECTED' : 'UNAVAILABLE'),
@@ -148,7 +154,7 @@ export class OrdersService {
       });
       throw toGraphQLError(error);
     } else {
-      await this.store.updateSubmission(order.id, 'SENDING', {
+      await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'UNCONFIRMED',
         lastError: {
           code: 'PROVIDER_UNAVAILABLE',
@@ -174,7 +180,7 @@ export class OrdersService {
    * certainly failed, and to no one else: not to those sent, nor to those whose outcome is unknown.
    */
   private async sendMissing(order: OrderRecord, prepared: PreparedSend): Promise<OrderRecord> {
-    const claimed = new Set(await this.store.claimUnsentRecipients(order.id, this.clock().toISOString()));
+    const claimed = new Set(await this.ingest.claimUnsentRecipients(order.id));
     if (claimed.size > 0) {
       const { adapter } = this.providers.get(order.provider)!;
       const recipients = await this.store.getRecipients([order.id]);
@@ -190,7 +196,7 @@ export class OrdersService {
         this.log.error({ err: error, orderId: order.id }, 'retry of unsent recipients failed unexpectedly; they are UNCONFIRMED');
         snapshot = perRecipientFailure(order, [...positions], 'UNCONFIRMED', undefined);
       }
-      await this.store.ingest({ ...toObservation(order, recipients, snapshot, 'MUTATION', this.clock()), reopens: true });
+      await this.ingest.recordSnapshot(order, snapshot, 'MUTATION', { reopens: true, known: recipients });
     }
     return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
   }
@@ -202,15 +208,14 @@ export class OrdersService {
    */
   private async recordAcceptance(order: OrderRecord, snapshot: OrderSnapshot): Promise<void> {
     try {
-      const recipients = await this.store.getRecipients([order.id]);
-      await this.store.ingest(toObservation(order, recipients, snapshot, 'MUTATION', this.clock()), { accept: true });
+      await this.ingest.recordSnapshot(order, snapshot, 'MUTATION', { accept: true });
     } catch (error) {
       this.log.error(
         { err: error, orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef },
         'the provider accepted an order the ledger could not record; reconcile it by providerRef',
       );
-      await this.store
-        .updateSubmission(order.id, 'SENDING', {
+      await this.ingest
+        .moveSubmission(order.id, 'SENDING', {
           submission: 'UNCONFIRMED',
           lastError: { code: 'PROVIDER_UNAVAILABLE', message: `accepted by the provider as ${snapshot.providerRef}, but not recorded` },
         })
@@ -225,13 +230,24 @@ export class OrdersService {
 
   /**
    * Orders by id for one tenant, in the order asked (undefined where unknown or another tenant's).
-   * With `refresh`, orders the provider may still move along are asked of it first; a provider that
-   * fails then leaves the ledger's last known state in place.
+   * With `refresh`, an order its provider may still move along, and that was last read from the
+   * provider longer ago than the freshness window, is read from it first (concurrent reads of one
+   * order share that call); a provider that fails leaves the ledger's last known state in place.
    */
   async load(tenant: string, ids: readonly string[], { refresh }: { refresh: boolean }): Promise<(OrderRecord | undefined)[]> {
     const found = await this.store.getOrders(tenant, ids);
-    const refreshed = refresh ? await Promise.all(found.map((order) => this.refreshIfLive(order))) : found;
-    const byId = new Map(refreshed.map((o) => [o.id, o]));
+    const live = refresh ? found.filter((o) => this.isLive(o)) : [];
+    let byId = new Map(found.map((o) => [o.id, o]));
+    if (live.length > 0) {
+      const checked = await this.store.checkedAt(live.map((o) => o.id));
+      const now = this.clock().getTime();
+      const stale = live.filter((o) => {
+        const at = checked.get(o.id);
+        return at === undefined || now - Date.parse(at) >= this.freshnessMs;
+      });
+      const refreshed = await Promise.all(stale.map((order) => this.refreshShared(order)));
+      if (refreshed.length > 0) byId = new Map([...byId, ...refreshed.map((o) => [o.id, o] as const)]);
+    }
     return ids.map((id) => byId.get(id));
   }
 
@@ -260,7 +276,7 @@ export class OrdersService {
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'id');
     const recipients = await this.store.getRecipients([order.id]);
     try {
-      await this.observe(order, await providerCall(() => adapter.cancel!(order, recipients)), 'MUTATION');
+      await this.ingest.recordSnapshot(order, await providerCall(() => adapter.cancel!(order, recipients)), 'MUTATION', { known: recipients });
     } catch (error) {
       // A cancel that failed part of the way may have canceled some gifts: record what is true now.
       await this.refresh(order, 'POLL').catch(() => undefined);
@@ -280,14 +296,14 @@ export class OrdersService {
     const recipients = await this.store.getRecipients([order.id]);
     const snapshot = await adapter.lookUp(order, recipients);
     if (!snapshot) return false;
-    await this.store.ingest(toObservation(order, recipients, snapshot, 'POLL', this.clock()), { accept: true });
+    await this.ingest.recordSnapshot(order, snapshot, 'POLL', { accept: true, known: recipients });
     this.log.info({ orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef }, 'UNCONFIRMED order found at its provider by our reference: settled as accepted');
     return true;
   }
 
   /** Records what an operator found at the provider about an UNCONFIRMED order (see settle.ts). */
   settle(tenant: string, orderId: string, cmd: SettleCommand, actor: string): Promise<SettleResult> {
-    return settleUnconfirmed({ store: this.store, providers: this.providers, log: this.log, now: this.clock() }, tenant, orderId, cmd, actor);
+    return settleUnconfirmed({ store: this.store, ingest: this.ingest, providers: this.providers, log: this.log, now: this.clock() }, tenant, orderId, cmd, actor);
   }
 
   async resend(tenant: string, orderId: string, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ order: OrderRecord; requeued: number }> {
@@ -301,7 +317,7 @@ export class OrdersService {
     // Read the order back, so a corrected address (and a bounced gift now sent) is what the ledger shows.
     try {
       const snapshot = await adapter.refresh(order, known);
-      await this.store.ingest({ ...toObservation(order, known, snapshot, 'MUTATION', this.clock()), reopens: true });
+      await this.ingest.recordSnapshot(order, snapshot, 'MUTATION', { reopens: true, known });
     } catch (error) {
       this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend');
     }
@@ -331,14 +347,19 @@ export class OrdersService {
     return order;
   }
 
-  private async refreshIfLive(order: OrderRecord): Promise<OrderRecord> {
-    if (!this.isLive(order)) return order;
-    try {
-      return await this.refresh(order, 'POLL');
-    } catch (error) {
-      this.log.warn({ err: error, orderId: order.id, provider: order.provider }, 'refresh failed; serving the last known state');
-      return order;
+  /** One refresh of an order at a time: a read that finds one in flight waits for it instead of asking again. */
+  private refreshShared(order: OrderRecord): Promise<OrderRecord> {
+    let pending = this.refreshing.get(order.id);
+    if (!pending) {
+      pending = this.refresh(order, 'POLL')
+        .catch((error: unknown) => {
+          this.log.warn({ err: error, orderId: order.id, provider: order.provider }, 'refresh failed; serving the last known state');
+          return order;
+        })
+        .finally(() => this.refreshing.delete(order.id));
+      this.refreshing.set(order.id, pending);
     }
+    return pending;
   }
 
   /**
@@ -348,14 +369,18 @@ export class OrdersService {
   async refresh(order: OrderRecord, source: 'POLL' | 'WEBHOOK'): Promise<OrderRecord> {
     const adapter = this.providers.get(order.provider)!.adapter;
     const recipients = await this.store.getRecipients([order.id]);
-    const events = await this.observe(order, await adapter.refresh(order, recipients), source, recipients);
+    const snapshot = await adapter.refresh(order, recipients);
+    const events = await this.ingest.recordSnapshot(order, snapshot, source, { known: recipients });
+    await this.store.markChecked([order.id], this.clock().toISOString());
     if (events.length === 0) return order;
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
 
   /** Records a provider's snapshot of an order read in a batch (from its list), as a poll; returns the order as now recorded. */
   async recordPolled(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
-    await this.observe(order, snapshot, 'POLL');
+    const events = await this.ingest.recordSnapshot(order, snapshot, 'POLL');
+    await this.store.markChecked([order.id], this.clock().toISOString());
+    if (events.length === 0) return order;
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
   }
 
@@ -363,26 +388,6 @@ export class OrdersService {
   isLive(order: OrderRecord): boolean {
     const adapter = this.providers.get(order.provider)?.adapter;
     return Boolean(adapter) && !isFinalStatus(order.status) && !adapter!.isSettled(order);
-  }
-
-  /**
-   * Records a snapshot of an order. An order placed at a provider was first known from a list that
-   * may not have shown all its recipients: those the provider now shows are added first.
-   */
-  private async observe(
-    order: OrderRecord,
-    snapshot: OrderSnapshot,
-    source: Observation['source'],
-    known?: readonly RecipientRecord[],
-  ): Promise<StatusEventRecord[]> {
-    let recipients = known ?? (await this.store.getRecipients([order.id]));
-    const positions = new Set(recipients.map((r) => r.position));
-    const unseen = order.origin === 'PROVIDER' ? (snapshot.recipients ?? []).filter((r) => !positions.has(r.position)) : [];
-    if (unseen.length > 0) {
-      await this.store.addRecipients(unseen.map((r) => recipientSeen(order.id, r)));
-      recipients = await this.store.getRecipients([order.id]);
-    }
-    return this.store.ingest(toObservation(order, recipients, snapshot, source, this.clock()));
   }
 }
 
@@ -392,6 +397,9 @@ export class OrdersService {
  * the provider and a request that waited in a queue.
  */
 const KEY_MEMORY_USED = 0.75;
+
+/** How long a read of an order from its provider serves later reads, by default. */
+export const DEFAULT_FRESHNESS_MS = 2_000;
 
 /**
  * How much longer the provider will still recognise this order's key, less that margin: Infinity
@@ -412,48 +420,6 @@ function perRecipientFailure(order: OrderRecord, positions: number[], submission
     status: order.status,
     providerStatus: order.providerStatus,
     recipients: positions.map((position) => ({ position, status, providerStatus, submission })),
-  };
-}
-
-/** A provider's snapshot as an observation of our order; recipients without their own status share the order's. */
-function toObservation(
-  order: OrderRecord,
-  recipients: readonly RecipientRecord[],
-  snapshot: OrderSnapshot,
-  source: Observation['source'],
-  at: Date,
-): Observation {
-  const byPosition = new Map(snapshot.recipients?.map((r) => [r.position, r]));
-  // A snapshot that lists recipients speaks only for those it lists; one that lists none speaks for all.
-  const covered = recipients.filter((r) => !snapshot.recipients || byPosition.has(r.position));
-  const seenRecipients = covered.map((r) => {
-    const seen = byPosition.get(r.position);
-    return {
-      recipientId: r.id,
-      status: seen?.status ?? snapshot.status,
-      providerStatus: seen?.providerStatus ?? snapshot.providerStatus,
-      providerRef: seen?.providerRef ?? null,
-      email: seen?.email ?? null,
-      gift: seen?.gift ?? null,
-      submission: seen?.submission,
-    };
-  });
-  return {
-    orderId: order.id,
-    source,
-    occurredAt: at.toISOString(),
-    // An order's status summarizes its recipients' where the provider reports them one by one.
-    status: snapshot.recipients
-      ? summarizeStatus(
-          recipients.map((r) => byPosition.get(r.position)?.status ?? r.status),
-          snapshot.status,
-        )
-      : snapshot.status,
-    providerStatus: snapshot.providerStatus,
-    providerRef: snapshot.providerRef,
-    details: snapshot.details,
-    total: snapshot.total,
-    recipients: seenRecipients,
   };
 }
 

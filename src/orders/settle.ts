@@ -4,6 +4,7 @@ import { encodeId } from '../core/global-id.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, RecipientRecord, Settlement } from '../core/records.js';
 import type { Store } from '../store/store.js';
+import type { Ingest } from './ingest.js';
 import { checkSettlement, type SettleCommand } from './validate.js';
 
 export interface SettleResult {
@@ -19,7 +20,7 @@ export interface SettleResult {
  * with OPERATOR events naming who settled it; a settlement repeated as it was recorded changes nothing.
  */
 export async function settleUnconfirmed(
-  deps: { store: Store; providers: ProviderRegistry; log: Logger; now: Date },
+  deps: { store: Store; ingest: Ingest; providers: ProviderRegistry; log: Logger; now: Date },
   tenant: string,
   orderId: string,
   cmd: SettleCommand,
@@ -33,7 +34,7 @@ export async function settleUnconfirmed(
   const ids = new Map(recipients.map((r) => [encodeId('Recipient', order.provider, r.id), r.id]));
   const settlement: Settlement = { orderId: order.id, actor, at: deps.now.toISOString(), ...checkSettlement(cmd, perRecipient, ids) };
 
-  const outcome = await store.settle(settlement);
+  const outcome = await deps.ingest.settle(settlement);
   // The order as it is now: another settlement may have been recorded meanwhile.
   const current = (await store.getOrders(tenant, [order.id]))[0]!;
   if (outcome === 'settled') {

@@ -2,6 +2,7 @@ import { trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
 import type { OrdersService } from '../orders/service.js';
+import type { ListingSync } from '../orders/sync.js';
 import type { OrderSnapshot } from '../providers/adapter.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, StatusEventRecord } from '../core/records.js';
@@ -22,6 +23,8 @@ export interface PollerOptions {
   concurrency: number;
   /** ...and at most this many started per provider per second. */
   perSecond: number;
+  /** How often each listing provider's own list is synced into the ledger (orders placed in its app). */
+  syncMs: number;
 }
 
 export const DEFAULT_POLLING: PollerOptions = {
@@ -31,6 +34,7 @@ export const DEFAULT_POLLING: PollerOptions = {
   webhookDelayMs: 10 * 60_000,
   concurrency: 4,
   perSecond: 10,
+  syncMs: 30_000,
 };
 
 /**
@@ -71,15 +75,38 @@ export class Poller {
   private readonly started = new Map<Provider, number[]>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  /** When each listing provider's list is synced next; absent while a sync runs. */
+  private readonly nextSync = new Map<Provider, number>();
+  private readonly orders: OrdersService;
+  private readonly store: Store;
+  private readonly providers: ProviderRegistry;
+  private readonly log: Logger;
+  private readonly sync: ListingSync | undefined;
+  private readonly observe: PollObserver;
+  private readonly now: () => number;
 
   constructor(
-    private readonly orders: OrdersService,
-    private readonly store: Store,
-    private readonly providers: ProviderRegistry,
-    private readonly log: Logger,
+    deps: {
+      orders: OrdersService;
+      store: Store;
+      providers: ProviderRegistry;
+      log: Logger;
+      /** Syncs listing providers' own lists on the poller's schedule and limits; none unless given. */
+      sync?: ListingSync;
+      observe?: PollObserver;
+      /** The clock polls are scheduled by: the system's unless given. */
+      now?: () => number;
+    },
     private readonly options: PollerOptions = DEFAULT_POLLING,
-    private readonly observe: PollObserver = () => undefined,
-  ) {}
+  ) {
+    this.orders = deps.orders;
+    this.store = deps.store;
+    this.providers = deps.providers;
+    this.log = deps.log;
+    this.sync = deps.sync;
+    this.observe = deps.observe ?? (() => undefined);
+    this.now = deps.now ?? Date.now;
+  }
 
   async start(): Promise<void> {
     // Every open order, page by page: orders that stay SENT once settled may be many, and must not
@@ -92,6 +119,8 @@ export class Poller {
       after = page.at(-1);
     }
     if (resumed > 0) this.log.info({ orders: resumed }, 'resumed polling of open orders');
+    // Each listing provider's list is synced at once, then every syncMs.
+    for (const provider of this.sync?.listing() ?? []) this.nextSync.set(provider, this.now());
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
     this.timer.unref();
   }
@@ -109,7 +138,7 @@ export class Poller {
   /** Watches an order if its provider may still move it; says whether it is watched now. */
   track(order: OrderRecord, delayMs = this.delay(order, 0)): boolean {
     if (!this.orders.isLive(order) || this.schedule.has(order.id)) return false;
-    this.schedule.set(order.id, { order, dueAt: Date.now() + delayMs, polls: 0 });
+    this.schedule.set(order.id, { order, dueAt: this.now() + delayMs, polls: 0 });
     return true;
   }
 
@@ -118,7 +147,7 @@ export class Poller {
   }
 
   /** Orders due now but held back by their provider's concurrency cap and rate, per provider: the limiter's queue. */
-  waiting(now = Date.now()): Map<Provider, number> {
+  waiting(now = this.now()): Map<Provider, number> {
     const queued = new Map<Provider, number>();
     for (const entry of this.schedule.values()) {
       if (entry.dueAt <= now) queued.set(entry.order.provider, (queued.get(entry.order.provider) ?? 0) + 1);
@@ -132,7 +161,10 @@ export class Poller {
   }
 
   private tick(): void {
-    const now = Date.now();
+    const now = this.now();
+    for (const [provider, dueAt] of this.nextSync) {
+      if (dueAt <= now && this.mayStart(provider, now)) this.launchSync(provider);
+    }
     // The longest overdue first, so none starves when a provider's limits hold the rest back.
     const due = [...this.schedule.values()].filter((e) => e.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
     const byProvider = new Map<Provider, Entry[]>();
@@ -172,6 +204,28 @@ export class Poller {
     recent.push(now);
     this.started.set(provider, recent);
     return true;
+  }
+
+  /** One sync of a provider's list, counted like a poll against its cap; the orders it recorded are watched from then on. */
+  private launchSync(provider: Provider): void {
+    this.nextSync.delete(provider);
+    this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
+    const traced = tracer.startActiveSpan('sync', { root: true, attributes: { 'giftgraph.provider': provider } }, (span) =>
+      this.sync!
+        .run(provider)
+        .then((run) => {
+          for (const order of run.recorded) this.track(order);
+        })
+        .catch((error: unknown) => this.log.warn({ err: error, provider }, "could not sync the provider's list of orders; the next sync tries again"))
+        .finally(() => span.end()),
+    );
+    const run = traced
+      .finally(() => {
+        this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1);
+        this.nextSync.set(provider, this.now() + this.options.syncMs);
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
   }
 
   private launch(entries: Entry[], poll: (entries: Entry[]) => Promise<void>): void {
@@ -219,7 +273,7 @@ export class Poller {
       const snapshot = snapshots.get(entry.order.id);
       if (!snapshot) {
         entry.alone = true;
-        entry.dueAt = Date.now();
+        entry.dueAt = this.now();
         this.observe(provider, 'unlisted');
         continue;
       }
@@ -242,7 +296,7 @@ export class Poller {
     this.observe(entry.order.provider, failed ? 'failed' : 'open');
     entry.order = updated;
     entry.polls += 1;
-    entry.dueAt = Date.now() + this.delay(updated, entry.polls);
+    entry.dueAt = this.now() + this.delay(updated, entry.polls);
   }
 
   /** The wait before the next poll: growing by half each time from the first delay up to the cap, ±20% jitter. */

@@ -1,11 +1,12 @@
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { PROVIDERS, type Provider } from '../core/model.js';
-import type { OrdersService } from '../orders/service.js';
+import { formatTraceParent } from '../core/trace-parent.js';
 import type { WebhookReply } from '../providers/adapter.js';
 import { parseJsonBody } from '../providers/parse.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store } from '../store/store.js';
+import type { WebhookInboxWorker } from './inbox.js';
 
 /** What became of one webhook delivery: `challenge` is a provider's endpoint registration, not an event. */
 export type WebhookResult = 'recorded' | 'duplicate' | 'ignored' | 'refused' | 'malformed' | 'error' | 'challenge';
@@ -18,16 +19,16 @@ export type WebhookObserver = (provider: Provider, result: WebhookResult) => voi
 /**
  * Receives a provider's webhook: answer an endpoint registration challenge, or verify the signature
  * over the raw body, find the orders it speaks of through the ledger (never through anything the
- * payload says about tenants), ask the provider for each order's state and record it as seen by
- * WEBHOOK, then remember the delivery id. The answer is
- * 200 only once all of that is durable, so the provider's own retry is the only re-delivery needed,
- * and a delivery already remembered is answered at once.
+ * payload says about tenants), and record the delivery with those orders in one transaction, the
+ * webhook inbox. The answer is 200 once that is durable, without waiting for any provider: the
+ * inbox worker then reads each order and records it as seen by WEBHOOK. A delivery already
+ * recorded is answered at once as a duplicate.
  */
 export class WebhookReceiver {
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
-    private readonly orders: OrdersService,
+    private readonly inbox: WebhookInboxWorker,
     private readonly log: Logger,
     private readonly observe: WebhookObserver = () => undefined,
   ) {}
@@ -80,16 +81,17 @@ export class WebhookReceiver {
       this.log.info({ provider, eventType: verdict.eventType }, 'webhook of an unknown event type ignored');
       return ['ignored', { status: 202, body: { status: 'ignored', reason: 'unknown event type' } }];
     }
-    // An event about an order resolves to that order in the ledger, and to nothing else.
+    // An event about an order resolves to that order in the ledger, and to nothing else. The
+    // delivery and the orders it names are recorded together; the inbox reads them from the provider.
     const orderIds = new Set<string>();
     for (const ref of refs) {
       const order = await this.store.findOrderByProviderRef(provider, ref);
-      if (order && !orderIds.has(order.id)) {
-        orderIds.add(order.id);
-        await this.orders.refresh(order, 'WEBHOOK');
-      }
+      if (order) orderIds.add(order.id);
     }
-    const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, new Date().toISOString());
+    const span = trace.getActiveSpan()?.spanContext();
+    const traceParent = span && isSpanContextValid(span) ? formatTraceParent(span) : null;
+    const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, new Date().toISOString(), [...orderIds], traceParent);
+    if (first && orderIds.size > 0) this.inbox.wake();
     return [first ? 'recorded' : 'duplicate', { status: 200, body: { status: first ? 'recorded' : 'duplicate', orders: orderIds.size } }];
   }
 }

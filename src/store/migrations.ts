@@ -128,4 +128,31 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE status_events ADD COLUMN trace_parent TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'reads served from the ledger',
+    sql: `
+      -- When an order was last read from its provider: a read within the freshness window is served
+      -- from the ledger. NULL: never read since it was recorded.
+      ALTER TABLE orders ADD COLUMN checked_at TEXT;
+      -- Orders a verified webhook named, until the poller reads them from their provider.
+      CREATE TABLE webhook_nudges (
+        order_id     TEXT NOT NULL REFERENCES orders (id),
+        received_at  TEXT NOT NULL,
+        -- The delivery's trace, which the read it causes continues.
+        trace_parent TEXT,
+        PRIMARY KEY (order_id, received_at)
+      );
+      CREATE INDEX webhook_nudges_received ON webhook_nudges (received_at);
+      -- How far the background sync of each provider's own list has come.
+      CREATE TABLE provider_sync (
+        provider    TEXT PRIMARY KEY,
+        synced_at   TEXT,
+        failed_at   TEXT,
+        last_error  TEXT
+      );
+      -- Work the poller, the reconciler and metrics look for across all tenants.
+      CREATE INDEX orders_open ON orders (submission, status, created_at, id);
+    `,
+  },
 ];

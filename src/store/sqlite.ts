@@ -1,13 +1,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isSpanContextValid, SpanKind, SpanStatusCode, trace, type Span, type SpanOptions } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Span, type SpanOptions } from '@opentelemetry/api';
 import Database from 'better-sqlite3';
-import { summarizeStatus, type GiftStatus, type Provider, type StatusSource } from '../core/model.js';
-import { formatTraceParent } from '../core/trace-parent.js';
-import { planObservation, isEmptyPlan } from '../orders/plan.js';
+import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
 import { MIGRATIONS } from './migrations.js';
-import type { Observation, OrderRecord, RecipientRecord, Settlement, SettlementOutcome, StatusEventRecord, Submission } from '../core/records.js';
-import type { OrderListQuery, OrderStatusCount, ReserveResult, SettleOutcome, Store, UnresolvedSend } from './store.js';
+import type { OrderRecord, RecipientRecord, StatusEventRecord, Submission } from '../core/records.js';
+import type {
+  InterruptedRecipient,
+  LedgerTransaction,
+  NewStatusEvent,
+  OrderListQuery,
+  OrderPatch,
+  OrderStatusCount,
+  RecipientPatch,
+  ReserveResult,
+  Store,
+  SyncState,
+  UnresolvedSend,
+  WebhookNudge,
+} from './store.js';
 
 interface OrderRow {
   id: string;
@@ -126,12 +137,6 @@ const placeholders = (n: number): string => Array.from({ length: n }, () => '?')
 const tracer = trace.getTracer('giftgraph');
 const LEDGER_SPAN: SpanOptions = { kind: SpanKind.INTERNAL, attributes: { 'db.system.name': 'sqlite' } };
 
-/** The active span as a W3C traceparent: what a status event keeps of the change that appended it. */
-function activeTraceParent(): string | null {
-  const span = trace.getActiveSpan()?.spanContext();
-  return span && isSpanContextValid(span) ? formatTraceParent(span) : null;
-}
-
 /**
  * One ledger transaction as a span (`ledger ingest`), active while it runs so the events it appends
  * carry its trace. The transactions are synchronous: the span is exactly the transaction.
@@ -152,13 +157,53 @@ function ledgerWrite<T>(operation: string, run: (span: Span) => T): T {
   });
 }
 
+/** `ledgerWrite` for a transaction that awaits: the span ends when it settles. */
+async function ledgerTransaction<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(`ledger ${operation}`, LEDGER_SPAN, async (span) => {
+    try {
+      if (span.isRecording()) span.setAttribute('giftgraph.ledger.operation', operation);
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      span.setAttribute('error.type', typeof code === 'string' ? code : 'error');
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+const ORDER_COLUMNS: Record<keyof OrderPatch, string> = {
+  submission: 'submission',
+  status: 'status',
+  providerStatus: 'provider_status',
+  providerRef: 'provider_ref',
+  details: 'details',
+  total: 'total',
+  lastError: 'last_error',
+};
+
+const RECIPIENT_COLUMNS: Record<keyof RecipientPatch, string> = {
+  submission: 'submission',
+  status: 'status',
+  providerStatus: 'provider_status',
+  providerRef: 'provider_ref',
+  gift: 'gift',
+  email: 'email',
+};
+
 /** The default store: one SQLite file, WAL with synchronous=FULL so a committed ledger row survives a power cut. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   /** Prepared statements by SQL text: preparing is a large share of a small query's cost. */
   private readonly statements = new Map<string, Database.Statement>();
   private readonly appendListeners: (() => void)[] = [];
-  private pendingNotify = false;
+  /**
+   * The transaction in progress, if any. better-sqlite3 has one connection and a transaction here
+   * awaits between its statements: until it ends, every other call waits, so none runs inside it.
+   */
+  private busy: Promise<void> | undefined;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -215,6 +260,7 @@ export class SqliteStore implements Store {
   }
 
   async reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult> {
+    if (this.busy) await this.idle();
     return ledgerWrite('reserveOrder', () => this.reserve(order, recipients));
   }
 
@@ -241,6 +287,7 @@ export class SqliteStore implements Store {
     provider: Provider,
     seen: readonly { ref: string; reference?: string | null }[],
   ): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
+    if (this.busy) await this.idle();
     const pending = this.sql(
       `SELECT o.created_at, o.updated_at, group_concat(lower(r.email), ' ') AS emails FROM orders o LEFT JOIN recipients r ON r.order_id = o.id
        WHERE o.provider = ? AND o.origin = 'GIFTGRAPH' AND o.provider_ref IS NULL AND o.submission IN ('SENDING','UNCONFIRMED')
@@ -261,6 +308,7 @@ export class SqliteStore implements Store {
   }
 
   async reassignAdopted(provider: Provider, tenant: string): Promise<number> {
+    if (this.busy) await this.idle();
     return ledgerWrite(
       'reassignAdopted',
       () => this.sql("UPDATE orders SET tenant = ? WHERE provider = ? AND origin = 'PROVIDER' AND tenant <> ?").run(tenant, provider, tenant).changes,
@@ -272,6 +320,7 @@ export class SqliteStore implements Store {
     orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
     refs: readonly string[],
   ): Promise<Map<string, OrderRecord>> {
+    if (this.busy) await this.idle();
     return ledgerWrite('adoptOrders', () => this.adopt(provider, orders, refs));
   }
 
@@ -306,6 +355,7 @@ export class SqliteStore implements Store {
   }
 
   async addRecipients(recipients: readonly RecipientRecord[]): Promise<void> {
+    if (this.busy) await this.idle();
     ledgerWrite('addRecipients', () => this.db.transaction(() => this.insertRecipients(recipients, { keepExisting: true })).immediate());
   }
 
@@ -326,135 +376,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  async updateSubmission(
-    orderId: string,
-    expected: Submission,
-    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
-  ): Promise<boolean> {
-    const result = ledgerWrite('updateSubmission', () => this.moveSubmission(orderId, expected, patch));
-    this.notifyAppend();
-    return result;
-  }
-
-  private moveSubmission(
-    orderId: string,
-    expected: Submission,
-    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
-  ): boolean {
-    return this.db.transaction(() => {
-      const current = this.sql('SELECT status FROM orders WHERE id = ? AND submission = ?').get(orderId, expected) as
-        | { status: GiftStatus }
-        | undefined;
-      if (!current) return false;
-      const now = new Date().toISOString();
-      const status = patch.status ?? current.status;
-      this
-        .sql(
-          `UPDATE orders SET submission = @submission, status = @status, provider_status = COALESCE(@providerStatus, provider_status),
-             last_error = @lastError, updated_at = @now
-           WHERE id = @orderId`,
-        )
-        .run({
-          orderId,
-          submission: patch.submission,
-          status,
-          providerStatus: patch.providerStatus ?? null,
-          lastError: patch.lastError ? JSON.stringify(patch.lastError) : null,
-          now,
-        });
-      // Recipients tracked one by one move with the order's whole-order outcome.
-      this.sql('UPDATE recipients SET submission = ? WHERE order_id = ? AND submission IS NOT NULL').run(patch.submission, orderId);
-      if (status !== current.status) {
-        this.appendEvent(orderId, null, current.status, status, patch.providerStatus ?? '', now, 'MUTATION');
-        // Each recipient that changes with its order gets its own event, as any other change would.
-        const recipients = this.sql('SELECT id, status FROM recipients WHERE order_id = ? ORDER BY position').all(orderId) as { id: string; status: GiftStatus }[];
-        for (const r of recipients) {
-          if (r.status !== status) this.appendEvent(orderId, r.id, r.status, status, patch.providerStatus ?? '', now, 'MUTATION');
-        }
-        this
-          .sql('UPDATE recipients SET status = ?, provider_status = COALESCE(?, provider_status) WHERE order_id = ?')
-          .run(status, patch.providerStatus ?? null, orderId);
-      }
-      return true;
-    }).immediate();
-  }
-
-  async ingest(obs: Observation, options: { accept?: boolean } = {}): Promise<StatusEventRecord[]> {
-    const events = ledgerWrite('ingest', (span) => {
-      const appended = this.apply(obs, options);
-      if (span.isRecording()) span.setAttribute('giftgraph.ledger.events', appended.length);
-      return appended;
-    });
-    if (events.length > 0) this.notifyAppend();
-    return events;
-  }
-
-  private apply(obs: Observation, options: { accept?: boolean }): StatusEventRecord[] {
-    return this.db.transaction((): StatusEventRecord[] => {
-      if (options.accept) {
-        // The provider's answer proves it took the order, also when a restart meanwhile marked it UNCONFIRMED.
-        this.sql("UPDATE orders SET submission = 'ACCEPTED', last_error = NULL, updated_at = ? WHERE id = ? AND submission IN ('SENDING', 'UNCONFIRMED')")
-          .run(obs.occurredAt, obs.orderId);
-      }
-      const orderRow = this.sql('SELECT * FROM orders WHERE id = ?').get(obs.orderId) as OrderRow | undefined;
-      if (!orderRow) return [];
-      const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(obs.orderId) as RecipientRow[]).map(toRecipient);
-      const plan = planObservation(toOrder(orderRow), recipients, obs);
-      if (isEmptyPlan(plan)) return [];
-
-      const o = plan.order;
-      this
-        .sql(
-          `UPDATE orders SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
-             provider_ref = COALESCE(@providerRef, provider_ref), details = COALESCE(@details, details),
-             total_minor = COALESCE(@totalMinor, total_minor), currency = COALESCE(@currency, currency), updated_at = @now
-           WHERE id = @id`,
-        )
-        .run({
-          id: obs.orderId,
-          status: o.status ?? null,
-          providerStatus: o.providerStatus ?? null,
-          providerRef: o.providerRef ?? null,
-          details: o.details ? JSON.stringify(o.details) : null,
-          totalMinor: o.total?.minor ?? null,
-          currency: o.total?.currency ?? null,
-          now: obs.occurredAt,
-        });
-      const updateRecipient = this.sql(
-        `UPDATE recipients SET status = COALESCE(@status, status), provider_status = COALESCE(@providerStatus, provider_status),
-           provider_ref = COALESCE(@providerRef, provider_ref), gift = COALESCE(@gift, gift), email = COALESCE(@email, email),
-           submission = COALESCE(@submission, submission)
-         WHERE id = @id`,
-      );
-      for (const { id, patch } of plan.recipients) {
-        updateRecipient.run({
-          id,
-          status: patch.status ?? null,
-          providerStatus: patch.providerStatus ?? null,
-          providerRef: patch.providerRef ?? null,
-          gift: patch.gift ? JSON.stringify(patch.gift) : null,
-          email: patch.email ?? null,
-          submission: patch.submission ?? null,
-        });
-      }
-      const traceParent = activeTraceParent();
-      return plan.events.map((e) => ({
-        seq: this.appendEvent(obs.orderId, e.recipientId, e.from, e.to, e.providerStatus, obs.occurredAt, obs.source, null, traceParent),
-        tenant: orderRow.tenant,
-        orderId: obs.orderId,
-        recipientId: e.recipientId,
-        from: e.from,
-        to: e.to,
-        providerStatus: e.providerStatus,
-        occurredAt: obs.occurredAt,
-        source: obs.source,
-        traceParent,
-      }));
-    }).immediate();
-  }
-
   async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
     if (ids.length === 0) return [];
+    if (this.busy) await this.idle();
     const rows = this
       .sql(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`)
       .all(tenant, ...ids) as OrderRow[];
@@ -462,12 +386,14 @@ export class SqliteStore implements Store {
   }
 
   async findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined> {
+    if (this.busy) await this.idle();
     const row = this.sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?').get(tenant, idempotencyKey) as OrderRow | undefined;
     return row ? toOrder(row) : undefined;
   }
 
   async listOrders(q: OrderListQuery): Promise<OrderRecord[]> {
-    const where = ['o.tenant = @tenant', "o.origin = 'GIFTGRAPH'"];
+    if (this.busy) await this.idle();
+    const where = ['o.tenant = @tenant'];
     const params: Record<string, unknown> = { tenant: q.tenant, limit: q.limit };
     if (q.after) {
       where.push('(o.created_at < @afterCreated OR (o.created_at = @afterCreated AND o.id < @afterId))');
@@ -502,6 +428,7 @@ export class SqliteStore implements Store {
 
   async getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]> {
     if (emails.length === 0) return [];
+    if (this.busy) await this.idle();
     const rows = this.sql(
       `SELECT r.*, o.provider AS order_provider FROM recipients r JOIN orders o ON o.id = r.order_id
        WHERE o.tenant = ? AND r.email COLLATE NOCASE IN (${placeholders(emails.length)})
@@ -512,6 +439,7 @@ export class SqliteStore implements Store {
 
   async getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
     if (orderIds.length === 0) return [];
+    if (this.busy) await this.idle();
     const rows = this
       .sql(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`)
       .all(...orderIds) as RecipientRow[];
@@ -520,6 +448,7 @@ export class SqliteStore implements Store {
 
   async getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
     if (orderIds.length === 0) return [];
+    if (this.busy) await this.idle();
     const rows = this
       .sql(`SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id WHERE e.order_id IN (${placeholders(orderIds.length)}) ORDER BY e.seq`)
       .all(...orderIds) as EventRow[];
@@ -527,169 +456,114 @@ export class SqliteStore implements Store {
   }
 
   async hasWebhookDelivery(provider: Provider, deliveryId: string): Promise<boolean> {
+    if (this.busy) await this.idle();
     return this.sql('SELECT 1 FROM webhook_receipts WHERE provider = ? AND delivery_id = ?').get(provider, deliveryId) !== undefined;
   }
 
-  async recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean> {
-    return ledgerWrite(
-      'recordWebhookDelivery',
-      () => this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes === 1,
+  async recordWebhookDelivery(
+    provider: Provider,
+    deliveryId: string,
+    receivedAt: string,
+    orderIds: readonly string[] = [],
+    traceParent: string | null = null,
+  ): Promise<boolean> {
+    if (this.busy) await this.idle();
+    return ledgerWrite('recordWebhookDelivery', () =>
+      this.db
+        .transaction(() => {
+          const first =
+            this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt)
+              .changes === 1;
+          if (!first) return false;
+          const nudge = this.sql('INSERT INTO webhook_nudges (order_id, received_at, trace_parent) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+          for (const orderId of orderIds) nudge.run(orderId, receivedAt, traceParent);
+          return true;
+        })
+        .immediate(),
     );
   }
 
-  async recoverInterruptedSends(now: string): Promise<number> {
-    const result = ledgerWrite('recoverInterruptedSends', () => this.recoverSends(now));
-    this.notifyAppend();
-    return result;
-  }
-
-  private recoverSends(now: string): number {
-    return this.db.transaction(() => {
-      // A recipient claimed for a send that never finished: we cannot know whether it was sent.
-      const recipients = this.sql("SELECT id, order_id, status FROM recipients WHERE submission = 'SENDING'").all() as {
-        id: string;
-        order_id: string;
-        status: GiftStatus;
-      }[];
-      for (const r of recipients) {
-        this.sql("UPDATE recipients SET submission = 'UNCONFIRMED', status = 'UNCONFIRMED', provider_status = '' WHERE id = ?").run(r.id);
-        this.appendEvent(r.order_id, r.id, r.status, 'UNCONFIRMED', '', now, 'MUTATION');
-      }
-      // Orders are reserved as UNCONFIRMED, so only the submission needs to say we stopped waiting.
-      const orders = this.sql("UPDATE orders SET submission = 'UNCONFIRMED', updated_at = ? WHERE submission = 'SENDING'").run(now).changes;
-      return orders + recipients.length;
-    }).immediate();
-  }
-
-  /**
-   * Claims recipients whose create certainly failed for a new attempt (NOT_SENT → SENDING), in one
-   * transaction, so two concurrent retries never both send to the same recipient. Returns the ids claimed.
-   */
-  async claimUnsentRecipients(orderId: string, now: string): Promise<string[]> {
-    const result = ledgerWrite('claimUnsentRecipients', () => this.claimUnsent(orderId, now));
-    this.notifyAppend();
-    return result;
-  }
-
-  private claimUnsent(orderId: string, now: string): string[] {
-    return this.db.transaction(() => {
-      const unsent = this.sql("SELECT id, status FROM recipients WHERE order_id = ? AND submission = 'NOT_SENT' ORDER BY position").all(orderId) as {
-        id: string;
-        status: GiftStatus;
-      }[];
-      for (const r of unsent) {
-        this.sql("UPDATE recipients SET submission = 'SENDING', status = 'UNCONFIRMED', provider_status = '' WHERE id = ?").run(r.id);
-        this.appendEvent(orderId, r.id, r.status, 'UNCONFIRMED', '', now, 'MUTATION');
-      }
-      return unsent.map((r) => r.id);
-    }).immediate();
-  }
-
-  /** Appends to the event log inside the caller's transaction; returns the event's position. */
-  private appendEvent(
-    orderId: string,
-    recipientId: string | null,
-    from: GiftStatus,
-    to: GiftStatus,
-    providerStatus: string,
-    at: string,
-    source: StatusSource,
-    actor: string | null = null,
-    traceParent: string | null = activeTraceParent(),
-  ): number {
-    this.pendingNotify = true;
+  async pendingNudges(limit: number): Promise<WebhookNudge[]> {
+    if (this.busy) await this.idle();
     return this.sql(
-      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-    )
-      .pluck()
-      .get(orderId, recipientId, from, to, providerStatus, at, source, actor, traceParent) as number;
+      `SELECT n.order_id AS orderId, o.tenant, o.provider, n.received_at AS receivedAt, n.trace_parent AS traceParent
+       FROM webhook_nudges n JOIN orders o ON o.id = n.order_id
+       WHERE n.received_at = (SELECT MIN(received_at) FROM webhook_nudges f WHERE f.order_id = n.order_id)
+       ORDER BY n.received_at, n.order_id LIMIT ?`,
+    ).all(limit) as WebhookNudge[];
   }
 
-  async settle(s: Settlement): Promise<SettleOutcome> {
-    const settled = ledgerWrite('settle', () => this.applySettlement(s));
-    if (settled === 'settled') this.notifyAppend();
-    return settled;
+  async clearNudges(orderId: string, receivedUpTo: string): Promise<void> {
+    if (this.busy) await this.idle();
+    this.sql('DELETE FROM webhook_nudges WHERE order_id = ? AND received_at <= ?').run(orderId, receivedUpTo);
   }
 
-  private applySettlement(s: Settlement): SettleOutcome {
-    return this.db.transaction((): SettleOutcome => {
-      const order = this.sql('SELECT * FROM orders WHERE id = ?').get(s.orderId) as OrderRow | undefined;
-      if (!order) return 'not_unconfirmed';
-      // A provider's reference names one order or gift: one the ledger holds already is someone else's.
-      const held = this.sql(
-        `SELECT 1 FROM orders WHERE provider = @provider AND provider_ref = @ref AND id <> @id
-         UNION ALL SELECT 1 FROM recipients r JOIN orders o ON o.id = r.order_id WHERE o.provider = @provider AND r.provider_ref = @ref
-         LIMIT 1`,
-      );
-      const refs = s.order ? [s.order.providerRef] : (s.recipients ?? []).map((r) => r.providerRef);
-      if (refs.some((ref) => ref !== null && held.get({ provider: order.provider, ref, id: order.id }) !== undefined)) return 'reference_taken';
-      const recipients = (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(s.orderId) as RecipientRow[]).map(toRecipient);
-      // Only what is UNCONFIRMED now is settled, all of it or nothing.
-      const targets: { recipient: RecipientRecord; outcome: SettlementOutcome; providerRef: string | null }[] = [];
-      if (s.order) {
-        if (order.submission !== 'UNCONFIRMED') return 'not_unconfirmed';
-        for (const recipient of recipients) targets.push({ recipient, outcome: s.order.outcome, providerRef: null });
-      } else {
-        for (const t of s.recipients ?? []) {
-          const recipient = recipients.find((r) => r.id === t.recipientId);
-          if (recipient?.submission !== 'UNCONFIRMED') return 'not_unconfirmed';
-          targets.push({ recipient, outcome: t.outcome, providerRef: t.providerRef });
-        }
-      }
-      const statusOf = (outcome: SettlementOutcome): GiftStatus => (outcome === 'SENT' ? 'PENDING' : 'FAILED');
-      const providerStatusOf = (outcome: SettlementOutcome) => (outcome === 'SENT' ? '' : 'NOT_SENT');
-      const updateRecipient = this.sql(
-        `UPDATE recipients SET status = ?, provider_status = ?, provider_ref = COALESCE(?, provider_ref),
-           submission = CASE WHEN submission IS NULL THEN NULL ELSE ? END
-         WHERE id = ?`,
-      );
-      const after = new Map(recipients.map((r) => [r.id, r]));
-      for (const t of targets) {
-        const r = t.recipient;
-        const to = statusOf(t.outcome);
-        updateRecipient.run(to, providerStatusOf(t.outcome), t.providerRef, t.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT', r.id);
-        if (r.status !== to) this.appendEvent(s.orderId, r.id, r.status, to, providerStatusOf(t.outcome), s.at, 'OPERATOR', s.actor);
-        after.set(r.id, { ...r, status: to, submission: r.submission === null ? null : t.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT' });
-      }
+  async syncStates(): Promise<SyncState[]> {
+    if (this.busy) await this.idle();
+    return this.sql('SELECT provider, synced_at AS syncedAt, failed_at AS failedAt, last_error AS lastError FROM provider_sync ORDER BY provider').all() as SyncState[];
+  }
 
-      // The order: settled whole, or summarizing recipients settled one by one.
-      const rows = [...after.values()];
-      let submission = order.submission as Submission;
-      let status: GiftStatus;
-      if (s.order) {
-        submission = s.order.outcome === 'SENT' ? 'ACCEPTED' : 'NOT_SENT';
-        status = statusOf(s.order.outcome);
-      } else {
-        if (rows.some((r) => r.submission === 'ACCEPTED')) submission = 'ACCEPTED';
-        else if (rows.every((r) => r.submission === 'NOT_SENT')) submission = 'NOT_SENT';
-        status = summarizeStatus(rows.map((r) => r.status), order.status as GiftStatus);
-      }
-      const providerRef = s.order?.outcome === 'SENT' ? s.order.providerRef : null;
-      this
-        .sql(
-          `UPDATE orders SET submission = ?, status = ?, provider_ref = COALESCE(?, provider_ref),
-             provider_status = CASE WHEN ? = 'NOT_SENT' THEN 'NOT_SENT' ELSE provider_status END, last_error = NULL, updated_at = ?
-           WHERE id = ?`,
-        )
-        .run(submission, status, providerRef, submission, s.at, s.orderId);
-      if (order.status !== status) this.appendEvent(s.orderId, null, order.status as GiftStatus, status, s.order ? providerStatusOf(s.order.outcome) : '', s.at, 'OPERATOR', s.actor);
-      return 'settled';
-    }).immediate();
+  async recordSync(state: SyncState): Promise<void> {
+    if (this.busy) await this.idle();
+    this.sql(
+      `INSERT INTO provider_sync (provider, synced_at, failed_at, last_error) VALUES (@provider, @syncedAt, @failedAt, @lastError)
+       ON CONFLICT (provider) DO UPDATE SET synced_at = excluded.synced_at, failed_at = excluded.failed_at, last_error = excluded.last_error`,
+    ).run(state);
+  }
+
+  async checkedAt(orderIds: readonly string[]): Promise<Map<string, string>> {
+    if (orderIds.length === 0) return new Map();
+    if (this.busy) await this.idle();
+    const rows = this.sql(`SELECT id, checked_at FROM orders WHERE checked_at IS NOT NULL AND id IN (${placeholders(orderIds.length)})`).all(...orderIds) as {
+      id: string;
+      checked_at: string;
+    }[];
+    return new Map(rows.map((r) => [r.id, r.checked_at]));
+  }
+
+  async markChecked(orderIds: readonly string[], at: string): Promise<void> {
+    if (orderIds.length === 0) return;
+    if (this.busy) await this.idle();
+    this.sql(`UPDATE orders SET checked_at = ? WHERE id IN (${placeholders(orderIds.length)}) AND (checked_at IS NULL OR checked_at < ?)`).run(at, ...orderIds, at);
   }
 
   onAppend(listener: () => void): void {
     this.appendListeners.push(listener);
   }
 
-  /** Tells listeners after a commit; never from inside a transaction, whose events are not visible yet. */
-  private notifyAppend(): void {
-    if (!this.pendingNotify) return;
-    this.pendingNotify = false;
-    for (const listener of this.appendListeners) listener();
+  async transaction<T>(name: string, fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+    while (this.busy) await this.busy;
+    let release!: () => void;
+    this.busy = new Promise((resolve) => (release = resolve));
+    const tx = new SqliteTransaction((text) => this.sql(text));
+    try {
+      const result = await ledgerTransaction(name, async () => {
+        this.db.exec('BEGIN IMMEDIATE');
+        try {
+          const value = await fn(tx);
+          this.db.exec('COMMIT');
+          return value;
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          throw error;
+        }
+      });
+      // Listeners read the log: only after the commit are the events visible.
+      if (tx.appended) for (const listener of this.appendListeners) listener();
+      return result;
+    } finally {
+      this.busy = undefined;
+      release();
+    }
+  }
+
+  /** Waits for the transaction in progress (and any that follows at once) to end. */
+  private async idle(): Promise<void> {
+    while (this.busy) await this.busy;
   }
 
   async getEventsAfter(q: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]> {
+    if (this.busy) await this.idle();
     const rows = this.sql(
       `SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id
        WHERE e.seq > @afterSeq AND (@tenant IS NULL OR o.tenant = @tenant) AND (@orderId IS NULL OR e.order_id = @orderId)
@@ -699,10 +573,12 @@ export class SqliteStore implements Store {
   }
 
   async lastEventSeq(): Promise<number> {
+    if (this.busy) await this.idle();
     return (this.sql('SELECT COALESCE(MAX(seq), 0) FROM status_events').pluck().get() as number) ?? 0;
   }
 
   async listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
+    if (this.busy) await this.idle();
     const rows = this.sql(
       `SELECT * FROM orders WHERE submission = 'ACCEPTED' AND status NOT IN ('DELIVERED','CANCELED','FAILED','EXPIRED')
          AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
@@ -713,6 +589,7 @@ export class SqliteStore implements Store {
 
   async listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
     if (providers.length === 0) return [];
+    if (this.busy) await this.idle();
     const rows = this.sql(
       `SELECT * FROM orders WHERE submission = 'UNCONFIRMED' AND provider IN (${providers.map((_, i) => `@p${i}`).join(',')}) AND created_at < @before
          AND (@createdAt IS NULL OR created_at > @createdAt OR (created_at = @createdAt AND id > @id))
@@ -722,6 +599,7 @@ export class SqliteStore implements Store {
   }
 
   async findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined> {
+    if (this.busy) await this.idle();
     // Two indexed lookups: the order's own reference, else one of its recipients'.
     // An order placed through giftgraph wins over its twin recorded from a list while its create was in flight.
     const own = this.sql("SELECT * FROM orders WHERE provider = ? AND provider_ref = ? ORDER BY origin = 'GIFTGRAPH' DESC LIMIT 1").get(provider, ref) as
@@ -749,6 +627,7 @@ export class SqliteStore implements Store {
   }
 
   async countOrdersByStatus(): Promise<OrderStatusCount[]> {
+    if (this.busy) await this.idle();
     return this.sql(
       'SELECT provider, status, COUNT(*) AS orders, MIN(created_at) AS oldestCreatedAt FROM orders GROUP BY provider, status',
     ).all() as OrderStatusCount[];
@@ -764,5 +643,86 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * A transaction's reads and writes, run inside SqliteStore.transaction: synchronous statements on
+ * the one connection, which no other call uses until the transaction ends.
+ */
+class SqliteTransaction implements LedgerTransaction {
+  /** Whether this transaction appended to the event log: listeners hear of it after the commit. */
+  appended = false;
+
+  constructor(private readonly sql: (text: string) => Database.Statement) {}
+
+  async order(orderId: string): Promise<OrderRecord | undefined> {
+    const row = this.sql('SELECT * FROM orders WHERE id = ?').get(orderId) as OrderRow | undefined;
+    return row ? toOrder(row) : undefined;
+  }
+
+  async recipients(orderId: string): Promise<RecipientRecord[]> {
+    return (this.sql('SELECT * FROM recipients WHERE order_id = ? ORDER BY position').all(orderId) as RecipientRow[]).map(toRecipient);
+  }
+
+  async updateOrder(orderId: string, patch: OrderPatch, updatedAt: string): Promise<void> {
+    const sets = ['updated_at = @updatedAt'];
+    const params: Record<string, unknown> = { orderId, updatedAt };
+    for (const [key, column] of Object.entries(ORDER_COLUMNS) as [keyof OrderPatch, string][]) {
+      if (patch[key] === undefined) continue;
+      if (key === 'total') {
+        sets.push('total_minor = @totalMinor', 'currency = @currency');
+        params.totalMinor = patch.total?.minor ?? null;
+        params.currency = patch.total?.currency ?? null;
+      } else if (key === 'details' || key === 'lastError') {
+        sets.push(`${column} = @${key}`);
+        params[key] = patch[key] === null ? null : JSON.stringify(patch[key]);
+      } else {
+        sets.push(`${column} = @${key}`);
+        params[key] = patch[key];
+      }
+    }
+    this.sql(`UPDATE orders SET ${sets.join(', ')} WHERE id = @orderId`).run(params);
+  }
+
+  async updateRecipient(recipientId: string, patch: RecipientPatch): Promise<void> {
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { recipientId };
+    for (const [key, column] of Object.entries(RECIPIENT_COLUMNS) as [keyof RecipientPatch, string][]) {
+      if (patch[key] === undefined) continue;
+      sets.push(`${column} = @${key}`);
+      params[key] = key === 'gift' ? (patch.gift === null ? null : JSON.stringify(patch.gift)) : patch[key];
+    }
+    if (sets.length > 0) this.sql(`UPDATE recipients SET ${sets.join(', ')} WHERE id = @recipientId`).run(params);
+  }
+
+  async appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]> {
+    const insert = this.sql(
+      `INSERT INTO status_events (order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor, trace_parent)
+       VALUES (@orderId, @recipientId, @from, @to, @providerStatus, @occurredAt, @source, @actor, @traceParent) RETURNING seq`,
+    ).pluck();
+    if (events.length > 0) this.appended = true;
+    return events.map((e) => {
+      const event = { ...e, actor: e.actor ?? null, traceParent: e.traceParent ?? null };
+      return { seq: insert.get(event) as number, ...event };
+    });
+  }
+
+  async isReferenceHeld(provider: Provider, ref: string, exceptOrderId: string): Promise<boolean> {
+    return (
+      this.sql(
+        `SELECT 1 FROM orders WHERE provider = @provider AND provider_ref = @ref AND id <> @id
+         UNION ALL SELECT 1 FROM recipients r JOIN orders o ON o.id = r.order_id WHERE o.provider = @provider AND r.provider_ref = @ref
+         LIMIT 1`,
+      ).get({ provider, ref, id: exceptOrderId }) !== undefined
+    );
+  }
+
+  async interruptedSends(): Promise<{ orders: OrderRecord[]; recipients: InterruptedRecipient[] }> {
+    const orders = (this.sql("SELECT * FROM orders WHERE submission = 'SENDING'").all() as OrderRow[]).map(toOrder);
+    const recipients = this.sql(
+      "SELECT r.id, r.order_id AS orderId, o.tenant, r.status FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.submission = 'SENDING'",
+    ).all() as InterruptedRecipient[];
+    return { orders, recipients };
   }
 }

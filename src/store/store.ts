@@ -1,5 +1,5 @@
 import type { GiftStatus, Provider } from '../core/model.js';
-import type { Observation, OrderRecord, RecipientRecord, Settlement, StatusEventRecord, Submission } from '../core/records.js';
+import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 
 export interface OrderListQuery {
   tenant: string;
@@ -28,36 +28,54 @@ export interface OrderStatusCount {
   oldestCreatedAt: string;
 }
 
-export type SettleOutcome = 'settled' | 'not_unconfirmed' | 'reference_taken';
-
 export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
 
+/** What a change writes to an order: only the fields present; `lastError: null` clears it. */
+export type OrderPatch = Partial<Pick<OrderRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total' | 'lastError'>>;
+
+/** What a change writes to a recipient: only the fields present. */
+export type RecipientPatch = Partial<Pick<RecipientRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'email'>>;
+
+/** An event to append to the log; the log gives it its position. */
+export type NewStatusEvent = Omit<StatusEventRecord, 'seq'>;
+
+/** A send interrupted mid-call: a recipient claimed for a create whose answer never came. */
+export interface InterruptedRecipient {
+  id: string;
+  orderId: string;
+  tenant: string;
+  status: GiftStatus;
+}
+
 /**
- * The ledger of everything sent through giftgraph. Async so that a networked database can take
- * SQLite's place; every method that writes more than one row does it in one transaction.
+ * What one ledger transaction may read and write. The ingest core (src/orders/ingest.ts) decides
+ * every change; the store only persists it. Reads of an order inside a transaction see it as no
+ * concurrent transaction can change it until this one ends.
  */
-export interface Store {
+export interface LedgerTransaction {
+  order(orderId: string): Promise<OrderRecord | undefined>;
+  recipients(orderId: string): Promise<RecipientRecord[]>;
+  updateOrder(orderId: string, patch: OrderPatch, updatedAt: string): Promise<void>;
+  updateRecipient(recipientId: string, patch: RecipientPatch): Promise<void>;
+  /** Appends to the event log, in this order; returns them with their positions. */
+  appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]>;
+  /** Whether a provider's reference already names another order of this provider, or a gift of one. */
+  isReferenceHeld(provider: Provider, ref: string, exceptOrderId: string): Promise<boolean>;
+  /** Orders whose create was in flight (SENDING), and recipients claimed for one, when this process started. */
+  interruptedSends(): Promise<{ orders: OrderRecord[]; recipients: InterruptedRecipient[] }>;
+}
+
+/** Orders and their recipients: what was sent, to whom, and where each stands. */
+export interface OrderLedger {
   /**
    * Records the intent to send, before any provider is called: inserts the order and its
    * recipients, or returns the order already holding this tenant's idempotency key.
    */
   reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult>;
-  /** Moves an order's create call along (SENDING → ACCEPTED/NOT_SENT/UNCONFIRMED, or NOT_SENT → SENDING for a retry). */
-  updateSubmission(
-    orderId: string,
-    expected: Submission,
-    patch: { submission: Submission; status?: GiftStatus; providerStatus?: string; lastError?: OrderRecord['lastError'] },
-  ): Promise<boolean>;
-  /**
-   * Applies a status observation and appends its events to the event log, atomically; returns the
-   * events appended. With `accept`, the same transaction marks a SENDING order ACCEPTED, so the
-   * provider's reference and the acceptance are never recorded apart.
-   */
-  ingest(observation: Observation, options?: { accept?: boolean }): Promise<StatusEventRecord[]>;
   getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
   /** The order holding this tenant's idempotency key, if any. */
   findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined>;
-  /** Orders sent through giftgraph, newest first (orders placed at a provider are listed from the provider). */
+  /** One tenant's orders, sent through giftgraph or recorded from a provider's list, newest first. */
   listOrders(query: OrderListQuery): Promise<OrderRecord[]>;
   /**
    * Which of a provider's orders were sent through giftgraph (by any tenant): by the provider's
@@ -86,6 +104,25 @@ export interface Store {
   addRecipients(recipients: readonly RecipientRecord[]): Promise<void>;
   /** One tenant's recipients with any of these emails (case-insensitive), with their order's provider, newest order first. */
   getRecipientsByEmail(tenant: string, emails: readonly string[]): Promise<(RecipientRecord & { provider: Provider })[]>;
+  /** Accepted orders not in a final status, oldest first, a page after a position: what the poller watches after a restart. */
+  listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
+  /** Orders of these providers whose create outcome is unknown, reserved before `before`, oldest first, a page after a position. */
+  listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
+  /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
+  findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
+  /** When each of these orders was last read from its provider (refreshed or polled), by id; absent when never. */
+  checkedAt(orderIds: readonly string[]): Promise<Map<string, string>>;
+  /** Records that these orders were just read from their provider, whether or not anything changed. */
+  markChecked(orderIds: readonly string[], at: string): Promise<void>;
+  /**
+   * How many orders the ledger holds per provider and status, with the creation time of the oldest
+   * of each: one grouped read, for metrics at scrape time (an UNCONFIRMED order left for hours needs a person).
+   */
+  countOrdersByStatus(): Promise<OrderStatusCount[]>;
+}
+
+/** The event log: every status change, in commit order. */
+export interface EventLog {
   getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]>;
   /** Events after a position in the log, oldest first: of one tenant (and order), or of all for the outbox tail. */
   getEventsAfter(query: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]>;
@@ -93,34 +130,64 @@ export interface Store {
   lastEventSeq(): Promise<number>;
   /** Called after every commit that appended events, so they can be published. */
   onAppend(listener: () => void): void;
-  /** Accepted orders not in a final status, oldest first, a page after a position: what the poller watches after a restart. */
-  listOpenOrders(limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
-  /** Orders of these providers whose create outcome is unknown, reserved before `before`, oldest first, a page after a position. */
-  listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
-  /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
-  findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
-  /** Whether this provider's delivery id was recorded: its change is in the ledger already. */
+}
+
+/** An order a verified webhook named, waiting to be read from its provider. */
+export interface WebhookNudge {
+  orderId: string;
+  tenant: string;
+  provider: Provider;
+  receivedAt: string;
+  /** The W3C traceparent of the delivery that named it (the first not read yet), where it was traced. */
+  traceParent: string | null;
+}
+
+/** Webhook deliveries, recorded once, and the orders they name until each is read from its provider. */
+export interface WebhookInbox {
+  /** Whether this provider's delivery id was recorded. */
   hasWebhookDelivery(provider: Provider, deliveryId: string): Promise<boolean>;
-  /** Records a webhook delivery; false when this provider's delivery id was recorded before (a re-delivery). */
-  recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string): Promise<boolean>;
   /**
-   * Orders (and recipients) left SENDING by a previous process stay UNCONFIRMED for good: we cannot
-   * know whether the provider took them.
+   * Records a verified delivery and the orders it names, in one transaction; false when this
+   * provider's delivery id was recorded before (a re-delivery), and then nothing is written.
    */
-  recoverInterruptedSends(now: string): Promise<number>;
+  recordWebhookDelivery(
+    provider: Provider,
+    deliveryId: string,
+    receivedAt: string,
+    orderIds?: readonly string[],
+    traceParent?: string | null,
+  ): Promise<boolean>;
+  /** Orders named by webhooks and not read since, oldest nudge first. */
+  pendingNudges(limit: number): Promise<WebhookNudge[]>;
+  /** The order was read from its provider after these nudges: they are done. Nudges received later stay. */
+  clearNudges(orderId: string, receivedUpTo: string): Promise<void>;
+}
+
+/** How far the background sync of each provider's own list of orders has come. */
+export interface SyncState {
+  provider: Provider;
+  /** When the last sync that reached what the ledger already had finished. */
+  syncedAt: string | null;
+  /** When the last attempt failed, and why, in client-safe words; null after a success. */
+  failedAt: string | null;
+  lastError: string | null;
+}
+
+export interface SyncLog {
+  syncStates(): Promise<SyncState[]>;
+  recordSync(state: SyncState): Promise<void>;
+}
+
+/**
+ * The ledger of everything sent through giftgraph, by concern. Async so that a networked database
+ * can take SQLite's place; every method that writes more than one row does it in one transaction.
+ */
+export interface Store extends OrderLedger, EventLog, WebhookInbox, SyncLog {
   /**
-   * Records, in one transaction, what a person found at the provider about UNCONFIRMED outcomes, with
-   * OPERATOR events that name them. Changes nothing when any of it is not UNCONFIRMED now, or when a
-   * provider reference given is already another order's or gift's.
+   * Runs `fn` in one transaction that commits when it resolves and rolls back when it throws; the
+   * log's listeners hear of appended events after the commit. `fn` uses only `tx`, never the store.
    */
-  settle(settlement: Settlement): Promise<SettleOutcome>;
-  /** Claims an order's certainly-unsent recipients for a new attempt, atomically; returns their ids. */
-  claimUnsentRecipients(orderId: string, now: string): Promise<string[]>;
-  /**
-   * How many orders the ledger holds per provider and status, with the creation time of the oldest
-   * of each: one grouped read, for metrics at scrape time (an UNCONFIRMED order left for hours needs a person).
-   */
-  countOrdersByStatus(): Promise<OrderStatusCount[]>;
+  transaction<T>(name: string, fn: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
   ping(): boolean;
   close(): void;
 }

@@ -56,6 +56,11 @@ export interface HarnessOptions {
    * provider calls on purpose, one after another.
    */
   guarding?: GuardOptions;
+  /**
+   * How long a read of a moving order from its provider serves later reads; 0 unless given, so a
+   * test that moves a sandbox sees the change on its next read (concurrent reads still share one call).
+   */
+  freshnessMs?: number;
 }
 
 /**
@@ -185,6 +190,7 @@ export class Harness {
       log,
       polling: options.polling ?? false,
       clock: options.sharedClock ? () => new Date(this.clock.now()) : undefined,
+      freshnessMs: options.freshnessMs ?? 0,
     });
     this.url = await this.app.listen(0, '127.0.0.1');
   }

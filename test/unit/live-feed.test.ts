@@ -7,6 +7,7 @@ import { InProcessStatusBus } from '../../src/status/bus.js';
 import { eventsAfter, EventTail } from '../../src/status/feed.js';
 import type { GiftStatus } from '../../src/core/model.js';
 import type { OrderRecord, StatusEventRecord } from '../../src/core/records.js';
+import { Ingest } from '../../src/orders/ingest.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 const event = (seq: number): StatusEventRecord => ({
@@ -61,7 +62,7 @@ describe('a live subscriber', () => {
     };
     await store.reserveOrder(order, []);
     const change = async (status: GiftStatus) => {
-      await store.ingest({ orderId: 'o1', source: 'POLL', occurredAt: new Date().toISOString(), status, providerStatus: status });
+      await new Ingest(store).observe({ orderId: 'o1', source: 'POLL', occurredAt: new Date().toISOString(), status, providerStatus: status });
       await tail.flush(); // committed and published to the live stream
     };
     await change('PENDING');
