@@ -8,7 +8,7 @@ import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
 import { eventsAfter, EventTail } from './status/feed.js';
-import { WebhookInboxWorker } from './status/inbox.js';
+import { DEFAULT_INBOX, WebhookInboxWorker } from './status/inbox.js';
 import { Poller, type PollerOptions } from './status/poller.js';
 import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -96,9 +96,9 @@ export async function createApp({
     events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
   };
   const schema = await buildGiftgraphSchema();
-  const inbox = new WebhookInboxWorker(store, orders, log);
+  const inbox = new WebhookInboxWorker(store, orders, log, DEFAULT_INBOX, clock ? () => clock().getTime() : Date.now);
   inbox.start();
-  const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook);
+  const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook, clock);
   const cursors = CursorCodec.derivedFrom(jwt.secret);
   const server = new GiftgraphServer({
     schema,

@@ -58,6 +58,7 @@ describe('&Open 2026-05 webhooks: the flat resource', () => {
     const reads = h.andOpen.http.count('GET', '/gift_requests/:id');
     h.advance(1);
     await h.andOpen.webhooks.settle();
+    await h.app.inbox.idle();
 
     // As documented: the resource itself, in the shape the API returns, and the event headers.
     const delivery = h.andOpen.webhooks.log.at(-1)!;

@@ -74,6 +74,7 @@ describe('webhooks', () => {
     for (let step = 0; step < steps; step++) {
       h.advance(1);
       await sandbox(provider).webhooks.settle();
+      await h.app.inbox.idle(); // the orders each delivery named, read
     }
     await h.app.tail.flush();
   };

@@ -9,11 +9,13 @@ const tracer = trace.getTracer('giftgraph');
 export interface InboxOptions {
   /** Orders read from their providers at once, across providers (each provider's own limits apply too). */
   concurrency: number;
+  /** How long a wake gathers deliveries before reading: a burst about one order becomes one read. */
+  gatherMs: number;
   /** A nudge whose read failed is tried again after this long. */
   retryMs: number;
 }
 
-export const DEFAULT_INBOX: InboxOptions = { concurrency: 8, retryMs: 5_000 };
+export const DEFAULT_INBOX: InboxOptions = { concurrency: 8, gatherMs: 50, retryMs: 5_000 };
 
 /** Nudges read from the ledger per round. */
 const ROUND = 100;
@@ -27,6 +29,8 @@ const ROUND = 100;
 export class WebhookInboxWorker {
   private draining: Promise<void> | undefined;
   private again = false;
+  /** A drain gathering deliveries before it reads. */
+  private gathering: { timer: NodeJS.Timeout; done: Promise<void>; run: () => void } | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Orders whose last read failed, with when to try again. */
   private readonly backoff = new Map<string, number>();
@@ -46,12 +50,24 @@ export class WebhookInboxWorker {
     this.timer.unref();
   }
 
-  /** New nudges were recorded: read them now (a drain in progress runs once more). */
+  /** New nudges were recorded: read them shortly (a drain in progress runs once more). */
   wake(): void {
     if (this.draining) {
       this.again = true;
       return;
     }
+    if (this.gathering) return;
+    let run!: () => void;
+    const done = new Promise<void>((resolve) => (run = resolve)).then(() => {
+      this.gathering = undefined;
+      this.startDrain();
+    });
+    const timer = setTimeout(run, this.options.gatherMs);
+    timer.unref();
+    this.gathering = { timer, done, run };
+  }
+
+  private startDrain(): void {
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
       if (this.again) {
@@ -61,9 +77,16 @@ export class WebhookInboxWorker {
     });
   }
 
-  /** Resolves once every nudge recorded so far was read (or failed and waits for its retry). */
+  /** Resolves once every nudge recorded so far was read (or failed and waits for its retry); reads a gathering drain at once. */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.gathering || this.draining) {
+      if (this.gathering) {
+        clearTimeout(this.gathering.timer);
+        this.gathering.run();
+        await this.gathering?.done;
+      }
+      if (this.draining) await this.draining;
+    }
   }
 
   async stop(): Promise<void> {

@@ -31,6 +31,8 @@ export class WebhookReceiver {
     private readonly inbox: WebhookInboxWorker,
     private readonly log: Logger,
     private readonly observe: WebhookObserver = () => undefined,
+    /** The ledger's clock, which deliveries are recorded by (signatures are checked against the system's). */
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
   /**
@@ -90,7 +92,7 @@ export class WebhookReceiver {
     }
     const span = trace.getActiveSpan()?.spanContext();
     const traceParent = span && isSpanContextValid(span) ? formatTraceParent(span) : null;
-    const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, new Date().toISOString(), [...orderIds], traceParent);
+    const first = await this.store.recordWebhookDelivery(provider, verdict.deliveryId, this.clock().toISOString(), [...orderIds], traceParent);
     if (first && orderIds.size > 0) this.inbox.wake();
     return [first ? 'recorded' : 'duplicate', { status: 200, body: { status: first ? 'recorded' : 'duplicate', orders: orderIds.size } }];
   }
