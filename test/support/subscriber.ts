@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
+import type { GiftgraphServer } from '../../src/server/server.js';
 import { OrderStatusChangedDocument, type OrderStatusChangedSubscription, type OrderStatusChangedSubscriptionVariables } from '../generated/graphql.js';
+import { runningOn, taggedSocketUrl } from './ws-client.js';
 
 export type StatusEvent = OrderStatusChangedSubscription['orderStatusChanged'];
 
@@ -10,12 +14,14 @@ export class Subscriber {
   readonly events: StatusEvent[] = [];
   errors: unknown[] = [];
   closeCode: number | undefined;
+  /** Names this subscriber's connection to the server (see `started`). */
+  private readonly tag = randomUUID();
   private readonly client: Client;
   private readonly stop: () => void;
 
   constructor(url: string, token: string, variables: OrderStatusChangedSubscriptionVariables = {}) {
     this.client = createClient({
-      url: `${url.replace(/^http/, 'ws')}/ws`,
+      url: taggedSocketUrl(url, this.tag),
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${token}` },
       retryAttempts: 0,
@@ -32,6 +38,14 @@ export class Subscriber {
         complete: () => undefined,
       },
     );
+  }
+
+  /**
+   * Resolves once `server` runs this subscription, so every event committed from now on reaches it;
+   * or once the subscription was refused, or its connection closed.
+   */
+  async started(server: GiftgraphServer): Promise<void> {
+    await expect.poll(() => this.errors.length > 0 || this.closeCode !== undefined || runningOn(server, this.tag) > 0, { interval: 5 }).toBe(true);
   }
 
   /** `from→to` of each event, with `*` for an order-level change and the recipient's email otherwise. */
