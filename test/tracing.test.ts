@@ -143,7 +143,7 @@ describe('traces', () => {
   it("link each subscription delivery to the trace of the webhook that caused it, kept on the event's row", async () => {
     const product = (await post(h, token, GOODY_PRODUCT, {})).data!.catalog.edges.find((e: any) => e.node.kind === 'PRODUCT').node.id;
     const subscriber = new Subscriber(h.url, token);
-    await new Promise((r) => setTimeout(r, 100));
+    await subscriber.started(h.app.server);
     const sent = await post(h, token, SEND, {
       input: { provider: 'GOODY', idempotencyKey: 'traced-webhook', senderName: 'Acme', recipients: [{ email: EMAIL, firstName: 'Ada' }], goody: { productId: product } },
     });
@@ -151,19 +151,22 @@ describe('traces', () => {
     const orderId = decodeId(sent.data!.sendGifts.order.id, 'Order')!.local;
 
     // The sandbox moves the gift on and posts its signed webhooks, as Goody would.
-    for (let step = 0; step < 3 && !subscriber.events.some((e) => e.source === 'WEBHOOK'); step++) {
+    const webhookEvents = async () => (await h.store.getStatusEvents([orderId])).filter((e) => e.source === 'WEBHOOK');
+    for (let step = 0; step < 3 && (await webhookEvents()).length === 0; step++) {
       h.advance(1);
       await h.goody.webhooks.settle();
-      await h.app.tail.flush();
-      await new Promise((r) => setTimeout(r, 100));
+      await h.app.inbox.idle();
     }
-    expect(subscriber.events.some((e) => e.source === 'WEBHOOK')).toBe(true);
+    const fromWebhooks = await webhookEvents();
+    expect(fromWebhooks.length).toBeGreaterThan(0);
+    await h.app.tail.flush();
+    await expect.poll(() => subscriber.events.filter((e) => e.source === 'WEBHOOK' && e.order.id === sent.data!.sendGifts.order.id).length).toBe(fromWebhooks.length);
     // A delivery's span lasts until the stream asks for the next event: closing ends the last one.
     await subscriber.close();
-    await new Promise((r) => setTimeout(r, 100));
+    const deliveriesOf = (event: (typeof fromWebhooks)[number]) =>
+      named('deliver status event').filter((s) => s.links.some((l) => `00-${l.context.traceId}-${l.context.spanId}-01` === event.traceParent));
+    await expect.poll(() => fromWebhooks.every((event) => deliveriesOf(event).length > 0)).toBe(true);
 
-    const fromWebhooks = (await h.store.getStatusEvents([orderId])).filter((e) => e.source === 'WEBHOOK');
-    expect(fromWebhooks.length).toBeGreaterThan(0);
     const receives = named('webhook receive').filter((s) => s.attributes['giftgraph.webhook.result'] === 'recorded');
     for (const event of fromWebhooks) {
       // The row keeps the ledger write that appended it, in a webhook's trace.
