@@ -3,10 +3,13 @@
  * the client's token nested in the connection_init payload (connectionParams.token), an ack well
  * within the router's 5 s, and ping/pong. Spoken frame by frame over a raw WebSocket.
  */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SendGiftsDocument } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
+import { runningOn, taggedSocketUrl } from './support/ws-client.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,39 +17,40 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-/** A raw connection that queues every frame it receives. */
-async function connect(protocol = 'graphql-transport-ws') {
-  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, protocol);
+/** A raw connection that queues every frame it receives; `tag` names it to the server (see `runningOn`). */
+async function connect(protocol = 'graphql-transport-ws', tag = randomUUID()) {
+  const ws = new WebSocket(taggedSocketUrl(h.url, tag), protocol);
   const frames: any[] = [];
-  const waiters: (() => void)[] = [];
+  const arrived = new EventEmitter();
   ws.on('message', (data) => {
     frames.push(JSON.parse(String(data)));
-    waiters.splice(0).forEach((w) => w());
+    arrived.emit('frame');
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
+  /** The first queued frame of this type, waiting for frames as they arrive (at most `timeoutMs`). */
   const next = async (type: string, timeoutMs = 5_000) => {
-    const deadline = Date.now() + timeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
     for (;;) {
       const index = frames.findIndex((f) => f.type === type);
       if (index >= 0) return frames.splice(index, 1)[0];
-      if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
+      try {
+        await once(arrived, 'frame', { signal });
+      } catch {
+        throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
+      }
     }
   };
   const send = (frame: unknown) => ws.send(JSON.stringify(frame));
-  return { ws, next, send, closed };
+  return { ws, next, send, closed, tag };
 }
 
 describe('/ws for the Apollo Router', () => {
   it('speaks graphql-transport-ws with the token nested as the router forwards it, and streams events', async () => {
-    const { ws, next, send } = await connect();
+    const { ws, next, send, tag } = await connect();
     expect(ws.protocol).toBe('graphql-transport-ws');
 
     const started = performance.now();
@@ -58,6 +62,7 @@ describe('/ws for the Apollo Router', () => {
     expect(await next('pong')).toEqual({ type: 'pong' });
 
     send({ id: 's1', type: 'subscribe', payload: { query: 'subscription { orderStatusChanged { to source cursor order { id } } }' } });
+    await expect.poll(() => runningOn(h.app.server, tag), { interval: 5 }).toBe(1);
     const sent = await h.gql(SendGiftsDocument, {
       input: { provider: 'GUUSTO', idempotencyKey: 'router-ws', message: 'Hi', amount: { amount: '5', currency: 'USD' }, recipients: [{ email: 'ada@example.com' }] },
     });
