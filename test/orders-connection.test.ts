@@ -263,6 +263,16 @@ describe('the merged orders connection', () => {
     await placeAtProvider('GOODY', 8000);
     const runs = await h.app.syncListings();
     expect(runs.map((r) => r.provider)).toEqual(['GIFTRONAUT']);
+    const freshness = async () =>
+      Object.fromEntries(
+        ((await h.gql(`{ providers { name ordersSync { syncedAt failedAt lastError } } }`)).data as { providers: { name: string; ordersSync: unknown }[] }).providers.map(
+          (p) => [p.name, p.ordersSync],
+        ),
+      ) as Record<string, { syncedAt: string | null; failedAt: string | null; lastError: string | null } | null>;
+    const down = await freshness();
+    expect(down.GUUSTO).toBeNull();
+    expect(down.GIFTRONAUT).toMatchObject({ syncedAt: expect.any(String), failedAt: null, lastError: null });
+    expect(down.GOODY).toMatchObject({ syncedAt: expect.any(String), failedAt: expect.any(String), lastError: expect.stringContaining('503') });
     const page = await h.gql(OrdersWithGiftsDocument, { first: 30 });
     expect(page.errors).toBeUndefined();
     const nodes = page.data!.orders.edges.map((e) => e.node);
@@ -274,6 +284,7 @@ describe('the merged orders connection', () => {
 
     h.goody.http.faults.clear();
     expect((await h.app.syncListings()).map((r) => r.provider).sort()).toEqual(['GIFTRONAUT', 'GOODY']);
+    expect((await freshness()).GOODY).toMatchObject({ syncedAt: expect.any(String), failedAt: null, lastError: null });
     const after = await pageThrough(100, { providers: ['GOODY'], recipientEmail: 'outside8000@example.com' });
     expect(after).toHaveLength(1);
   });

@@ -1,8 +1,7 @@
 import type { GiftStatus, Provider } from '../core/model.js';
 import type { OrderRecord } from '../core/records.js';
-import type { MergedPage, MergePositions } from '../pagination/merge.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { Store } from '../store/store.js';
+import type { Store, SyncState } from '../store/store.js';
 
 export interface OrderFilterValues {
   providers?: readonly Provider[];
@@ -21,6 +20,14 @@ interface LedgerPosition {
 
 const LEDGER = 'ledger';
 
+/** Where a page of `orders` ends, as its cursors carry it. */
+export type OrderPosition = { [LEDGER]?: LedgerPosition } & Record<string, unknown>;
+
+export interface OrderPage {
+  edges: { node: OrderRecord; position: OrderPosition }[];
+  hasNextPage: boolean;
+}
+
 const isLedgerPosition = (v: unknown): v is LedgerPosition =>
   typeof v === 'object' && v !== null && typeof (v as LedgerPosition).t === 'string' && typeof (v as LedgerPosition).id === 'string';
 
@@ -29,7 +36,7 @@ const isLedgerPosition = (v: unknown): v is LedgerPosition =>
  * alone also hold providers' own list positions: those are accepted and ignored, since the ledger
  * now holds every order those lists showed.
  */
-export function isMergePositions(v: unknown): v is MergePositions {
+export function isOrderPosition(v: unknown): v is OrderPosition {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   return Object.entries(v).every(([name, position]) => (name === LEDGER ? position === undefined || isLedgerPosition(position) : /^[A-Z]+$/.test(name)));
 }
@@ -57,9 +64,14 @@ export class OrderListing {
     return moves;
   }
 
+  /** How far the background sync of a provider's own list has come; undefined before its first attempt. */
+  async syncState(provider: Provider): Promise<SyncState | undefined> {
+    return (await this.store.syncStates()).find((s) => s.provider === provider);
+  }
+
   /** One page after a position: one keyset query, one row more than asked to tell whether another page follows. */
-  async page(tenant: string, filter: OrderFilterValues, from: MergePositions, want: number): Promise<MergedPage<OrderRecord>> {
-    const after = isLedgerPosition(from[LEDGER]) ? (from[LEDGER] as LedgerPosition) : undefined;
+  async page(tenant: string, filter: OrderFilterValues, from: OrderPosition, want: number): Promise<OrderPage> {
+    const after = from[LEDGER];
     const rows = await this.store.listOrders({
       tenant,
       limit: want + 1,
@@ -70,7 +82,7 @@ export class OrderListing {
       createdBefore: filter.createdBefore,
       recipientEmail: filter.recipientEmail,
     });
-    const edges = rows.slice(0, want).map((node) => ({ node, positions: { [LEDGER]: { t: node.createdAt, id: node.id } } }));
-    return { edges, end: edges.at(-1)?.positions ?? from, hasNextPage: rows.length > want, failures: [] };
+    const edges = rows.slice(0, want).map((node) => ({ node, position: { [LEDGER]: { t: node.createdAt, id: node.id } } }));
+    return { edges, hasNextPage: rows.length > want };
   }
 }

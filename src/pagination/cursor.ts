@@ -24,6 +24,8 @@ export interface CursorScope {
  */
 export class CursorCodec {
   private readonly key: Buffer;
+  /** MACs computed lately, by tenant and payload: a page's cursors repeat from one read to the next. */
+  private readonly macs = new BoundedMemo<string, string>(MAC_MEMO_SIZE);
 
   constructor(key: Uint8Array) {
     if (key.byteLength < 32) throw new Error('the cursor key needs at least 32 bytes');
@@ -37,7 +39,27 @@ export class CursorCodec {
 
   /** Cursors of one tenant. */
   forTenant(tenant: string): TenantCursors {
-    return new TenantCursors(this.key, tenant);
+    return new TenantCursors(this.key, tenant, this.macs);
+  }
+}
+
+/** How many cursor MACs are remembered: a few MB, enough for every cursor of many hot pages. */
+const MAC_MEMO_SIZE = 20_000;
+
+/** A map that forgets its oldest entries beyond a size. */
+class BoundedMemo<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(private readonly size: number) {}
+
+  get(key: K, compute: () => V): V {
+    let value = this.entries.get(key);
+    if (value === undefined) {
+      value = compute();
+      if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value as K);
+      this.entries.set(key, value);
+    }
+    return value;
   }
 }
 
@@ -45,11 +67,14 @@ export class TenantCursors {
   constructor(
     private readonly key: Buffer,
     private readonly tenant: string,
+    private readonly macs: BoundedMemo<string, string> = new BoundedMemo(0),
   ) {}
 
   encode(scope: CursorScope, position: unknown): string {
     const payload = Buffer.from(JSON.stringify({ l: scope.list, f: filterHash(scope.filter), p: position }), 'utf8').toString('base64url');
-    return `${VERSION}.${payload}.${this.mac(payload).toString('base64url')}`;
+    // Signing is most of a cursor's cost, and the same cursors are issued again and again.
+    const mac = this.macs.get(`${this.tenant}\0${payload}`, () => this.mac(payload).toString('base64url'));
+    return `${VERSION}.${payload}.${mac}`;
   }
 
   /** The position a cursor holds, after checking it is this server's, this tenant's, for this list and filter. */
@@ -93,8 +118,13 @@ const isEventPosition = (v: unknown): v is { e: number } =>
 
 /** A short hash of a filter in canonical form (sorted keys, no undefined), so equal filters hash equal. */
 export function filterHash(filter: unknown): string {
-  return createHash('sha256').update(canonicalJson(filter ?? null)).digest().subarray(0, 9).toString('base64url');
+  if (filter === null || filter === undefined) return NO_FILTER;
+  return hashCanonical(canonicalJson(filter));
 }
+
+const hashCanonical = (canonical: string): string => createHash('sha256').update(canonical).digest().subarray(0, 9).toString('base64url');
+/** Most lists have no filter (an order's recipients): their hash is computed once. */
+const NO_FILTER = hashCanonical('null');
 
 function canonicalJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';

@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader';
-import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
@@ -35,8 +34,6 @@ export interface GraphQLContext extends AuthContext {
   loaders: Loaders | null;
   /** Cursors bound to the viewer's tenant; null without a viewer. */
   cursors: TenantCursors | null;
-  /** Errors reported beside data (a provider missing from a merged page), added to the response's `errors`. */
-  partialErrors: GraphQLError[];
   /**
    * Drops what the loaders hold: a subscription keeps one context for all its events, and each
    * event must be answered with the ledger as it is then.
@@ -87,7 +84,6 @@ export function createContext(services: Services, auth: AuthContext): GraphQLCon
     get cursors() {
       return tenant ? (cursors ??= services.cursors.forTenant(tenant)) : null;
     },
-    partialErrors: [],
     freshLoaders() {
       loaders = undefined;
     },

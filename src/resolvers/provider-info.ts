@@ -1,7 +1,7 @@
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import type { Provider } from '../core/model.js';
 import { Money } from '../schema/money.js';
-import { ProviderCircuit, ProviderInfo } from '../schema/provider-info.js';
+import { ProviderCircuit, ProviderInfo, ProviderOrdersSync } from '../schema/provider-info.js';
 import type { GraphQLContext } from './context.js';
 
 @Resolver(() => ProviderInfo)
@@ -25,6 +25,21 @@ export class ProviderInfoResolver {
       state: health.state,
       retryAt: health.retryAt === null ? null : new Date(health.retryAt),
       consecutiveFailures: health.failures,
+    });
+  }
+
+  @FieldResolver(() => ProviderOrdersSync, {
+    nullable: true,
+    description:
+      "How fresh the ledger's copy of this provider's own list of orders is (orders placed in its app); null for a provider without a list. Read from the ledger.",
+  })
+  async ordersSync(@Root() info: ProviderInfo, @Ctx() ctx: GraphQLContext): Promise<ProviderOrdersSync | null> {
+    if (!ctx.services.providers.get(info.name as Provider)?.adapter.orderList) return null;
+    const state = await ctx.services.listing.syncState(info.name as Provider);
+    return Object.assign(new ProviderOrdersSync(), {
+      syncedAt: state?.syncedAt ? new Date(state.syncedAt) : null,
+      failedAt: state?.failedAt ? new Date(state.failedAt) : null,
+      lastError: state?.lastError ?? null,
     });
   }
 }

@@ -1,9 +1,8 @@
-import { responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
-import { Arg, Authorized, Ctx, ID, Info, Int, Query, Resolver } from 'type-graphql';
-import { badInput, GiftgraphError, notFound } from '../core/errors.js';
+import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { badInput, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
-import { isMergePositions, type OrderFilterValues } from '../orders/listing.js';
+import { isOrderPosition, type OrderFilterValues } from '../orders/listing.js';
 import { checkRecipientEmailFilter } from '../orders/validate.js';
 import { pageInfo, pageSize } from '../pagination/connection.js';
 import { CatalogConnection, CatalogItem } from '../schema/catalog.js';
@@ -34,12 +33,11 @@ export class QueryResolver {
   @Query(() => OrderConnection, {
     description:
       "Your tenant's orders at every provider, newest first: those sent through giftgraph, and those placed in a provider's own app " +
-      'where the provider lists them and your tenant owns that account. A provider that does not answer leaves its orders out of the ' +
-      'page, with an error naming it; the next page asks it again.',
+      'where the provider lists them and your tenant owns that account. Served from the ledger alone, so a provider that is down ' +
+      "leaves every page whole; orders placed in a provider's app appear once its list is synced (see `providers { ordersSync }`).",
   })
   async orders(
     @Ctx() ctx: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter | null,
@@ -48,25 +46,13 @@ export class QueryResolver {
     const size = pageSize(first);
     const values = filterValues(filter);
     const scope = { list: 'orders', filter: values };
-    const from = after ? cursors.decode(scope, after, 'after', isMergePositions) : {};
+    const from = after ? cursors.decode(scope, after, 'after', isOrderPosition) : {};
     const page = await ctx.services.listing.page(viewer.tenant, values, from, size);
-    for (const { source, error } of page.failures) {
-      ctx.services.log.warn({ err: error, provider: source }, 'a provider could not list its orders; the page is partial');
-      ctx.partialErrors.push(
-        new GiftgraphError('PROVIDER_UNAVAILABLE', `${source} did not answer, so its orders are missing from this page; ask for it again to retry`, {
-          provider: source as ProviderName,
-          retryable: true,
-        }, { path: responsePathAsArray(info.path) }),
-      );
-    }
-    const edges = page.edges.map(({ node, positions }) => {
+    const edges = page.edges.map(({ node, position }) => {
       loaders.order.prime(node.id, node);
-      return { cursor: cursors.encode(scope, positions), node: orderView(node) };
+      return { cursor: cursors.encode(scope, position), node: orderView(node) };
     });
-    const paging = pageInfo(edges, page.hasNextPage, Boolean(after));
-    // A page whose items were all filtered out still moved on: its end is where the next one starts.
-    if (edges.length === 0 && page.hasNextPage) paging.endCursor = cursors.encode(scope, page.end);
-    return { edges, pageInfo: paging };
+    return { edges, pageInfo: pageInfo(edges, page.hasNextPage, Boolean(after)) };
   }
 
   @Authorized('orders:read')

@@ -29,6 +29,21 @@ export class ProviderCircuit {
   consecutiveFailures!: number;
 }
 
+@ObjectType({
+  description:
+    "How fresh giftgraph's copy of a provider's own list of orders is: `orders` is served from the ledger, which a background sync keeps abreast of the orders placed in the provider's app.",
+})
+export class ProviderOrdersSync {
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the last sync that reached the orders already recorded started; null before the first.' })
+  syncedAt!: Date | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the last sync failed, if it did since the last success; null otherwise.' })
+  failedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the last sync failed, in client-safe words; null after a success.' })
+  lastError!: string | null;
+}
+
 @ObjectType({ description: 'A provider this server is configured for.' })
 export class ProviderInfo {
   @Field(() => Provider)

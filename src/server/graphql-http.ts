@@ -10,7 +10,6 @@ import { redact } from '../core/redact.js';
 import { readBody, refuse } from './connections.js';
 import { costLimitPlugin } from './cost.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
-import { partialResultsPlugin } from './partial-results.js';
 import { inOperationSpan, OPERATION_SPAN, operationFailed, operationTracingPlugin, withSpan, type TracedRequest } from './tracing.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -52,7 +51,7 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     parseOptions: { maxTokens: MAX_TOKENS },
     validationRules: [queryLimits()],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), partialResultsPlugin<C>(), costLimitPlugin<C>(), operationTracingPlugin<C>(), ...plugins],
+    plugins: [ApolloServerPluginCacheControlDisabled(), costLimitPlugin<C>(), operationTracingPlugin<C>(), ...plugins],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.
     csrfPrevention: true,
     logger: {

@@ -389,12 +389,9 @@ export class EventStreams {
   private async execute(args: ExecutionArgs): Promise<ExecutionResult> {
     const stream = this.streamOf.get(args.contextValue as GraphQLContext)!;
     const result = (await withSpan(stream.parent, stream.span, () => execute(args))) as ExecutionResult;
-    // Errors resolvers reported beside their data, as Apollo Server adds them over HTTP.
-    const reported = (args.contextValue as GraphQLContext).partialErrors;
-    const answer = reported.length > 0 ? { ...result, errors: [...(result.errors ?? []), ...reported] } : result;
-    operationFailed(stream.span, answer.errors);
-    this.count(stream, args, !answer.errors?.length);
-    return answer;
+    operationFailed(stream.span, result.errors);
+    this.count(stream, args, !result.errors?.length);
+    return result;
   }
 
   /** The result with its errors masked as on every other path, and counted. */

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeId, encodeId } from '../../src/core/global-id.js';
 import { nativeConnection, offsetConnection, pageSize } from '../../src/pagination/connection.js';
 import { CursorCodec } from '../../src/pagination/cursor.js';
-import { mergePage, type MergeSource } from '../../src/pagination/merge.js';
 import { chainedList, isChainPosition, isOffsetPosition, numberedList, pageCovering } from '../../src/pagination/native.js';
 
 describe('global ids', () => {
@@ -175,61 +174,3 @@ describe('native paging', () => {
   });
 });
 
-describe('the k-way merge', () => {
-  const source = (name: string, times: string[], fail = false, keep: (time: string) => boolean = () => true): MergeSource<string> => {
-    const list = numberedList(
-      async (page, size) => {
-        if (fail) throw new Error(`${name} is down`);
-        return { items: times.slice((page - 1) * size, page * size).map((t) => `${t}|${name}`), total: times.length };
-      },
-      10,
-      (s) => s,
-    );
-    return {
-      name,
-      read: async (position, want) => {
-        const read = await list.read(position as never, want);
-        const frontier = read.entries.at(-1)?.item.split('|')[0];
-        return { ...read, entries: read.entries.filter((e) => keep(e.item.split('|')[0]!)), frontier };
-      },
-    };
-  };
-  async function all(sources: MergeSource<string>[], want: number) {
-    const seen: string[] = [];
-    const sizes: number[] = [];
-    let from = {};
-    for (let pages = 0; pages < 100; pages++) {
-      const page = await mergePage(sources, from, want, key);
-      seen.push(...page.edges.map((e) => e.node));
-      sizes.push(page.edges.length);
-      if (!page.hasNextPage) return { seen, sizes };
-      from = page.edges.at(-1)?.positions ?? page.end;
-    }
-    throw new Error('the merge never ended');
-  }
-  const key = (item: string) => item.split('|') as [string, string];
-
-  it('interleaves sources newest first, each item once across pages', async () => {
-    const a = ['09', '07', '05', '03', '01'];
-    const b = ['10', '08', '06', '04', '02', '00'];
-    const c = ['11', '05'];
-    const { seen } = await all([source('A', a), source('B', b), source('C', c)], 4);
-    expect(seen.map((s) => key(s)[0])).toEqual(['11', '10', '09', '08', '07', '06', '05', '05', '04', '03', '02', '01', '00']);
-    expect(new Set(seen).size).toBe(13);
-  });
-
-  it('does not let a source whose items are all filtered out hold back newer items of the others', async () => {
-    const times = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(from - i).padStart(3, '0'));
-    // A: 40 items, only the oldest 3 kept (a filter, or orders the ledger lists instead).
-    const { seen, sizes } = await all([source('A', times(200, 40), false, (t) => Number(t) <= 163), source('B', times(199, 30))], 10);
-    expect(seen.map((s) => key(s)[0])).toEqual([...times(200, 40).filter((t) => Number(t) <= 163), ...times(199, 30)].sort().reverse());
-    expect(sizes.slice(0, -1).every((n) => n > 0)).toBe(true);
-  });
-
-  it('reports a source that fails, keeps the others, and asks it again from where it stood', async () => {
-    const page = await mergePage([source('A', ['3', '2', '1']), source('B', ['9'], true)], {}, 5, key);
-    expect(page.edges.map((e) => e.node)).toEqual(['3|A', '2|A', '1|A']);
-    expect(page.failures).toEqual([{ source: 'B', error: expect.any(Error) }]);
-    expect(page.edges.at(-1)!.positions.B).toBeUndefined();
-  });
-});
