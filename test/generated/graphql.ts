@@ -537,12 +537,25 @@ export type ProviderInfo = {
   circuit: ProviderCircuit;
   mode: ProviderMode;
   name: Provider;
+  /** How fresh the ledger's copy of this provider's own list of orders is (orders placed in its app); null for a provider without a list. Read from the ledger. */
+  ordersSync?: Maybe<ProviderOrdersSync>;
 };
 
 /** Whether a provider is the built-in sandbox or the real API. */
 export type ProviderMode =
   | 'LIVE'
   | 'SANDBOX';
+
+/** How fresh giftgraph's copy of a provider's own list of orders is: `orders` is served from the ledger, which a background sync keeps abreast of the orders placed in the provider's app. */
+export type ProviderOrdersSync = {
+  __typename?: 'ProviderOrdersSync';
+  /** When the last sync failed, if it did since the last success; null otherwise. */
+  failedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why the last sync failed, in client-safe words; null after a success. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When the last sync that reached the orders already recorded started; null before the first. */
+  syncedAt?: Maybe<Scalars['DateTime']['output']>;
+};
 
 export type Query = {
   __typename?: 'Query';
