@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_OPERATIONS_PER_SOCKET, MAX_SOCKETS_PER_TOKEN, TOO_MANY_SOCKETS } from '../src/server/socket-limits.js';
 import { Harness } from './support/harness.js';
+import { parsePrometheusText, sumOf } from './support/prometheus-text.js';
 import { runOverSocket } from './support/ws-client.js';
 
 let h: Harness;
@@ -12,6 +13,12 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const live = 'subscription { orderStatusChanged { cursor } }';
+
+/** WebSockets the server holds open, as its metrics count them. */
+const openSockets = async (): Promise<number> => {
+  const families = parsePrometheusText(await (await fetch(`${h.url}/metrics`)).text());
+  return sumOf(families, 'giftgraph_websocket_connections_active', 'giftgraph_websocket_connections_active');
+};
 
 /** A connected graphql-ws client, or the code its socket was closed with. */
 const connect = (token: string): Promise<{ client: Client; closed?: number }> =>
@@ -43,8 +50,9 @@ describe('sockets per token', () => {
     expect(other.closed).toBeUndefined();
     await other.client.dispose();
 
+    const open = await openSockets();
     await admitted.pop()!.client.dispose();
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(openSockets).toBe(open - 1); // the server has closed its side, and given back the token's place
     const again = await connect(token);
     expect(again.closed).toBeUndefined();
     await Promise.all([again, ...admitted].map((a) => a.client.dispose()));
@@ -59,9 +67,9 @@ describe('operations per socket', () => {
     expect(refused[0]!.message).toBe(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`);
     expect(refused[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET });
 
-    // The socket itself stays usable once one ends.
+    // The socket itself stays usable once one ends (the server reads one socket's messages in order:
+    // the end of one is seen before the next operation).
     stops.pop()!();
-    await new Promise((r) => setTimeout(r, 50));
     const providers = await runOverSocket(client, '{ providers { name } }');
     expect(providers).toMatchObject({ data: { providers: expect.any(Array) } });
     stops.forEach((stop) => stop());
