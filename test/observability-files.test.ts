@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { GiftgraphMetrics } from '../src/server/metrics.js';
 import { OrderDocument, SendGiftsDocument } from './generated/graphql.js';
@@ -372,10 +372,7 @@ describe('the Grafana dashboard and the Prometheus alert rules', () => {
     expect(errorCode(await h.gql(OrderDocument, { id: 'not-an-order-id' }))).toBe('BAD_USER_INPUT');
     const hook = await fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":"order.updated"}' });
     expect(hook.status).toBeGreaterThanOrEqual(400);
-    for (const deadline = Date.now() + 5_000; !parsePrometheusText(await scrape(h.url)).get('giftgraph_polls_total')?.samples.length; ) {
-      if (Date.now() > deadline) throw new Error('no poll was counted');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await vi.waitFor(async () => expect(parsePrometheusText(await scrape(h.url)).get('giftgraph_polls_total')?.samples.length, 'no poll was counted').toBeGreaterThan(0), { timeout: 5_000 });
     await h.app.tail.flush();
     const families = parsePrometheusText(await scrape(h.url));
 

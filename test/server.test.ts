@@ -114,7 +114,8 @@ describe('graceful shutdown', () => {
     const inFlight = local.gql(SendGiftsDocument, {
       input: { provider: 'GUUSTO', idempotencyKey: 'shutdown', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'a@example.com' }] },
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight: giftgraph's create has reached Guusto, which answers it late.
+    await expect.poll(() => local.guusto.http.count('POST', '/api/v1/orders'), { interval: 5 }).toBe(1);
     const stopped = local.app.stop();
     const result = await inFlight;
     expect(result.errors).toBeUndefined();
