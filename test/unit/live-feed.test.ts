@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi, type MockInstance } from 'vitest';
 import { InProcessStatusBus } from '../../src/status/bus.js';
 import { eventsAfter, EventTail } from '../../src/status/feed.js';
 import type { GiftStatus } from '../../src/core/model.js';
@@ -22,13 +22,23 @@ const event = (seq: number): StatusEventRecord => ({
   source: 'POLL',
 });
 
+/**
+ * Resolves once a feed's (empty) replay has read the log: the feed awaited that read first, so by
+ * the time this resumes it has moved on and waits on its live stream.
+ */
+const pastReplay = async (replay: MockInstance<SqliteStore['getEventsAfter']>): Promise<void> => {
+  expect(replay).toHaveBeenCalledTimes(1);
+  await replay.mock.results[0]!.value;
+};
+
 describe('a live subscriber', () => {
   it('that falls too far behind is told where to resume, not ended as if done', async () => {
     const store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-feed-')), 'l.db'));
     const bus = new InProcessStatusBus();
+    const replay = vi.spyOn(store, 'getEventsAfter');
     const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0, cursorOf: (seq: number) => `at-${seq}` });
     const first = feed.next();
-    await new Promise((r) => setTimeout(r, 10)); // past the (empty) replay, waiting live
+    await pastReplay(replay); // waiting live
     bus.publish([event(1)]);
     expect((await first).value.seq).toBe(1);
     bus.publish(Array.from({ length: 10_001 }, (_, i) => event(i + 2)));
@@ -40,9 +50,10 @@ describe('a live subscriber', () => {
   it('that unsubscribes lets go of its live stream at once', async () => {
     const store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-feed-')), 'l.db'));
     const bus = new InProcessStatusBus();
+    const replay = vi.spyOn(store, 'getEventsAfter');
     const feed = eventsAfter(store, bus, { tenant: 't', afterSeq: 0, cursorOf: (seq: number) => `at-${seq}` });
     const pending = feed.next();
-    await new Promise((r) => setTimeout(r, 10));
+    await pastReplay(replay);
     expect(bus.subscriberCount).toBe(1);
     await feed.return!();
     expect(await pending).toEqual({ value: undefined, done: true });
