@@ -7,6 +7,7 @@ import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
 
 @ObjectType({
+  simpleResolvers: true,
   description:
     "Something a provider can send. Its id is what sendGifts options take (productId, campaignId). Priced either at fixed points (prices) or in a range (minAmount..maxAmount).",
 })

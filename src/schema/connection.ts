@@ -3,7 +3,7 @@ import { Directive, Field, ObjectType, type ClassType } from 'type-graphql';
 
 // Every subgraph with a Relay connection defines the same PageInfo.
 @Directive('@shareable')
-@ObjectType({ description: 'Relay page information.' })
+@ObjectType({ simpleResolvers: true, description: 'Relay page information.' })
 export class PageInfo implements PageInfoShape {
   @Field(() => Boolean)
   hasNextPage!: boolean;
@@ -22,7 +22,7 @@ export type { Connection, Edge } from '../pagination/connection.js';
 
 /** The Relay `<Name>Edge` and `<Name>Connection` types for a node type. */
 export function connectionTypes<T extends object>(name: string, node: ClassType<T> | (abstract new () => T)) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType implements Edge<T> {
     @Field(() => String)
     cursor!: string;
@@ -31,7 +31,7 @@ export function connectionTypes<T extends object>(name: string, node: ClassType<
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionType implements Connection<T> {
     @Field(() => [EdgeType])
     edges!: EdgeType[];

@@ -4,7 +4,7 @@ import type { MoneyRecord } from '../core/records.js';
 
 // A value type any subgraph may define the same way.
 @Directive('@shareable')
-@ObjectType({ description: 'An exact amount of money. The amount is a decimal string, never a float.' })
+@ObjectType({ simpleResolvers: true, description: 'An exact amount of money. The amount is a decimal string, never a float.' })
 export class Money {
   @Field(() => String, { description: 'Decimal string with the currency\'s own number of decimals, e.g. "25.00" or "500" (JPY).' })
   amount!: string;

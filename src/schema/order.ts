@@ -7,7 +7,7 @@ import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, OrderO
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
 
-@ObjectType({ description: 'What can be done with an order now, at its provider.' })
+@ObjectType({ simpleResolvers: true, description: 'What can be done with an order now, at its provider.' })
 export class ProviderCapabilities {
   @Field(() => Boolean)
   canCancel!: boolean;
@@ -28,7 +28,7 @@ export class ProviderCapabilities {
   deduplicatesCreates!: boolean;
 }
 
-@ObjectType({ description: 'One status change, as recorded in the event log.' })
+@ObjectType({ simpleResolvers: true, description: 'One status change, as recorded in the event log.' })
 export class StatusChange {
   @Field(() => GiftStatus)
   from!: string;
@@ -105,7 +105,7 @@ export abstract class Order {
 }
 
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Order, description: 'A Guusto order request: one request, one certificate per item.' })
+@ObjectType({ simpleResolvers: true, implements: Order, description: 'A Guusto order request: one request, one certificate per item.' })
 export class GuustoOrder extends Order {
   @Field(() => String, { nullable: true, description: "Guusto's requestId, once Guusto accepted the request." })
   requestId!: string | null;
@@ -121,7 +121,7 @@ export class GuustoOrder extends Order {
 }
 
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Order, description: 'A Giftronaut order: one branded or choice card product, sent to many recipients.' })
+@ObjectType({ simpleResolvers: true, implements: Order, description: 'A Giftronaut order: one branded or choice card product, sent to many recipients.' })
 export class GiftronautOrder extends Order {
   @Field(() => String, { nullable: true, description: "Giftronaut's order id (OT…), once Giftronaut accepted the order." })
   giftronautOrderId!: string | null;
@@ -146,7 +146,7 @@ export class GiftronautOrder extends Order {
 }
 
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Order, description: 'A Goody order batch: one Goody order, and one gift link, per recipient.' })
+@ObjectType({ simpleResolvers: true, implements: Order, description: 'A Goody order batch: one Goody order, and one gift link, per recipient.' })
 export class GoodyOrderBatch extends Order {
   @Field(() => String, { nullable: true, description: "Goody's batch id, once Goody accepted the batch." })
   goodyBatchId!: string | null;
@@ -168,7 +168,7 @@ export class GoodyOrderBatch extends Order {
 }
 
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Order, description: 'An &Open order: one &Open gift request per recipient, from one campaign.' })
+@ObjectType({ simpleResolvers: true, implements: Order, description: 'An &Open order: one &Open gift request per recipient, from one campaign.' })
 export class AndOpenOrder extends Order {
   @Field(() => ID, { nullable: true, description: 'The CatalogItem id of the campaign.' })
   campaignId!: string | null;

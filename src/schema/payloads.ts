@@ -1,7 +1,7 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { Order } from './order.js';
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SendGiftsPayload {
   @Field(() => Order, { description: 'UNCONFIRMED when the provider may or may not have taken it: it is not sent again.' })
   order!: Order;
@@ -10,13 +10,13 @@ export class SendGiftsPayload {
   created!: boolean;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CancelOrderPayload {
   @Field(() => Order)
   order!: Order;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ResendGiftPayload {
   @Field(() => Order)
   order!: Order;
@@ -25,7 +25,7 @@ export class ResendGiftPayload {
   requeued!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SettleOrderPayload {
   @Field(() => Order)
   order!: Order;

@@ -6,7 +6,7 @@ import { Directive, Field, ObjectType } from 'type-graphql';
  * received, from the viewer's tenant only.
  */
 @Directive('@key(fields: "email")')
-@ObjectType({ description: 'Someone gifts are sent to, known by their email. A people subgraph adds who they are.' })
+@ObjectType({ simpleResolvers: true, description: 'Someone gifts are sent to, known by their email. A people subgraph adds who they are.' })
 export class Person {
   @Field(() => String)
   email!: string;

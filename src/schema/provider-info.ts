@@ -17,7 +17,7 @@ registerEnumType(CircuitState, {
   },
 });
 
-@ObjectType({ description: "A provider's circuit breaker, as it stands now." })
+@ObjectType({ simpleResolvers: true, description: "A provider's circuit breaker, as it stands now." })
 export class ProviderCircuit {
   @Field(() => CircuitState, { description: 'Whether calls to the provider go through now.' })
   state!: string;
@@ -30,6 +30,7 @@ export class ProviderCircuit {
 }
 
 @ObjectType({
+  simpleResolvers: true,
   description:
     "How fresh giftgraph's copy of a provider's own list of orders is: `orders` is served from the ledger, which a background sync keeps abreast of the orders placed in the provider's app.",
 })
@@ -44,7 +45,7 @@ export class ProviderOrdersSync {
   lastError!: string | null;
 }
 
-@ObjectType({ description: 'A provider this server is configured for.' })
+@ObjectType({ simpleResolvers: true, description: 'A provider this server is configured for.' })
 export class ProviderInfo {
   @Field(() => Provider)
   name!: string;

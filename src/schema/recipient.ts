@@ -6,7 +6,7 @@ import type { GiftRecord, RecipientRecord } from '../core/records.js';
 import { GiftStatus } from './enums.js';
 import { Money } from './money.js';
 
-@ObjectType({ description: 'A gift certificate with its redemption tokens (Guusto).' })
+@ObjectType({ simpleResolvers: true, description: 'A gift certificate with its redemption tokens (Guusto).' })
 export class Certificate {
   @Field(() => ID)
   id!: string;
@@ -30,7 +30,7 @@ export class Certificate {
   senderName!: string | null;
 }
 
-@ObjectType({ description: 'A link the recipient opens to claim the gift.' })
+@ObjectType({ simpleResolvers: true, description: 'A link the recipient opens to claim the gift.' })
 export class GiftLink {
   @Field(() => String)
   url!: string;
@@ -59,7 +59,7 @@ export function giftView(provider: Provider, gift: GiftRecord | null): Certifica
   });
 }
 
-@ObjectType({ description: 'One person an order sends a gift to, with that gift and its own status.' })
+@ObjectType({ simpleResolvers: true, description: 'One person an order sends a gift to, with that gift and its own status.' })
 export class Recipient {
   @Field(() => ID)
   id!: string;

@@ -3,7 +3,7 @@ import type { StatusEventRecord } from '../core/records.js';
 import { Order, StatusChange } from './order.js';
 import { Recipient } from './recipient.js';
 
-@ObjectType({ description: "A change of an order's status, or of one recipient's gift, as recorded in the event log." })
+@ObjectType({ simpleResolvers: true, description: "A change of an order's status, or of one recipient's gift, as recorded in the event log." })
 export class OrderStatusEvent extends StatusChange {
   @Field(() => String, { description: 'Position in the event log: resubscribe with `after` set to it to resume after this event.' })
   cursor!: string;

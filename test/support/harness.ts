@@ -51,9 +51,10 @@ export interface HarnessOptions {
   /** The tenant owning the provider accounts (and the orders placed in their own apps); `default` unless given. */
   accountTenant?: string;
   /**
-   * The providers' limiters and circuit breakers, and the circuits' clock. The default limits,
-   * except that the circuits never open unless a test sets `failureThreshold`: many tests fail
-   * provider calls on purpose, one after another.
+   * The providers' limiters and circuit breakers, and the circuits' clock. The default concurrency
+   * cap, but no rate limit (tests send to a hundred &Open recipients, one request each, and the
+   * sandboxes answer in a millisecond), and circuits that never open unless a test sets
+   * `failureThreshold`: many tests fail provider calls on purpose, one after another.
    */
   guarding?: GuardOptions;
   /**
@@ -173,7 +174,7 @@ export class Harness {
       options.providerTimeoutMs ?? 2_000,
       { defaultTenant: options.accountTenant },
       undefined,
-      { ...options.guarding, limits: { failureThreshold: Number.POSITIVE_INFINITY, ...options.guarding?.limits } },
+      { ...options.guarding, limits: { perSecond: Number.POSITIVE_INFINITY, failureThreshold: Number.POSITIVE_INFINITY, ...options.guarding?.limits } },
     ));
     const logs = this.logs;
     const sink = new Writable({
