@@ -5,6 +5,18 @@ import type { GiftRecord, OrderRecord, RecipientRecord, Submission } from '../co
 import type { NativeList, OffsetPosition, PagedList } from '../pagination/native.js';
 import type { ProviderCallError } from './http.js';
 
+/**
+ * What an adapter is told of one of our orders: our reference, the provider's handle and what the
+ * ledger last knew of it; never whose order it is (its tenant) or how it was asked for.
+ */
+export type ProviderOrder = Pick<OrderRecord, 'id' | 'origin' | 'providerRef' | 'status' | 'providerStatus' | 'submission' | 'scheduledFor' | 'details' | 'createdAt'>;
+
+/** What an adapter is told of one recipient of our order. */
+export type ProviderRecipient = Pick<
+  RecipientRecord,
+  'id' | 'position' | 'email' | 'employeeNumber' | 'firstName' | 'lastName' | 'amount' | 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'submission'
+>;
+
 /** What a provider can do, so clients and the service can tell before trying. */
 export interface ProviderCapabilities {
   canCancel: boolean;
@@ -158,28 +170,28 @@ export interface ProviderAdapter {
   validateRemote?(input: ValidationInput, errors: InputErrors): Promise<void>;
   create(request: SendRequest): Promise<CreateOutcome>;
   /** True when the provider will never report anything new about this order, so nobody needs to ask again. */
-  isSettled(order: OrderRecord): boolean;
+  isSettled(order: ProviderOrder): boolean;
   /** The order as the provider sees it now. */
-  refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
+  refresh(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot>;
   /**
    * An order whose create outcome is unknown, looked up by our reference where the provider can
    * (Goody's `customer_reference_id`): its snapshot when the provider has it, undefined when it was
    * not found, which proves nothing (it may be further back in the list).
    */
-  lookUp?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot | undefined>;
+  lookUp?(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot | undefined>;
   /**
    * Many orders read at once, where one request to the provider's list shows them with their
    * recipients: snapshots of those it found, by our order id. The rest are refreshed one by one.
    */
-  refreshMany?(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>>;
+  refreshMany?(orders: readonly { order: ProviderOrder; recipients: readonly ProviderRecipient[] }[]): Promise<Map<string, OrderSnapshot>>;
   /** What this order allows now, where it is narrower than the provider's capabilities. */
-  orderCapabilities?(order: OrderRecord, recipients: readonly RecipientRecord[], now: Date): { canCancel: boolean; canResend: boolean };
+  orderCapabilities?(order: ProviderOrder, recipients: readonly ProviderRecipient[], now: Date): { canCancel: boolean; canResend: boolean };
   /** Every order we send carries our reference, and the provider's list shows it (Goody `customer_reference_id`). */
   readonly echoesReference?: boolean;
   /** The provider's own list of orders, newest first, including ones placed outside giftgraph; where `canListOrders`. */
   readonly orderList?: NativeList<ListedOrder, OffsetPosition>;
-  cancel?(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot>;
-  resend?(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
+  cancel?(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot>;
+  resend?(order: ProviderOrder, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }>;
   /** The whole catalog, kept for a while (input checks read it). */
   catalog(): Promise<CatalogEntry[]>;
   /** The catalog page by page as the provider pages it, where it does: `catalog` connections read it live. */

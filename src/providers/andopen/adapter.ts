@@ -1,8 +1,8 @@
 import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord, Submission } from '../../core/records.js';
-import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput } from '../adapter.js';
+import type { Submission } from '../../core/records.js';
+import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
 import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import type { ProviderGuards } from '../guard.js';
@@ -118,12 +118,12 @@ export class AndOpenAdapter implements ProviderAdapter {
     return { kind: 'accepted', snapshot };
   }
 
-  isSettled(order: OrderRecord): boolean {
+  isSettled(order: ProviderOrder): boolean {
     // The order summarizes its recipients: final once every gift request sent is final.
     return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
   }
 
-  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async refresh(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     const sent = recipients.filter((r) => r.providerRef && !isFinalStatus(r.status));
     const fresh = await mapLimited(sent, CONCURRENCY, async (r) => ({ recipient: r, request: await this.api.getGiftRequest(r.providerRef!) }));
     const seen = fresh.map(({ recipient, request }) => giftRequestOutcome(recipient.position, request, 'ACCEPTED'));

@@ -4,8 +4,7 @@ import { formatAmount, minorFromDecimal, type Money } from '../../core/money.js'
 import { GiftgraphError } from '../../core/errors.js';
 import { isRepeatedLocalTime, toZonedLocal } from '../../core/zoned-time.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord } from '../../core/records.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
 import { numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import type { ProviderGuards } from '../guard.js';
@@ -193,12 +192,12 @@ export class GiftronautAdapter implements ProviderAdapter {
     }
   }
 
-  isSettled(order: OrderRecord): boolean {
+  isSettled(order: ProviderOrder): boolean {
     // After COMPLETE (links issued) Giftronaut reports nothing more; a canceled order is final.
     return order.submission !== 'ACCEPTED' || order.providerStatus.toUpperCase() === 'COMPLETE' || isFinalStatus(order.status);
   }
 
-  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async refresh(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     return orderSnapshot(await this.api.getOrder(order.providerRef!), this.known(order, recipients));
   }
 
@@ -207,7 +206,7 @@ export class GiftronautAdapter implements ProviderAdapter {
    * item is taken only where it lists every recipient, and, once COMPLETE, each one's link or
    * failure; anything less is read with `GET /orders/{id}`.
    */
-  async refreshMany(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>> {
+  async refreshMany(orders: readonly { order: ProviderOrder; recipients: readonly ProviderRecipient[] }[]): Promise<Map<string, OrderSnapshot>> {
     const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o]));
     const listed = await this.api.listOrders(1, MAX_PAGE_SIZE);
     const found = new Map<string, OrderSnapshot>();
@@ -222,7 +221,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     return found;
   }
 
-  orderCapabilities(order: OrderRecord, _recipients: unknown, now: Date): { canCancel: boolean; canResend: boolean } {
+  orderCapabilities(order: ProviderOrder, _recipients: unknown, now: Date): { canCancel: boolean; canResend: boolean } {
     const scheduledFor = order.scheduledFor ? Date.parse(order.scheduledFor) : undefined;
     return {
       canCancel: order.status === 'SCHEDULED' && scheduledFor !== undefined && scheduledFor - now.getTime() >= CANCEL_WINDOW_MS,
@@ -232,7 +231,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     };
   }
 
-  async cancel(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async cancel(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     const ours = this.known(order, recipients);
     try {
       const canceled = await this.api.cancelOrder(order.providerRef!);
@@ -256,7 +255,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     }
   }
 
-  async resend(order: OrderRecord, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }> {
+  async resend(order: ProviderOrder, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ requeued: number }> {
     const requeued = await this.api.resend(
       order.providerRef!,
       recipients.map((r) => ({ email: r.email, ...(r.updatedEmail ? { updatedEmail: r.updatedEmail } : {}) })),
@@ -300,7 +299,7 @@ export class GiftronautAdapter implements ProviderAdapter {
   }
 
   /** What we sent of an order, for reading Giftronaut's answers about it: addresses as last corrected. */
-  private known(order: OrderRecord, recipients: readonly RecipientRecord[]): KnownOrder {
+  private known(order: ProviderOrder, recipients: readonly ProviderRecipient[]): KnownOrder {
     const corrected = order.providerRef ? this.corrected.get(order.providerRef) : undefined;
     return {
       scheduled: order.scheduledFor !== null && Date.parse(order.scheduledFor) > Date.now(),

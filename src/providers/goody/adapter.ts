@@ -2,8 +2,7 @@ import { GiftgraphError, type InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { OrderRecord, RecipientRecord } from '../../core/records.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
 import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import type { ProviderGuards } from '../guard.js';
@@ -222,17 +221,17 @@ export class GoodyAdapter implements ProviderAdapter {
     return { kind: 'accepted', snapshot: await this.snapshotOrBare(created, request.recipients) };
   }
 
-  isSettled(order: OrderRecord): boolean {
+  isSettled(order: ProviderOrder): boolean {
     return order.submission !== 'ACCEPTED' || isFinalStatus(order.status);
   }
 
   /** Our order id is the batch's `customer_reference_id` [doc], so an UNCONFIRMED batch can be found by it. */
-  async lookUp(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot | undefined> {
+  async lookUp(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot | undefined> {
     const batch = await this.findBatch(order.id);
     return batch ? this.snapshotOrBare(batch, recipients) : undefined;
   }
 
-  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async refresh(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     return this.snapshot(await this.api.getBatch(order.providerRef!), recipients, {
       addUnmatched: order.origin === 'PROVIDER',
       canceled: this.canceledBy(order),
@@ -243,7 +242,7 @@ export class GoodyAdapter implements ProviderAdapter {
    * The newest page of batches, each with its preview of orders: a batch whose orders all fit in the
    * preview (10 or fewer) is read from it; a larger one is read on its own.
    */
-  async refreshMany(orders: readonly { order: OrderRecord; recipients: readonly RecipientRecord[] }[]): Promise<Map<string, OrderSnapshot>> {
+  async refreshMany(orders: readonly { order: ProviderOrder; recipients: readonly ProviderRecipient[] }[]): Promise<Map<string, OrderSnapshot>> {
     const wanted = new Map(orders.filter((o) => o.order.providerRef).map((o) => [o.order.providerRef!, o]));
     const listed = await this.api.listBatches(1, MAX_PER_PAGE);
     const found = new Map<string, OrderSnapshot>();
@@ -260,7 +259,7 @@ export class GoodyAdapter implements ProviderAdapter {
     return found;
   }
 
-  orderCapabilities(_order: OrderRecord, recipients: readonly RecipientRecord[]): { canCancel: boolean; canResend: boolean } {
+  orderCapabilities(_order: ProviderOrder, recipients: readonly ProviderRecipient[]): { canCancel: boolean; canResend: boolean } {
     const live = recipients.filter((r) => !ENDED.has(r.providerStatus));
     return { canCancel: live.length > 0 && live.every((r) => CANCELABLE.has(r.providerStatus)), canResend: false };
   }
@@ -269,7 +268,7 @@ export class GoodyAdapter implements ProviderAdapter {
    * Cancels every gift of the batch, or none: Goody cancels a gift only while it is created,
    * notified or opened, so once one was accepted the batch is refused whole, saying how many were.
    */
-  async cancel(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async cancel(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     const batch = await this.api.getBatch(order.providerRef!);
     const orders = await this.allOrders(batch);
     if (orders.length === 0) {
@@ -354,7 +353,7 @@ export class GoodyAdapter implements ProviderAdapter {
   }
 
   /** The Goody orders giftgraph asked to cancel: those this process asked for, and those the order's record keeps. */
-  private canceledBy(order?: OrderRecord): Set<string> {
+  private canceledBy(order?: ProviderOrder): Set<string> {
     const kept = order?.details.canceledOrderIds;
     return new Set([...this.cancelRequests.keys(), ...(Array.isArray(kept) ? kept.filter((id): id is string => typeof id === 'string') : [])]);
   }

@@ -1,7 +1,6 @@
 import type { InputErrors } from '../../core/errors.js';
 import { currencyExponent, minorFromDecimal, type Money } from '../../core/money.js';
-import type { OrderRecord, RecipientRecord } from '../../core/records.js';
-import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput } from '../adapter.js';
+import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
 import type { ProviderGuards } from '../guard.js';
 import { ProviderCallError, type CallObservers } from '../http.js';
 import { GuustoApi, type GuustoCreateBody } from './api.js';
@@ -89,7 +88,7 @@ export class GuustoAdapter implements ProviderAdapter {
     }
   }
 
-  isSettled(order: OrderRecord): boolean {
+  isSettled(order: ProviderOrder): boolean {
     if (order.submission !== 'ACCEPTED') return true;
     // Guusto tracks nothing after issuing certificates: COMPLETED and FAILED are its last words [assume].
     // A COMPLETED request is settled once every recipient's certificate has been read.
@@ -97,7 +96,7 @@ export class GuustoAdapter implements ProviderAdapter {
     return status === 'FAILED' || (status === 'SENT' && order.details.certificatesComplete === true);
   }
 
-  async refresh(order: OrderRecord, recipients: readonly RecipientRecord[]): Promise<OrderSnapshot> {
+  async refresh(order: ProviderOrder, recipients: readonly ProviderRecipient[]): Promise<OrderSnapshot> {
     const request = await this.api.orderStatus(order.providerRef!);
     // Certificates exist once the request completes; before that "Find Order" lists none.
     if (guustoStatus(request.requestStatus) !== 'SENT') return requestSnapshot(request);
