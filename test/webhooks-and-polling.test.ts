@@ -1,19 +1,32 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Provider } from '../src/core/model.js';
 import { decodeId } from '../src/core/global-id.js';
 import type { WebhookSender } from '../src/sandboxes/kit/webhooks.js';
+import { Poller, type PollerOptions } from '../src/status/poller.js';
 import { CatalogDocument, OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
 import { Subscriber } from './support/subscriber.js';
 
-const FAST_POLLING = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 };
+const FAST_POLLING: PollerOptions = { tickMs: 20, firstDelayMs: 50, maxDelayMs: 200, webhookDelayMs: 60_000, concurrency: 4, perSecond: 100, syncMs: 60_000 };
 
+/**
+ * A poller's options when a test ticks it by hand (`pollDue`) on the harness's clock: no tick comes
+ * by itself, and an order polled once is not due again for many seconds of that clock.
+ */
+const BY_HAND: PollerOptions = { ...FAST_POLLING, tickMs: 24 * 3_600_000, firstDelayMs: 10_000, maxDelayMs: 60_000 };
+
+/** A poller of giftgraph's own orders (its services, ledger and providers), scheduling by the harness's clock. */
+const pollerOf = (h: Harness, options: Partial<PollerOptions> = {}): Poller =>
+  new Poller({ orders: h.app.orders, store: h.store, providers: h.providers, log: pino({ level: 'silent' }), now: () => h.clock.now() }, { ...BY_HAND, ...options });
+
+/** A subscriber the server runs already: every event committed from now on reaches it. */
 async function listen(h: Harness, variables = {}, token?: string): Promise<Subscriber> {
   const s = new Subscriber(h.url, token ?? (await h.token()), variables);
-  await new Promise((r) => setTimeout(r, 100));
+  await s.started(h.app.server);
   return s;
 }
 
@@ -264,38 +277,44 @@ describe('polling', () => {
     return ids;
   }
 
-  /** Waits until the ledger holds every one of these orders as SENT, with no one reading them. */
-  async function untilSent(h: Harness, ids: string[]): Promise<void> {
-    const statuses = async () => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
-    await expect.poll(statuses, { timeout: 5_000 }).toEqual(ids.map(() => 'SENT'));
-  }
+  /** Each order's status in the ledger, as polls (and no one reading them) left it. */
+  const ledgerStatuses = (h: Harness, ids: string[]) => Promise.all(ids.map(async (id) => (await h.store.getOrders('acme', [decodeId(id, 'Order')!.local]))[0]!.status));
 
   it("reads a listing provider's due orders from one page of its list, not one request each", async () => {
-    // A first delay long enough for every send to be made before the first poll.
-    const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 500 }, only: ['GIFTRONAUT'] });
+    const h = await Harness.start({ only: ['GIFTRONAUT'] });
+    const poller = pollerOf(h);
     try {
       const ids = await sendGiftronautOrders(h, 'batch-poll', 6);
+      await poller.start(); // every send made before the first poll
       const gets = () => h.giftronaut.http.received.filter((r) => r.method === 'GET');
       const before = gets().length;
-      h.advance(3);
-      await untilSent(h, ids);
+      h.advance(3); // Giftronaut has sent them, and they are due
+      await poller.pollDue();
+      expect(await ledgerStatuses(h, ids)).toEqual(ids.map(() => 'SENT'));
       const polled = gets().slice(before);
       expect(polled.filter((r) => r.path === '/api/v1/orders').length).toBeGreaterThan(0);
       expect(polled.filter((r) => /^\/api\/v1\/orders\/[^/]+$/.test(r.path))).toEqual([]);
     } finally {
+      await poller.stop();
       await h.close();
     }
   });
 
   it("polls a listing provider's orders one by one when its list cannot be read", async () => {
-    const h = await Harness.start({ polling: { ...FAST_POLLING, firstDelayMs: 300 }, only: ['GIFTRONAUT'] });
+    const h = await Harness.start({ only: ['GIFTRONAUT'] });
+    const poller = pollerOf(h);
     try {
       h.giftronaut.http.faults.add({ method: 'GET', path: '/api/v1/orders', times: Infinity, fault: { kind: 'status', status: 403, body: { error: 'INSUFFICIENT_SCOPE' } } });
       const ids = await sendGiftronautOrders(h, 'no-list', 3);
+      await poller.start();
       h.advance(3);
-      await untilSent(h, ids);
+      await poller.pollDue(); // the list cannot be read...
       expect(h.giftronaut.http.received.some((r) => r.method === 'GET' && r.path === '/api/v1/orders')).toBe(true);
+      expect(await ledgerStatuses(h, ids)).toEqual(ids.map(() => 'PENDING'));
+      await poller.pollDue(); // ...so each of its orders is polled on its own, at once
+      expect(await ledgerStatuses(h, ids)).toEqual(ids.map(() => 'SENT'));
     } finally {
+      await poller.stop();
       await h.close();
     }
   });
@@ -306,38 +325,52 @@ describe('polling', () => {
   }
 
   it('polls no more orders of a provider at once than its concurrency allows', async () => {
-    const h = await Harness.start({ polling: { ...FAST_POLLING, concurrency: 2 }, only: ['GUUSTO'] });
+    const h = await Harness.start({ only: ['GUUSTO'] });
+    const poller = pollerOf(h, { concurrency: 2 });
     try {
       await sendGuustoOrders(h, 'capped', 6);
-      // Every poll now takes a second at Guusto: a third can start only once one of the first two ends.
-      h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\//, times: Infinity, fault: { kind: 'latency', ms: 1_000 } });
+      await poller.start();
+      h.clock.advance(BY_HAND.firstDelayMs); // all six are due
       const polls = () => h.guusto.http.count('GET', '/api/v1/orders/status/:id');
       const start = polls();
-      await expect.poll(polls, { timeout: 3_000 }).toBeGreaterThan(start);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(polls() - start).toBeLessThanOrEqual(2);
+      // Two start; a tick while they are in flight starts none: a third waits for one of them to end.
+      const ticks = [poller.pollDue(), poller.pollDue()];
+      await Promise.all(ticks);
+      expect(polls() - start).toBe(2);
       // And still every order is polled, two at a time.
-      await expect.poll(polls, { timeout: 6_000 }).toBeGreaterThanOrEqual(start + 6);
+      await poller.pollDue();
+      expect(polls() - start).toBe(4);
+      await poller.pollDue();
+      expect(polls() - start).toBe(6);
     } finally {
+      await poller.stop();
       await h.close();
     }
   });
 
   it('starts no more polls of a provider a second than its rate allows', async () => {
-    const h = await Harness.start({ polling: { ...FAST_POLLING, perSecond: 3, concurrency: 10 }, only: ['GUUSTO'] });
+    const h = await Harness.start({ only: ['GUUSTO'] });
+    const poller = pollerOf(h, { perSecond: 3, concurrency: 10 });
     try {
       const polls = () => h.guusto.http.count('GET', '/api/v1/orders/status/:id');
       await sendGuustoOrders(h, 'rated', 8);
-      // After a restart all eight are picked up from the ledger at once, and all are due together.
-      await h.restart();
-      const restarted = Date.now();
+      // Started as after a restart: all eight are picked up from the ledger at once, and all are due together.
+      await poller.start();
+      h.clock.advance(BY_HAND.firstDelayMs);
       const start = polls();
-      await expect.poll(polls, { timeout: 3_000 }).toBeGreaterThan(start);
-      await new Promise((r) => setTimeout(r, Math.max(0, restarted + 400 - Date.now())));
-      expect(polls() - start).toBeLessThanOrEqual(3);
+      await poller.pollDue();
+      expect(polls() - start).toBe(3);
+      await poller.pollDue(); // within the same second: none more
+      expect(polls() - start).toBe(3);
       // And still every one of them is polled, three a second.
-      await expect.poll(polls, { timeout: 6_000 }).toBeGreaterThanOrEqual(start + 8);
+      h.clock.advance(1_000);
+      await poller.pollDue();
+      expect(polls() - start).toBe(6);
+      h.clock.advance(1_000);
+      await poller.pollDue();
+      expect(polls() - start).toBe(8);
     } finally {
+      await poller.stop();
       await h.close();
     }
   });

@@ -121,7 +121,7 @@ export class Poller {
     if (resumed > 0) this.log.info({ orders: resumed }, 'resumed polling of open orders');
     // Each listing provider's list is synced at once, then every syncMs.
     for (const provider of this.sync?.listing() ?? []) this.nextSync.set(provider, this.now());
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer = setInterval(() => void this.pollDue(), this.options.tickMs);
     this.timer.unref();
   }
 
@@ -160,10 +160,16 @@ export class Poller {
     await Promise.all([...this.running]);
   }
 
-  private tick(): void {
+  /**
+   * One tick, which the timer makes every `tickMs`: starts the syncs and polls due by the clock
+   * (`now`) that the provider's cap and rate allow now. Resolves once those it started have ended,
+   * so a test that moves its own clock can tick by hand and wait for what the tick did.
+   */
+  pollDue(): Promise<void> {
     const now = this.now();
+    const started: Promise<void>[] = [];
     for (const [provider, dueAt] of this.nextSync) {
-      if (dueAt <= now && this.mayStart(provider, now)) this.launchSync(provider);
+      if (dueAt <= now && this.mayStart(provider, now)) started.push(this.launchSync(provider));
     }
     // The longest overdue first, so none starves when a provider's limits hold the rest back.
     const due = [...this.schedule.values()].filter((e) => e.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
@@ -179,13 +185,14 @@ export class Poller {
       const batchable = this.providers.get(provider)?.adapter.refreshMany && entries.some((e) => !e.alone) ? this.dueSoon(provider, now) : [];
       let singles = entries;
       if (batchable.length >= 2) {
-        if (this.mayStart(provider, now)) this.launch(batchable.slice(0, BATCH), (batch) => this.pollMany(provider, batch));
+        if (this.mayStart(provider, now)) started.push(this.launch(batchable.slice(0, BATCH), (batch) => this.pollMany(provider, batch)));
         singles = entries.filter((e) => e.alone);
       }
       for (const entry of singles) {
-        if (this.mayStart(provider, now)) this.launch([entry], ([one]) => this.poll(one!));
+        if (this.mayStart(provider, now)) started.push(this.launch([entry], ([one]) => this.poll(one!)));
       }
     }
+    return Promise.all(started).then(() => undefined);
   }
 
   /** A provider's orders not in flight and due by the end of the first delay, the longest overdue first. */
@@ -207,7 +214,7 @@ export class Poller {
   }
 
   /** One sync of a provider's list, counted like a poll against its cap; the orders it recorded are watched from then on. */
-  private launchSync(provider: Provider): void {
+  private launchSync(provider: Provider): Promise<void> {
     this.nextSync.delete(provider);
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
     const traced = tracer.startActiveSpan('sync', { root: true, attributes: { 'giftgraph.provider': provider } }, (span) =>
@@ -226,9 +233,10 @@ export class Poller {
       })
       .finally(() => this.running.delete(run));
     this.running.add(run);
+    return run;
   }
 
-  private launch(entries: Entry[], poll: (entries: Entry[]) => Promise<void>): void {
+  private launch(entries: Entry[], poll: (entries: Entry[]) => Promise<void>): Promise<void> {
     for (const entry of entries) entry.dueAt = Number.POSITIVE_INFINITY; // in flight
     const provider = entries[0]!.order.provider;
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
@@ -240,6 +248,7 @@ export class Poller {
       .finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1))
       .finally(() => this.running.delete(run));
     this.running.add(run);
+    return run;
   }
 
   private async poll(entry: Entry): Promise<void> {
