@@ -1,15 +1,24 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { GIFTRONAUT_SCOPES } from '../providers/giftronaut/config.js';
-import type { ProviderConnections } from '../providers/index.js';
 import type { SandboxClock } from './kit/clock.js';
 import { AndOpenSandbox } from './andopen/sandbox.js';
-import { GiftronautSandbox } from './giftronaut/sandbox.js';
+import { GIFTRONAUT_SANDBOX_SCOPES, GiftronautSandbox } from './giftronaut/sandbox.js';
 import { GoodySandbox } from './goody/sandbox.js';
 import { GuustoSandbox } from './guusto/sandbox.js';
 
+/**
+ * How to reach each sandbox, in the shape giftgraph's provider connections take (the sandboxes
+ * import nothing of giftgraph's: the two meet over HTTP, and here over this plain data).
+ */
+export interface SandboxConnections {
+  guusto: { baseUrl: string; token: string; workspaceId: string };
+  giftronaut: { baseUrl: string; clientId: string; clientSecret: string; webhookSecret: string; scopes: string[] };
+  goody: { baseUrl: string; apiKey: string; webhookSecret: string };
+  andOpen: { baseUrl: string; apiKey: string; webhookSecret: string; version: '2026-05' };
+}
+
 export interface RunningSandboxes {
-  connections: ProviderConnections;
+  connections: SandboxConnections;
   guusto: GuustoSandbox;
   giftronaut: GiftronautSandbox;
   goody: GoodySandbox;
@@ -53,7 +62,7 @@ export async function startSandboxes(options: SandboxOptions): Promise<RunningSa
   return {
     connections: {
       guusto: { baseUrl: guustoUrl, ...guustoCredentials },
-      giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: GIFTRONAUT_SCOPES },
+      giftronaut: { baseUrl: giftronautUrl, ...giftronautCredentials, scopes: [...GIFTRONAUT_SANDBOX_SCOPES] },
       goody: { baseUrl: goodyUrl, ...goodyCredentials },
       andOpen: { baseUrl: andOpenUrl, ...andOpenCredentials, version: '2026-05' },
     },

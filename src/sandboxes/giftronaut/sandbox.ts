@@ -7,6 +7,9 @@ import { SnapshotFile } from '../kit/snapshot.js';
 import { WebhookSender, type WebhookTarget } from '../kit/webhooks.js';
 import { BRANDED_CARDS, CHOICE_CARDS, USD_PER_UNIT, orderableProduct, type SandboxProduct } from './catalog.js';
 
+/** The scopes Giftronaut documents, all granted to the sandbox's client unless `allowedScopes` says otherwise. */
+export const GIFTRONAUT_SANDBOX_SCOPES = ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read'];
+
 export interface GiftronautSandboxOptions {
   clientId: string;
   clientSecret: string;
@@ -195,7 +198,7 @@ export class GiftronautSandbox {
     if (form.get('client_id') !== this.options.clientId || form.get('client_secret') !== this.options.clientSecret) {
       return fail(401, 'invalid_client', 'unknown client or wrong secret');
     }
-    const allowed = new Set(this.options.allowedScopes ?? ['orders.read', 'orders.write', 'orders.cancel', 'catalog.read']);
+    const allowed = new Set(this.options.allowedScopes ?? GIFTRONAUT_SANDBOX_SCOPES);
     const asked = (form.get('scope') ?? [...allowed].join(' ')).split(' ').filter(Boolean);
     const refused = asked.filter((s) => !allowed.has(s));
     if (refused.length > 0) return fail(400, 'invalid_scope', `scope not allowed for this client: ${refused.join(' ')}`);
