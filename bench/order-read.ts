@@ -55,18 +55,15 @@ async function main(): Promise<void> {
   const graphql = giftgraph.query;
   const direct = new Pool(guustoUrl, { connections: 1 });
 
-  const sent = await graphql(
-    `mutation Send($input: SendGiftsInput!) { sendGifts(input: $input) { order { id ... on GuustoOrder { requestId } } } }`,
-    {
-      input: {
-        provider: 'GUUSTO',
-        idempotencyKey: 'bench',
-        message: 'Thank you!',
-        amount: { amount: '25', currency: 'CAD' },
-        recipients: Array.from({ length: recipientCount }, (_, i) => ({ email: `person${i}@example.com`, firstName: `P${i}` })),
-      },
+  const sent = await graphql(`mutation Send($input: SendGiftsInput!) { sendGifts(input: $input) { order { id ... on GuustoOrder { requestId } } } }`, {
+    input: {
+      provider: 'GUUSTO',
+      idempotencyKey: 'bench',
+      message: 'Thank you!',
+      amount: { amount: '25', currency: 'CAD' },
+      recipients: Array.from({ length: recipientCount }, (_, i) => ({ email: `person${i}@example.com`, firstName: `P${i}` })),
     },
-  );
+  });
   const { id, requestId } = sent.sendGifts.order;
   clock.advance(2_000);
   const settled = await graphql(ORDER_QUERY, { id });
@@ -90,7 +87,16 @@ async function main(): Promise<void> {
   const b: number[] = [];
   for (let i = 0; i < iterations; i++) {
     // Alternate which goes first so neither always runs on a warmer machine.
-    const pair = i % 2 === 0 ? ([[viaGiftgraph, a], [viaDirect, b]] as const) : ([[viaDirect, b], [viaGiftgraph, a]] as const);
+    const pair =
+      i % 2 === 0
+        ? ([
+            [viaGiftgraph, a],
+            [viaDirect, b],
+          ] as const)
+        : ([
+            [viaDirect, b],
+            [viaGiftgraph, a],
+          ] as const);
     for (const [run, samples] of pair) {
       const started = performance.now();
       await run();

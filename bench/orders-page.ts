@@ -52,14 +52,23 @@ async function main(): Promise<void> {
   const giftgraph = graphqlClient(url, token);
   const graphql = giftgraph.query;
 
-  const catalog = async (provider: string) => (await graphql(`query($p: Provider!) { catalog(provider: $p, first: 100) { edges { node { id kind name currency } } } }`, { p: provider })).catalog.edges.map((e: any) => e.node);
+  const catalog = async (provider: string) =>
+    (await graphql(`query($p: Provider!) { catalog(provider: $p, first: 100) { edges { node { id kind name currency } } } }`, { p: provider })).catalog.edges.map(
+      (e: any) => e.node,
+    );
   const giftronautCard = (await catalog('GIFTRONAUT')).find((c: any) => c.kind === 'CHOICE_CARD' && c.currency === 'USD').id;
   const goodyProduct = (await catalog('GOODY')).find((c: any) => c.name.includes('Caramels')).id;
   const campaign = (await catalog('ANDOPEN')).find((c: any) => c.kind === 'CAMPAIGN').id;
   const recipients = (i: number) => [1, 2].map((n) => ({ email: `p${i}-${n}@example.com`, firstName: 'Ada', lastName: 'Lovelace' }));
   const inputs = [
-    (i: number) => ({ provider: 'GUUSTO', message: 'Thanks!', amount: { amount: '20', currency: 'USD' } , recipients: recipients(i) }),
-    (i: number) => ({ provider: 'GIFTRONAUT', senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: recipients(i), giftronaut: { productId: giftronautCard } }),
+    (i: number) => ({ provider: 'GUUSTO', message: 'Thanks!', amount: { amount: '20', currency: 'USD' }, recipients: recipients(i) }),
+    (i: number) => ({
+      provider: 'GIFTRONAUT',
+      senderName: 'Acme',
+      amount: { amount: '20', currency: 'USD' },
+      recipients: recipients(i),
+      giftronaut: { productId: giftronautCard },
+    }),
     (i: number) => ({ provider: 'GOODY', senderName: 'Acme', recipients: recipients(i), goody: { productId: goodyProduct } }),
     (i: number) => ({ provider: 'ANDOPEN', recipients: recipients(i), andOpen: { campaignId: campaign } }),
   ];
@@ -129,7 +138,9 @@ async function main(): Promise<void> {
     const perPage = Object.entries(requests.get(size)!)
       .map(([name, n]) => `${name} ${(n / iterations).toFixed(2)}`)
       .join(', ');
-    console.log(`${`orders(first: ${size})`.padEnd(40)} p50 ${fmt(pct(xs, 50))}  p99 ${fmt(pct(xs, 99))}  ${(pct(xs, 50) / base).toFixed(1)}x direct   provider requests per page: ${perPage}`);
+    console.log(
+      `${`orders(first: ${size})`.padEnd(40)} p50 ${fmt(pct(xs, 50))}  p99 ${fmt(pct(xs, 99))}  ${(pct(xs, 50) / base).toFixed(1)}x direct   provider requests per page: ${perPage}`,
+    );
   }
   const p10 = pct(samples.get('10')!, 50);
   const p100 = pct(samples.get('100')!, 50);

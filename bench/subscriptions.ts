@@ -26,7 +26,10 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { graphqlClient, percentile } from './support.js';
 import { startTransportFloor } from './transport-floor.js';
 
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const sizes = counts.length > 0 ? counts : [1_000, 10_000];
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +122,9 @@ async function main(): Promise<void> {
     console.log(`  giftgraph / floor p99 ${ratio(ours.p99, bare.p99)}${memory}`);
     if (size >= 10_000) {
       const met = (ok: boolean) => (ok ? 'met' : 'not met');
-      console.log(`  targets at ${size}: p99 <= 100 ms ${met(ours.p99 <= 100)} (the floor: ${met(bare.p99 <= 100)}); <= 20 KB per subscriber ${met(ours.perSubscriber <= 20 * 1024)}`);
+      console.log(
+        `  targets at ${size}: p99 <= 100 ms ${met(ours.p99 <= 100)} (the floor: ${met(bare.p99 <= 100)}); <= 20 KB per subscriber ${met(ours.perSubscriber <= 20 * 1024)}`,
+      );
     }
   }
   await client.close();

@@ -64,9 +64,25 @@ export interface SchemaCheckResult {
 const FEDERATION_TYPE = /^(_Service|_Entity|_Any|link__\w+|federation__\w+)$/;
 const FEDERATION_FIELDS = new Set(['_service', '_entities']);
 const FEDERATION_DIRECTIVES = new Set([
-  'link', 'key', 'shareable', 'inaccessible', 'tag', 'override', 'external', 'provides', 'requires',
-  'extends', 'composeDirective', 'interfaceObject', 'authenticated', 'requiresScopes', 'policy',
-  'context', 'fromContext', 'cost', 'listSize',
+  'link',
+  'key',
+  'shareable',
+  'inaccessible',
+  'tag',
+  'override',
+  'external',
+  'provides',
+  'requires',
+  'extends',
+  'composeDirective',
+  'interfaceObject',
+  'authenticated',
+  'requiresScopes',
+  'policy',
+  'context',
+  'fromContext',
+  'cost',
+  'listSize',
 ]);
 
 const ORDER: Record<Criticality, number> = { BREAKING: 0, DANGEROUS: 1, NON_BREAKING: 2 };
@@ -107,9 +123,7 @@ function judge(change: Change): SchemaChange | null {
   if (usage && directive === 'inaccessible' && !ofItsArguments) {
     const added = change.type.endsWith('_ADDED');
     criticality = added ? 'BREAKING' : 'NON_BREAKING';
-    why = added
-      ? '@inaccessible hides it from the supergraph: for clients it is removed.'
-      : 'Removing @inaccessible exposes it in the supergraph: an addition for clients.';
+    why = added ? '@inaccessible hides it from the supergraph: for clients it is removed.' : 'Removing @inaccessible exposes it in the supergraph: an addition for clients.';
   } else if (usage && directive === 'key') {
     const removed = change.type.endsWith('_REMOVED');
     criticality = removed ? 'BREAKING' : 'NON_BREAKING';
@@ -135,16 +149,19 @@ export function parseAllowList(json: string): AllowedChange[] {
 function allowListProblems(allowed: readonly AllowedChange[]): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
-  allowed.forEach((entry, index) => {
+  for (const [index, entry] of allowed.entries()) {
     const where = `breaking-changes.json[${index}]`;
-    if (typeof entry !== 'object' || entry === null) return void problems.push(`${where} is not an object`);
+    if (typeof entry !== 'object' || entry === null) {
+      problems.push(`${where} is not an object`);
+      continue;
+    }
     const extra = Object.keys(entry).filter((key) => key !== 'change' && key !== 'reason');
     if (extra.length) problems.push(`${where} has unknown keys: ${extra.join(', ')}`);
     if (typeof entry.change !== 'string' || !entry.change.trim()) problems.push(`${where} needs "change": the id of a breaking change`);
     if (typeof entry.reason !== 'string' || !entry.reason.trim()) problems.push(`${where} (${String(entry.change)}) needs a "reason"`);
     if (typeof entry.change === 'string' && seen.has(entry.change)) problems.push(`${where} repeats ${entry.change}`);
     if (typeof entry.change === 'string') seen.add(entry.change);
-  });
+  }
   return problems;
 }
 
@@ -152,17 +169,11 @@ function allowListProblems(allowed: readonly AllowedChange[]): string[] {
  * Compares the current SDL with the released one. A breaking change passes only when the
  * allow-list names it with a reason.
  */
-export async function checkSchema(input: {
-  released: string;
-  current: string;
-  allowed?: readonly AllowedChange[];
-}): Promise<SchemaCheckResult> {
+export async function checkSchema(input: { released: string; current: string; allowed?: readonly AllowedChange[] }): Promise<SchemaCheckResult> {
   const allowedList = input.allowed ?? [];
   const problems = allowListProblems(allowedList);
   const reasons = new Map(
-    allowedList
-      .filter((entry) => typeof entry?.change === 'string' && typeof entry.reason === 'string' && entry.reason.trim())
-      .map((entry) => [entry.change, entry.reason]),
+    allowedList.filter((entry) => typeof entry?.change === 'string' && typeof entry.reason === 'string' && entry.reason.trim()).map((entry) => [entry.change, entry.reason]),
   );
 
   const raw = await diff(buildSdl(input.released), buildSdl(input.current));
@@ -197,8 +208,7 @@ const ADDITIONS = new Set(['TYPE_ADDED', 'FIELD_ADDED', 'INPUT_FIELD_ADDED', 'EN
 export function formatReport(result: SchemaCheckResult): string {
   // A safe change inside something new (its fields, descriptions, arguments) is shown as the new thing.
   const additions = result.changes.filter((change) => ADDITIONS.has(change.type) && change.path);
-  const inAddition = (change: SchemaChange) =>
-    additions.some((addition) => addition !== change && (change.path === addition.path || change.path?.startsWith(`${addition.path}.`)));
+  const inAddition = (change: SchemaChange) => additions.some((addition) => addition !== change && (change.path === addition.path || change.path?.startsWith(`${addition.path}.`)));
   const lines: string[] = [];
   for (const change of result.changes) {
     if (change.criticality === 'NON_BREAKING') {
@@ -236,8 +246,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${name(values.current)} against ${name(values.released)}:\n${formatReport(result)}`);
   if (!result.ok) {
     process.stderr.write(
-      `${name(values.current)} breaks clients of ${name(values.released)}: deprecate instead, ` +
-        `or list each breaking change in ${name(values.allowed)} with its reason.\n`,
+      `${name(values.current)} breaks clients of ${name(values.released)}: deprecate instead, ` + `or list each breaking change in ${name(values.allowed)} with its reason.\n`,
     );
     process.exit(1);
   }

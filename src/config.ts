@@ -99,7 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode: Mode = e.GIFTGRAPH_MODE ?? (hasCredentials ? 'live' : 'sandbox');
   if (mode === 'live') {
     if (!hasCredentials) {
-      problems.push('GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID, GIFTRONAUT_CLIENT_ID and GIFTRONAUT_CLIENT_SECRET, GOODY_API_KEY, or ANDOPEN_API_KEY)');
+      problems.push(
+        'GIFTGRAPH_MODE=live needs credentials for at least one provider (GUUSTO_API_TOKEN and GUUSTO_WORKSPACE_ID, GIFTRONAUT_CLIENT_ID and GIFTRONAUT_CLIENT_SECRET, GOODY_API_KEY, or ANDOPEN_API_KEY)',
+      );
     }
     if (!e.GIFTGRAPH_JWT_SECRET) problems.push('GIFTGRAPH_JWT_SECRET is required in live mode');
   }

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       stepMs: config.sandbox.stepMs,
       stateDir: path.join(path.dirname(config.dbPath), 'sandboxes'),
       // The sandboxes deliver signed webhooks to this server, as the real providers would.
-      webhookBase: () => url && url.replace('://0.0.0.0', '://127.0.0.1').replace('://localhost', '://127.0.0.1'),
+      webhookBase: () => url?.replace('://0.0.0.0', '://127.0.0.1').replace('://localhost', '://127.0.0.1'),
     });
     registry = buildRegistry(sandboxes.connections, 'SANDBOX', config.providerTimeoutMs, owners, log, { limits: config.providerLimits });
   } else {

@@ -49,17 +49,13 @@ export class GiftgraphError extends GraphQLError {
   }
 }
 
-export const badInput = (field: string, message: string): GiftgraphError =>
-  new GiftgraphError('BAD_USER_INPUT', `${field}: ${message}`, { field, retryable: false });
+export const badInput = (field: string, message: string): GiftgraphError => new GiftgraphError('BAD_USER_INPUT', `${field}: ${message}`, { field, retryable: false });
 
-export const notFound = (what: string): GiftgraphError =>
-  new GiftgraphError('NOT_FOUND', `${what} not found`, { retryable: false });
+export const notFound = (what: string): GiftgraphError => new GiftgraphError('NOT_FOUND', `${what} not found`, { retryable: false });
 
-export const unauthenticated = (message = 'A valid bearer token is required'): GiftgraphError =>
-  new GiftgraphError('UNAUTHENTICATED', message, { retryable: false });
+export const unauthenticated = (message = 'A valid bearer token is required'): GiftgraphError => new GiftgraphError('UNAUTHENTICATED', message, { retryable: false });
 
-export const forbidden = (scope: string): GiftgraphError =>
-  new GiftgraphError('FORBIDDEN', `This operation needs the scope ${scope}`, { retryable: false });
+export const forbidden = (scope: string): GiftgraphError => new GiftgraphError('FORBIDDEN', `This operation needs the scope ${scope}`, { retryable: false });
 
 /** Several invalid fields reported at once, so a form can show them all. */
 export class InputErrors {

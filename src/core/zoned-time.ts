@@ -25,7 +25,11 @@ function formatter(zone: string): Intl.DateTimeFormat {
 
 /** The local wall-clock time of an instant in a zone, as `YYYY-MM-DDTHH:mm:ss`. */
 export function toZonedLocal(instant: Date, zone: string): string {
-  const parts = Object.fromEntries(formatter(zone).formatToParts(instant).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter(zone)
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
 }
 

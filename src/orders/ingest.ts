@@ -50,9 +50,7 @@ export class Ingest {
       await tx.updateOrder(order.id, plan.order, obs.occurredAt);
       for (const { id, patch } of plan.recipients) await tx.updateRecipient(id, patch);
       const tenant = order.tenant;
-      return tx.appendEvents(
-        plan.events.map((e) => ({ tenant, orderId: obs.orderId, ...e, occurredAt: obs.occurredAt, source: obs.source, actor: null, traceParent })),
-      );
+      return tx.appendEvents(plan.events.map((e) => ({ tenant, orderId: obs.orderId, ...e, occurredAt: obs.occurredAt, source: obs.source, actor: null, traceParent })));
     });
   }
 
@@ -173,12 +171,7 @@ export class Ingest {
    * as a poll. `unsure`: an order that may be one of our own sends whose answer was lost is not
    * recorded yet. Returns the recorded orders as they now stand, by the provider's reference.
    */
-  async recordListed(
-    provider: Provider,
-    tenant: string,
-    listed: readonly ListedOrder[],
-    unsure: (o: ListedOrder) => boolean,
-  ): Promise<Map<string, OrderRecord>> {
+  async recordListed(provider: Provider, tenant: string, listed: readonly ListedOrder[], unsure: (o: ListedOrder) => boolean): Promise<Map<string, OrderRecord>> {
     const now = this.clock().toISOString();
     const recorded = await this.store.adoptOrders(
       provider,
@@ -298,13 +291,7 @@ async function applySettlement(tx: LedgerTransaction, s: Settlement): Promise<Se
 }
 
 /** A provider's snapshot as an observation of our order; recipients without their own status share the order's. */
-export function toObservation(
-  order: OrderRecord,
-  recipients: readonly RecipientRecord[],
-  snapshot: OrderSnapshot,
-  source: Observation['source'],
-  at: Date,
-): Observation {
+export function toObservation(order: OrderRecord, recipients: readonly RecipientRecord[], snapshot: OrderSnapshot, source: Observation['source'], at: Date): Observation {
   const byPosition = new Map(snapshot.recipients?.map((r) => [r.position, r]));
   // A snapshot that lists recipients speaks only for those it lists; one that lists none speaks for all.
   const covered = recipients.filter((r) => !snapshot.recipients || byPosition.has(r.position));

@@ -61,11 +61,9 @@ export function planObservation(order: OrderRecord, recipients: readonly Recipie
  * new value within the same status, or one we do not recognize (UNKNOWN) while the gift can still
  * change, so the value is kept for whoever reads `providerStatus` though the status stays put.
  */
-const keepsProviderValue = (current: RecipientRecord['status'], seen: RecipientRecord['status']): boolean =>
-  seen === current || (seen === 'UNKNOWN' && !isFinalStatus(current));
+const keepsProviderValue = (current: RecipientRecord['status'], seen: RecipientRecord['status']): boolean => seen === current || (seen === 'UNKNOWN' && !isFinalStatus(current));
 
 const sameDetails = (a: Record<string, unknown>, b: Record<string, unknown>): boolean =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => JSON.stringify(v) === JSON.stringify(b[k]));
 
-export const isEmptyPlan = (plan: PlannedChange): boolean =>
-  Object.keys(plan.order).length === 0 && plan.recipients.length === 0 && plan.events.length === 0;
+export const isEmptyPlan = (plan: PlannedChange): boolean => Object.keys(plan.order).length === 0 && plan.recipients.length === 0 && plan.events.length === 0;

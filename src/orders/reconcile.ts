@@ -53,7 +53,10 @@ export class UnconfirmedReconciler {
   }
 
   private async round(): Promise<number> {
-    const providers = this.providers.all().filter((p) => p.adapter.lookUp).map((p) => p.adapter.provider);
+    const providers = this.providers
+      .all()
+      .filter((p) => p.adapter.lookUp)
+      .map((p) => p.adapter.provider);
     const now = (this.options.clock ?? (() => new Date()))();
     const before = new Date(now.getTime() - this.options.graceMs).toISOString();
     // Each round goes on where the last stopped, and starts over at the end: orders that are never

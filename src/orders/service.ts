@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GiftgraphError, InputErrors, notFound } from '../core/errors.js';
+import { GiftgraphError, notFound } from '../core/errors.js';
 import { encodeId } from '../core/global-id.js';
 import { isFinalStatus, type Provider } from '../core/model.js';
 import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
@@ -189,9 +189,7 @@ export class OrdersService {
       try {
         const outcome = await adapter.create({ ...prepared, reference: order.id, recipients: prepared.recipients.filter((r) => positions.has(r.position)) });
         snapshot =
-          outcome.kind === 'accepted'
-            ? outcome.snapshot
-            : perRecipientFailure(order, [...positions], outcome.kind === 'not_sent' ? 'NOT_SENT' : 'UNCONFIRMED', outcome.error);
+          outcome.kind === 'accepted' ? outcome.snapshot : perRecipientFailure(order, [...positions], outcome.kind === 'not_sent' ? 'NOT_SENT' : 'UNCONFIRMED', outcome.error);
       } catch (error) {
         this.log.error({ err: error, orderId: order.id }, 'retry of unsent recipients failed unexpectedly; they are UNCONFIRMED');
         snapshot = perRecipientFailure(order, [...positions], 'UNCONFIRMED', undefined);
@@ -297,7 +295,10 @@ export class OrdersService {
     const snapshot = await adapter.lookUp(order, recipients);
     if (!snapshot) return false;
     await this.ingest.recordSnapshot(order, snapshot, 'POLL', { accept: true, known: recipients });
-    this.log.info({ orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef }, 'UNCONFIRMED order found at its provider by our reference: settled as accepted');
+    this.log.info(
+      { orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef },
+      'UNCONFIRMED order found at its provider by our reference: settled as accepted',
+    );
     return true;
   }
 
@@ -435,9 +436,7 @@ const providerErrorCode = (error: ProviderCallError) => (error.kind === 'rejecte
 
 function toGraphQLError(error: ProviderCallError): GiftgraphError {
   const rejected = error.kind === 'rejected';
-  const hint = rejected
-    ? 'Nothing was sent. Fix the cause, then retry with the same idempotency key.'
-    : 'Nothing was sent; it is safe to retry with the same idempotency key.';
+  const hint = rejected ? 'Nothing was sent. Fix the cause, then retry with the same idempotency key.' : 'Nothing was sent; it is safe to retry with the same idempotency key.';
   // Problems the adapter could place in our input are named like our own validation's.
   const problems = error.problems.filter((p) => p.param?.startsWith('input.')).map((p) => ({ field: p.param!, message: p.message }));
   const graphqlError = new GiftgraphError(providerErrorCode(error), `${error.provider} ${rejected ? 'refused the order' : 'is unavailable'}: ${error.message}. ${hint}`, {
@@ -468,11 +467,10 @@ async function providerCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 const notAccepted = (order: OrderRecord, field: string) =>
-  new GiftgraphError(
-    'BAD_USER_INPUT',
-    `${field}: this order is ${order.status}: ${order.provider} has not confirmed it, so it cannot be changed through giftgraph`,
-    { field, provider: order.provider, retryable: false },
-  );
+  new GiftgraphError('BAD_USER_INPUT', `${field}: this order is ${order.status}: ${order.provider} has not confirmed it, so it cannot be changed through giftgraph`, {
+    field,
+    provider: order.provider,
+    retryable: false,
+  });
 
-const unsupported = (provider: Provider, what: string) =>
-  new GiftgraphError('UNSUPPORTED_BY_PROVIDER', `${provider} does not let us ${what}`, { provider, retryable: false });
+const unsupported = (provider: Provider, what: string) => new GiftgraphError('UNSUPPORTED_BY_PROVIDER', `${provider} does not let us ${what}`, { provider, retryable: false });

@@ -42,7 +42,10 @@ export async function settleUnconfirmed(
     return { order: current, settled: true };
   }
   if (outcome === 'reference_taken') {
-    throw badInput(perRecipient ? 'input.recipients' : 'input.providerRef', `the ledger already holds ${order.provider}'s reference for another order or gift: check the reference with ${order.provider}`);
+    throw badInput(
+      perRecipient ? 'input.recipients' : 'input.providerRef',
+      `the ledger already holds ${order.provider}'s reference for another order or gift: check the reference with ${order.provider}`,
+    );
   }
   if (await alreadySettled(store, current, await store.getRecipients([order.id]), settlement)) return { order: current, settled: false };
   throw badInput(

@@ -81,7 +81,15 @@ export class ListingSync {
         listed.map((o) => ({ ref: o.providerRef, reference: o.reference })),
       );
       const foreign = listed.filter((o) => !placed.has(o.providerRef));
-      const known = new Set((await this.store.adoptOrders(adapter.provider, [], foreign.map((o) => o.providerRef))).keys());
+      const known = new Set(
+        (
+          await this.store.adoptOrders(
+            adapter.provider,
+            [],
+            foreign.map((o) => o.providerRef),
+          )
+        ).keys(),
+      );
       // Where the provider echoes our reference, an order without it is never one of our sends.
       const unsure = (o: ListedOrder) => !adapter.echoesReference && mayBeUnresolvedSend(o, unresolved);
       const now = await this.ingest.recordListed(adapter.provider, accountTenant, foreign, unsure);

@@ -66,12 +66,7 @@ const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKey}}$`
  * shares, the chosen provider's own, then (when those pass) the rules that need the provider's
  * data, such as a product's price points. Every problem is reported, each naming its field.
  */
-export async function prepareSend(
-  cmd: SendGiftsCommand,
-  adapter: ProviderAdapter | undefined,
-  now: Date,
-  { replay = false }: { replay?: boolean } = {},
-): Promise<PreparedSend> {
+export async function prepareSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | undefined, now: Date, { replay = false }: { replay?: boolean } = {}): Promise<PreparedSend> {
   const prepared = checkSend(cmd, adapter, now, replay);
   // A replay of a known key returns the order already sent: rules that depend on the moment (a
   // send time now past, a catalog since changed) were met when it was first sent.

@@ -113,8 +113,7 @@ export class TenantCursors {
 
 const EVENTS: CursorScope = { list: 'events' };
 
-const isEventPosition = (v: unknown): v is { e: number } =>
-  typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
+const isEventPosition = (v: unknown): v is { e: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { e: number }).e) && (v as { e: number }).e >= 0;
 
 /** A short hash of a filter in canonical form (sorted keys, no undefined), so equal filters hash equal. */
 export function filterHash(filter: unknown): string {

@@ -76,8 +76,7 @@ export function numberedList<T>(
         .map(({ item, index }) => ({ item, after: { o: index + 1, n: page.total, k: keyOf(item) } }));
       const last = page.items.at(-1);
       const lastIndex = page.firstIndex + page.items.length;
-      const end: OffsetPosition =
-        last !== undefined && lastIndex > start ? { o: lastIndex, n: page.total, k: keyOf(last) } : { o: start, n: page.total, k: position?.k };
+      const end: OffsetPosition = last !== undefined && lastIndex > start ? { o: lastIndex, n: page.total, k: keyOf(last) } : { o: start, n: page.total, k: position?.k };
       const more = page.items.length > 0 && (page.total !== undefined ? end.o < page.total : page.items.length === page.size);
       return { entries, end, more };
     },

@@ -14,8 +14,7 @@ import { SubscriptionResolver } from './subscription.js';
 import { authChecker } from './access.js';
 import { ORDER_TYPES } from '../schema/order.js';
 
-const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@tag", "@inaccessible"])';
+const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable", "@tag", "@inaccessible"])';
 
 let built: Promise<GraphQLSchema> | undefined;
 
@@ -27,15 +26,7 @@ let built: Promise<GraphQLSchema> | undefined;
 export function buildGiftgraphSchema(): Promise<GraphQLSchema> {
   built ??= (async () => {
     const schema = await buildSchema({
-      resolvers: [
-        QueryResolver,
-        MutationResolver,
-        SubscriptionResolver,
-        OrderFieldsResolver,
-        RecipientFieldsResolver,
-        PersonFieldsResolver,
-        ProviderInfoResolver,
-      ],
+      resolvers: [QueryResolver, MutationResolver, SubscriptionResolver, OrderFieldsResolver, RecipientFieldsResolver, PersonFieldsResolver, ProviderInfoResolver],
       // type-graphql asks for a PubSub; our one subscription brings its own stream from the context
       // (the event log and the status bus), so topic-based subscriptions are refused outright.
       pubSub: {

@@ -1,5 +1,5 @@
 import { decodeId } from '../core/global-id.js';
-import { Order, orderView, ORDER_TYPES } from '../schema/order.js';
+import { type Order, orderView, ORDER_TYPES } from '../schema/order.js';
 import { authorize, type GraphQLContext } from './context.js';
 import { resolvePersonReference } from './person.js';
 

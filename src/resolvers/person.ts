@@ -7,7 +7,7 @@ import { authorize, type GraphQLContext } from './context.js';
 
 @Resolver(() => Person)
 export class PersonFieldsResolver {
-  @FieldResolver(() => RecipientConnection, { description: "The gifts your tenant sent this person, newest order first." })
+  @FieldResolver(() => RecipientConnection, { description: 'The gifts your tenant sent this person, newest order first.' })
   async giftsReceived(
     @Root() person: Person,
     @Ctx() ctx: GraphQLContext,

@@ -30,8 +30,7 @@ export class ProviderInfoResolver {
 
   @FieldResolver(() => ProviderOrdersSync, {
     nullable: true,
-    description:
-      "How fresh the ledger's copy of this provider's own list of orders is (orders placed in its app); null for a provider without a list. Read from the ledger.",
+    description: "How fresh the ledger's copy of this provider's own list of orders is (orders placed in its app); null for a provider without a list. Read from the ledger.",
   })
   async ordersSync(@Root() info: ProviderInfo, @Ctx() ctx: GraphQLContext): Promise<ProviderOrdersSync | null> {
     if (!ctx.services.providers.get(info.name as Provider)?.adapter.orderList) return null;

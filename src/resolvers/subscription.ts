@@ -41,8 +41,7 @@ export const laggedAfter = (context: GraphQLContext, lastEvent: StatusEventRecor
 export class SubscriptionResolver {
   @Subscription(() => OrderStatusEvent, {
     subscribe,
-    description:
-      "Every status change of your tenant's orders (or of one order) and of each recipient's gift. With `after`, first every change after that cursor, then live ones.",
+    description: "Every status change of your tenant's orders (or of one order) and of each recipient's gift. With `after`, first every change after that cursor, then live ones.",
   })
   orderStatusChanged(
     @Root() event: StatusEventRecord,

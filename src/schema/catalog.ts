@@ -9,7 +9,7 @@ import { connectionTypes } from './connection.js';
 @ObjectType({
   simpleResolvers: true,
   description:
-    "Something a provider can send. Its id is what sendGifts options take (productId, campaignId). Priced either at fixed points (prices) or in a range (minAmount..maxAmount).",
+    'Something a provider can send. Its id is what sendGifts options take (productId, campaignId). Priced either at fixed points (prices) or in a range (minAmount..maxAmount).',
 })
 export class CatalogItem {
   @Field(() => ID)

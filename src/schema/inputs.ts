@@ -62,7 +62,7 @@ export class GoodyOptions {
   @Field(() => GoodySendMethod, { nullable: true, description: 'EMAIL_AND_LINK by default.' })
   sendMethod?: string | null;
 
-  @Field(() => String, { nullable: true, description: "A Goody greeting card id; Goody shows a message only on a card." })
+  @Field(() => String, { nullable: true, description: 'A Goody greeting card id; Goody shows a message only on a card.' })
   cardId?: string | null;
 
   @Field(() => DateTimeResolver, { nullable: true, description: 'When the gift links stop working.' })

@@ -64,10 +64,7 @@ export class TokenVerifier {
   }
 }
 
-export async function signToken(
-  settings: JwtSettings,
-  claims: { subject: string; tenant: string; scope: string; ttlSeconds: number },
-): Promise<string> {
+export async function signToken(settings: JwtSettings, claims: { subject: string; tenant: string; scope: string; ttlSeconds: number }): Promise<string> {
   return new SignJWT({ tenant: claims.tenant, scope: claims.scope })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.subject)

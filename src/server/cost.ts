@@ -84,7 +84,12 @@ const isNode = (value: unknown): value is ASTNode => typeof value === 'object' &
  * measured once for each set of coerced values (defaults applied) of the variables it can depend
  * on: an `order(id: $id)` costs the same for every id.
  */
-export function costRefusal(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): GraphQLError | undefined {
+export function costRefusal(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): GraphQLError | undefined {
   const operation = getOperationAST(document, operationName ?? undefined);
   // No single operation to run, or variables that do not coerce: execution refuses them with
   // GraphQL's own error before any work, and nothing is measured or kept.

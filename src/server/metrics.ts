@@ -345,7 +345,9 @@ function callOutcome(status: number | 'error'): string {
  */
 export function bearerMatches(authorization: string | undefined, tokenDigest: Buffer): boolean {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  const given = createHash('sha256').update(match?.[1] ?? '').digest();
+  const given = createHash('sha256')
+    .update(match?.[1] ?? '')
+    .digest();
   return timingSafeEqual(given, tokenDigest) && match !== null;
 }
 

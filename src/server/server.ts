@@ -207,14 +207,7 @@ export class GiftgraphServer {
         if (this.stopping) return json(res, 503, { errors: [{ message: 'Server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
         // GraphQL over SSE (graphql-sse, distinct connections mode): how Hive Gateway subscribes to a subgraph.
         if ((req.method === 'GET' || req.method === 'POST') && wantsEventStream(req.headers.accept)) return this.streams.serve(req, res, url);
-        return serveGraphQL(
-          this.apollo,
-          req,
-          res,
-          url,
-          async () => createContext(this.deps.services, await this.authenticate(req.headers.authorization)),
-          this.deps.metrics,
-        );
+        return serveGraphQL(this.apollo, req, res, url, async () => createContext(this.deps.services, await this.authenticate(req.headers.authorization)), this.deps.metrics);
       case '/metrics':
         return this.serveMetrics(req, res);
       case '/healthz':
@@ -285,7 +278,9 @@ export class GiftgraphServer {
           const running = Object.keys(ctx.subscriptions).length;
           if (running > MAX_OPERATIONS_PER_SOCKET) {
             return refused(payload.operationName, started, [
-              new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET } }),
+              new GraphQLError(`At most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, {
+                extensions: { code: 'BAD_USER_INPUT', limit: MAX_OPERATIONS_PER_SOCKET },
+              }),
             ]);
           }
           const prepared = this.documents.prepare(payload.query, payload.variables, payload.operationName);

@@ -1,7 +1,24 @@
 import type http from 'node:http';
 import type { Context as TraceContext, Span } from '@opentelemetry/api';
-import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { createHandler, type ExecutionResult as StreamResult, type Handler, type OperationArgs, type OperationResult, type RequestParams, type Response as HandlerResponse } from 'graphql-sse';
+import {
+  execute,
+  getOperationAST,
+  GraphQLError,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import {
+  createHandler,
+  type ExecutionResult as StreamResult,
+  type Handler,
+  type OperationArgs,
+  type OperationResult,
+  type RequestParams,
+  type Response as HandlerResponse,
+} from 'graphql-sse';
 import type { Logger } from 'pino';
 import type { GraphQLContext } from '../resolvers/context.js';
 import type { AuthContext } from '../resolvers/access.js';
@@ -31,7 +48,7 @@ const APOLLO_TYPES: ReadonlySet<string> = new Set(['application/json', 'applicat
  * tie, the type listed first). Wildcards prefer nothing.
  */
 export function wantsEventStream(accept: string | undefined): boolean {
-  if (!accept || !accept.toLowerCase().includes(EVENT_STREAM)) return false;
+  if (!accept?.toLowerCase().includes(EVENT_STREAM)) return false;
   let stream = { q: 0, at: Infinity };
   let apollo = { q: 0, at: Infinity };
   accept.split(',').forEach((range, at) => {
@@ -395,7 +412,7 @@ export class EventStreams {
   }
 
   /** The result with its errors masked as on every other path, and counted. */
-  private mask(result: StreamResult | unknown): StreamResult | void {
+  private mask(result: StreamResult | unknown): StreamResult | undefined {
     if (this.refusals.has(result as object)) return { errors: (result as StreamResult).errors } as StreamResult;
     const errors = (result as ExecutionResult).errors;
     if (!errors?.length) return;
@@ -408,7 +425,14 @@ export class EventStreams {
   private count(stream: Stream, args: ExecutionArgs, ok: boolean): void {
     const operation = stream.operation;
     const trusted = (args.contextValue as GraphQLContext).viewer !== null;
-    this.deps.metrics?.operation('sse', operation?.name?.value ?? args.operationName ?? undefined, operation?.operation ?? 'unknown', trusted, ok, (performance.now() - stream.started) / 1000);
+    this.deps.metrics?.operation(
+      'sse',
+      operation?.name?.value ?? args.operationName ?? undefined,
+      operation?.operation ?? 'unknown',
+      trusted,
+      ok,
+      (performance.now() - stream.started) / 1000,
+    );
   }
 
   /** A request refused before it was an operation, as Apollo Server answers one (`BAD_REQUEST`). */

@@ -87,7 +87,7 @@ export function groupKey(args: ExecutionArgs, tenant: string | undefined): strin
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
   );
   const field = operation?.selectionSet.selections[0];
-  if (!operation || operation.operation !== 'subscription' || !field || field.kind !== Kind.FIELD) return undefined;
+  if (operation?.operation !== 'subscription' || !field || field.kind !== Kind.FIELD) return undefined;
   if (replays(field.arguments?.find((a) => a.name.value === 'after')?.value, operation, args.variableValues)) return undefined;
   let source = printed.get(args.document);
   if (source === undefined) printed.set(args.document, (source = print(args.document)));
@@ -213,5 +213,4 @@ class Group {
   }
 }
 
-const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
-  typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';

@@ -53,7 +53,8 @@ class Subscriber extends QueueIterator<StatusEventRecord> implements LiveStream 
   offer(event: StatusEventRecord): void {
     if (this.length >= MAX_BUFFERED) {
       this.overflowed = true;
-      return this.end();
+      this.end();
+      return;
     }
     this.push(event);
   }

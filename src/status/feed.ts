@@ -50,15 +50,16 @@ export class EventTail {
       return;
     }
     // Publishing belongs to no one change's trace: not to whichever commit happened to wake it.
-    this.running = context.with(ROOT_CONTEXT, () => this.drain())
+    this.running = context
+      .with(ROOT_CONTEXT, () => this.drain())
       .catch((error) => this.log.error({ err: error }, 'could not publish status events; the next commit retries'))
       .finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
   }
 
   private async drain(): Promise<void> {

@@ -265,28 +265,23 @@ export class SqliteStore implements Store {
   }
 
   private reserve(order: OrderRecord, recipients: RecipientRecord[]): ReserveResult {
-    return this.db.transaction((): ReserveResult => {
-      const existing = this
-        .sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?')
-        .get(order.tenant, order.idempotencyKey) as OrderRow | undefined;
-      if (existing) return { created: false, order: toOrder(existing) };
-      this
-        .sql(
+    return this.db
+      .transaction((): ReserveResult => {
+        const existing = this.sql('SELECT * FROM orders WHERE tenant = ? AND idempotency_key = ?').get(order.tenant, order.idempotencyKey) as OrderRow | undefined;
+        if (existing) return { created: false, order: toOrder(existing) };
+        this.sql(
           `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
              total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
            VALUES (@id, @tenant, @provider, @origin, @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
              @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt)`,
-        )
-        .run(orderParams(order));
-      this.insertRecipients(recipients);
-      return { created: true, order };
-    }).immediate();
+        ).run(orderParams(order));
+        this.insertRecipients(recipients);
+        return { created: true, order };
+      })
+      .immediate();
   }
 
-  async findPlaced(
-    provider: Provider,
-    seen: readonly { ref: string; reference?: string | null }[],
-  ): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
+  async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
     if (this.busy) await this.idle();
     const pending = this.sql(
       `SELECT o.created_at, o.updated_at, group_concat(lower(r.email), ' ') AS emails FROM orders o LEFT JOIN recipients r ON r.order_id = o.id
@@ -315,43 +310,37 @@ export class SqliteStore implements Store {
     );
   }
 
-  async adoptOrders(
-    provider: Provider,
-    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
-    refs: readonly string[],
-  ): Promise<Map<string, OrderRecord>> {
+  async adoptOrders(provider: Provider, orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[], refs: readonly string[]): Promise<Map<string, OrderRecord>> {
     if (this.busy) await this.idle();
     return ledgerWrite('adoptOrders', () => this.adopt(provider, orders, refs));
   }
 
-  private adopt(
-    provider: Provider,
-    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
-    refs: readonly string[],
-  ): Map<string, OrderRecord> {
-    return this.db.transaction(() => {
-      // Never an order giftgraph sent, even one whose acceptance was recorded a moment ago; and the
-      // owner follows configuration, so a changed owner takes over what was recorded before.
-      const insert = this.sql(
-        `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+  private adopt(provider: Provider, orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[], refs: readonly string[]): Map<string, OrderRecord> {
+    return this.db
+      .transaction(() => {
+        // Never an order giftgraph sent, even one whose acceptance was recorded a moment ago; and the
+        // owner follows configuration, so a changed owner takes over what was recorded before.
+        const insert = this.sql(
+          `INSERT INTO orders (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
            total_minor, currency, scheduled_for, details, last_error, created_at, updated_at)
          SELECT @id, @tenant, @provider, 'PROVIDER', @idempotencyKey, @requestHash, @submission, @providerRef, @status, @providerStatus,
            @totalMinor, @currency, @scheduledFor, @details, @lastError, @createdAt, @updatedAt
          WHERE NOT EXISTS (SELECT 1 FROM orders WHERE provider = @provider AND provider_ref = @providerRef AND origin = 'GIFTGRAPH')
          ON CONFLICT (provider, provider_ref) WHERE origin = 'PROVIDER' DO UPDATE SET tenant = excluded.tenant WHERE tenant <> excluded.tenant`,
-      );
-      const existing = this.sql("SELECT 1 FROM orders WHERE provider = ? AND provider_ref = ? AND origin = 'PROVIDER'").pluck();
-      for (const { order, recipients } of orders) {
-        const isNew = existing.get(provider, order.providerRef) === undefined;
-        if (insert.run(orderParams(order)).changes > 0 && isNew) this.insertRecipients(recipients);
-      }
-      if (refs.length === 0) return new Map<string, OrderRecord>();
-      const rows = this.sql(`SELECT * FROM orders WHERE provider = ? AND origin = 'PROVIDER' AND provider_ref IN (${placeholders(refs.length)})`).all(
-        provider,
-        ...refs,
-      ) as OrderRow[];
-      return new Map(rows.map((r) => [r.provider_ref!, toOrder(r)]));
-    }).immediate();
+        );
+        const existing = this.sql("SELECT 1 FROM orders WHERE provider = ? AND provider_ref = ? AND origin = 'PROVIDER'").pluck();
+        for (const { order, recipients } of orders) {
+          const isNew = existing.get(provider, order.providerRef) === undefined;
+          if (insert.run(orderParams(order)).changes > 0 && isNew) this.insertRecipients(recipients);
+        }
+        if (refs.length === 0) return new Map<string, OrderRecord>();
+        const rows = this.sql(`SELECT * FROM orders WHERE provider = ? AND origin = 'PROVIDER' AND provider_ref IN (${placeholders(refs.length)})`).all(
+          provider,
+          ...refs,
+        ) as OrderRow[];
+        return new Map(rows.map((r) => [r.provider_ref!, toOrder(r)]));
+      })
+      .immediate();
   }
 
   async addRecipients(recipients: readonly RecipientRecord[]): Promise<void> {
@@ -379,9 +368,7 @@ export class SqliteStore implements Store {
   async getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]> {
     if (ids.length === 0) return [];
     if (this.busy) await this.idle();
-    const rows = this
-      .sql(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`)
-      .all(tenant, ...ids) as OrderRow[];
+    const rows = this.sql(`SELECT * FROM orders WHERE tenant = ? AND id IN (${placeholders(ids.length)})`).all(tenant, ...ids) as OrderRow[];
     return rows.map(toOrder);
   }
 
@@ -402,11 +389,11 @@ export class SqliteStore implements Store {
     }
     if (q.providers?.length) {
       where.push(`o.provider IN (${q.providers.map((_, i) => `@p${i}`).join(',')})`);
-      q.providers.forEach((p, i) => (params[`p${i}`] = p));
+      for (const [i, p] of q.providers.entries()) params[`p${i}`] = p;
     }
     if (q.statuses?.length) {
       where.push(`o.status IN (${q.statuses.map((_, i) => `@s${i}`).join(',')})`);
-      q.statuses.forEach((s, i) => (params[`s${i}`] = s));
+      for (const [i, s] of q.statuses.entries()) params[`s${i}`] = s;
     }
     if (q.createdAfter) {
       where.push('o.created_at > @createdAfter');
@@ -420,9 +407,7 @@ export class SqliteStore implements Store {
       where.push('EXISTS (SELECT 1 FROM recipients r WHERE r.order_id = o.id AND r.email = @email COLLATE NOCASE)');
       params.email = q.recipientEmail;
     }
-    const rows = this
-      .sql(`SELECT o.* FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT @limit`)
-      .all(params) as OrderRow[];
+    const rows = this.sql(`SELECT o.* FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT @limit`).all(params) as OrderRow[];
     return rows.map(toOrder);
   }
 
@@ -440,18 +425,16 @@ export class SqliteStore implements Store {
   async getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]> {
     if (orderIds.length === 0) return [];
     if (this.busy) await this.idle();
-    const rows = this
-      .sql(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`)
-      .all(...orderIds) as RecipientRow[];
+    const rows = this.sql(`SELECT * FROM recipients WHERE order_id IN (${placeholders(orderIds.length)}) ORDER BY order_id, position`).all(...orderIds) as RecipientRow[];
     return rows.map(toRecipient);
   }
 
   async getStatusEvents(orderIds: readonly string[]): Promise<StatusEventRecord[]> {
     if (orderIds.length === 0) return [];
     if (this.busy) await this.idle();
-    const rows = this
-      .sql(`SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id WHERE e.order_id IN (${placeholders(orderIds.length)}) ORDER BY e.seq`)
-      .all(...orderIds) as EventRow[];
+    const rows = this.sql(`SELECT e.*, o.tenant FROM status_events e JOIN orders o ON o.id = e.order_id WHERE e.order_id IN (${placeholders(orderIds.length)}) ORDER BY e.seq`).all(
+      ...orderIds,
+    ) as EventRow[];
     return rows.map(toEvent);
   }
 
@@ -460,20 +443,14 @@ export class SqliteStore implements Store {
     return this.sql('SELECT 1 FROM webhook_receipts WHERE provider = ? AND delivery_id = ?').get(provider, deliveryId) !== undefined;
   }
 
-  async recordWebhookDelivery(
-    provider: Provider,
-    deliveryId: string,
-    receivedAt: string,
-    orderIds: readonly string[] = [],
-    traceParent: string | null = null,
-  ): Promise<boolean> {
+  async recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string, orderIds: readonly string[] = [], traceParent: string | null = null): Promise<boolean> {
     if (this.busy) await this.idle();
     return ledgerWrite('recordWebhookDelivery', () =>
       this.db
         .transaction(() => {
           const first =
-            this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt)
-              .changes === 1;
+            this.sql('INSERT INTO webhook_receipts (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(provider, deliveryId, receivedAt).changes ===
+            1;
           if (!first) return false;
           const nudge = this.sql('INSERT INTO webhook_nudges (order_id, received_at, trace_parent) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
           for (const orderId of orderIds) nudge.run(orderId, receivedAt, traceParent);
@@ -602,16 +579,13 @@ export class SqliteStore implements Store {
     if (this.busy) await this.idle();
     // Two indexed lookups: the order's own reference, else one of its recipients'.
     // An order placed through giftgraph wins over its twin recorded from a list while its create was in flight.
-    const own = this.sql("SELECT * FROM orders WHERE provider = ? AND provider_ref = ? ORDER BY origin = 'GIFTGRAPH' DESC LIMIT 1").get(provider, ref) as
-      | OrderRow
-      | undefined;
+    const own = this.sql("SELECT * FROM orders WHERE provider = ? AND provider_ref = ? ORDER BY origin = 'GIFTGRAPH' DESC LIMIT 1").get(provider, ref) as OrderRow | undefined;
     const row =
       own ??
-      (this.sql(
-        "SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? ORDER BY o.origin = 'GIFTGRAPH' DESC LIMIT 1",
-      ).get(ref, provider) as
-        | OrderRow
-        | undefined);
+      (this.sql("SELECT o.* FROM recipients r JOIN orders o ON o.id = r.order_id WHERE r.provider_ref = ? AND o.provider = ? ORDER BY o.origin = 'GIFTGRAPH' DESC LIMIT 1").get(
+        ref,
+        provider,
+      ) as OrderRow | undefined);
     return row ? toOrder(row) : undefined;
   }
 
@@ -628,9 +602,7 @@ export class SqliteStore implements Store {
 
   async countOrdersByStatus(): Promise<OrderStatusCount[]> {
     if (this.busy) await this.idle();
-    return this.sql(
-      'SELECT provider, status, COUNT(*) AS orders, MIN(created_at) AS oldestCreatedAt FROM orders GROUP BY provider, status',
-    ).all() as OrderStatusCount[];
+    return this.sql('SELECT provider, status, COUNT(*) AS orders, MIN(created_at) AS oldestCreatedAt FROM orders GROUP BY provider, status').all() as OrderStatusCount[];
   }
 
   ping(): boolean {

@@ -83,10 +83,7 @@ export interface OrderLedger {
    * sends whose reference we do not know yet (in flight, or their answer was lost), each with when
    * it was first and last attempted and its recipients' emails.
    */
-  findPlaced(
-    provider: Provider,
-    seen: readonly { ref: string; reference?: string | null }[],
-  ): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }>;
+  findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }>;
   /** The owner of a provider account changed: what was recorded from its list moves to the new one. Returns how many moved. */
   reassignAdopted(provider: Provider, tenant: string): Promise<number>;
   /**
@@ -94,11 +91,7 @@ export interface OrderLedger {
    * recipients, for the tenant that now owns the account; never one giftgraph sent. Returns the
    * recorded orders among `refs`, new or not, keyed by the provider's reference.
    */
-  adoptOrders(
-    provider: Provider,
-    orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[],
-    refs: readonly string[],
-  ): Promise<Map<string, OrderRecord>>;
+  adoptOrders(provider: Provider, orders: readonly { order: OrderRecord; recipients: RecipientRecord[] }[], refs: readonly string[]): Promise<Map<string, OrderRecord>>;
   getRecipients(orderIds: readonly string[]): Promise<RecipientRecord[]>;
   /** Recipients of an order placed at a provider that its list did not show at first; positions already known are kept. */
   addRecipients(recipients: readonly RecipientRecord[]): Promise<void>;
@@ -150,13 +143,7 @@ export interface WebhookInbox {
    * Records a verified delivery and the orders it names, in one transaction; false when this
    * provider's delivery id was recorded before (a re-delivery), and then nothing is written.
    */
-  recordWebhookDelivery(
-    provider: Provider,
-    deliveryId: string,
-    receivedAt: string,
-    orderIds?: readonly string[],
-    traceParent?: string | null,
-  ): Promise<boolean>;
+  recordWebhookDelivery(provider: Provider, deliveryId: string, receivedAt: string, orderIds?: readonly string[], traceParent?: string | null): Promise<boolean>;
   /** Orders named by webhooks and not read since, oldest nudge first. */
   pendingNudges(limit: number): Promise<WebhookNudge[]>;
   /** The order was read from its provider after these nudges: they are done. Nudges received later stay. */

@@ -2,7 +2,18 @@ import type { InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { isFinalStatus, type GiftStatus } from '../../core/model.js';
 import type { Submission } from '../../core/records.js';
-import type { CatalogEntry, CreateOutcome, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRecipient, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
+import type {
+  CatalogEntry,
+  CreateOutcome,
+  OrderSnapshot,
+  ProviderAdapter,
+  ProviderWebhooks,
+  SendRecipient,
+  SendRequest,
+  ValidationInput,
+  ProviderOrder,
+  ProviderRecipient,
+} from '../adapter.js';
 import { chainedList, drain, isChainPosition, mapList, type ChainPosition, type PagedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import type { ProviderGuards } from '../guard.js';
@@ -86,7 +97,10 @@ export class AndOpenAdapter implements ProviderAdapter {
     if (input.sendAt) errors.add('input.sendAt', '&Open cannot schedule a send; leave sendAt empty');
     for (const r of input.recipients) {
       const field = `input.recipients[${r.position}]`;
-      for (const [key, value] of [['firstName', r.firstName], ['lastName', r.lastName]] as const) {
+      for (const [key, value] of [
+        ['firstName', r.firstName],
+        ['lastName', r.lastName],
+      ] as const) {
         if (!value) errors.add(`${field}.${key}`, '&Open needs a first and a last name');
         else if (!NAME.test(value)) errors.add(`${field}.${key}`, 'must be 2 to 255 letters, as &Open requires');
       }
@@ -150,7 +164,12 @@ export class AndOpenAdapter implements ProviderAdapter {
         problems: problems.map((p) => ({ ...p, param: p.param ? fieldOf(p.param, r.position) : undefined })),
       });
       return {
-        recipient: { position: r.position, status: sent === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED', providerStatus: error.providerCode ?? (sent === 'NOT_SENT' ? 'NOT_SENT' : ''), submission: sent },
+        recipient: {
+          position: r.position,
+          status: sent === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED',
+          providerStatus: error.providerCode ?? (sent === 'NOT_SENT' ? 'NOT_SENT' : ''),
+          submission: sent,
+        },
         error: located,
       };
     }
@@ -171,7 +190,7 @@ function giftRequestOutcome(position: number, request: GiftRequest, submission: 
 function campaignOf(options: AndOpenOptions): string | undefined {
   if (!options.campaignId) return undefined;
   const decoded = decodeId(options.campaignId, 'CatalogItem');
-  if (!decoded || decoded.provider !== 'ANDOPEN' || !decoded.local.startsWith('campaign:')) return undefined;
+  if (decoded?.provider !== 'ANDOPEN' || !decoded.local.startsWith('campaign:')) return undefined;
   return decoded.local.slice('campaign:'.length) || undefined;
 }
 

@@ -83,9 +83,7 @@ export class AndOpenApi {
   async createGiftRequest(request: NewGiftRequest): Promise<GiftRequest> {
     const flat = !isJsonApi(this.version);
     const recipient = { first_name: request.firstName, last_name: request.lastName, ...(request.email ? { email: request.email } : {}) };
-    const body = flat
-      ? { campaign_id: request.campaignId, recipient }
-      : { data: { type: 'gift_requests', attributes: { campaign_id: request.campaignId, ...recipient } } };
+    const body = flat ? { campaign_id: request.campaignId, recipient } : { data: { type: 'gift_requests', attributes: { campaign_id: request.campaignId, ...recipient } } };
     const res = await this.http.request({
       method: 'POST',
       path: '/gift_requests',

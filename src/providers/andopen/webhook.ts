@@ -4,9 +4,7 @@ import { parseJsonBody } from '../parse.js';
 
 export const ANDOPEN_TOLERANCE_MS = 5 * 60_000;
 
-export type AndOpenVerdict =
-  | { ok: true; deliveryId: string; eventType: string }
-  | { ok: false; reason: 'missing headers' | 'bad signature' | 'stale timestamp' };
+export type AndOpenVerdict = { ok: true; deliveryId: string; eventType: string } | { ok: false; reason: 'missing headers' | 'bad signature' | 'stale timestamp' };
 
 /**
  * Verifies an &Open webhook in any API version. Both versions' pages document the same signature:
@@ -21,12 +19,7 @@ export type AndOpenVerdict =
  * event id in 2025-10, is the same. Two bodies alike byte for byte say the same thing, so keeping one
  * loses nothing.
  */
-export function verifyAndOpenWebhook(
-  rawBody: Buffer,
-  headers: Record<string, string | string[] | undefined>,
-  secret: string,
-  now: number = Date.now(),
-): AndOpenVerdict {
+export function verifyAndOpenWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, secret: string, now: number = Date.now()): AndOpenVerdict {
   const signature = single(headers['andopen-webhook-signature']);
   const timestamp = single(headers['andopen-webhook-dispatch-timestamp']);
   if (!signature || !timestamp) return { ok: false, reason: 'missing headers' };
@@ -53,9 +46,7 @@ function eventTypeIn(payload: unknown): string {
   const body = object(payload);
   const data = object(body?.data);
   const meta = object(body?.meta);
-  return (
-    text(meta?.event_type) ?? text(body?.event_type) ?? text(object(data?.attributes)?.event_type) ?? text(data?.type) ?? text(body?.type) ?? ''
-  );
+  return text(meta?.event_type) ?? text(body?.event_type) ?? text(object(data?.attributes)?.event_type) ?? text(data?.type) ?? text(body?.type) ?? '';
 }
 
 /** At most this many references are looked up per delivery. */

@@ -65,14 +65,18 @@ export class GiftronautAdapter implements ProviderAdapter {
   private readonly corrected = new Map<string, Map<string, string>>();
 
   /** Every order of the account, newest first, also those placed in Giftronaut's dashboard. */
-  readonly orderList = numberedList<ListedOrder>(async (page, pageSize) => {
-    const listed = await this.api.listOrders(page, pageSize);
-    return {
-      // The list wrapper is assumed, `totalCount` included; paging does not depend on it.
-      total: listed.totalCount,
-      items: listed.data.map((o) => ({ ...orderSnapshot(o), createdAt: o.createdAt ?? null, total: orderTotal(o.recipients ?? [], o.currency) })),
-    };
-  }, MAX_PAGE_SIZE, (o) => o.providerRef);
+  readonly orderList = numberedList<ListedOrder>(
+    async (page, pageSize) => {
+      const listed = await this.api.listOrders(page, pageSize);
+      return {
+        // The list wrapper is assumed, `totalCount` included; paging does not depend on it.
+        total: listed.totalCount,
+        items: listed.data.map((o) => ({ ...orderSnapshot(o), createdAt: o.createdAt ?? null, total: orderTotal(o.recipients ?? [], o.currency) })),
+      };
+    },
+    MAX_PAGE_SIZE,
+    (o) => o.providerRef,
+  );
 
   /** `observers`: where the API and token clients report their calls (the registry's hub); `guards`: the registry's limiters and circuits, for both. */
   constructor(connection: GiftronautConnection, timeoutMs: number, log?: GiftronautLog, observers?: CallObservers, guards?: ProviderGuards) {
@@ -274,18 +278,20 @@ export class GiftronautAdapter implements ProviderAdapter {
 
   async catalog(): Promise<CatalogEntry[]> {
     const { branded, choice } = await this.catalogs.get();
-    const entry = (kind: CardType) => (c: GiftronautProduct): CatalogEntry => {
-      const money = (value: number | null): Money | null => (value !== null && c.currency ? { minor: minorFromDecimal(value, c.currency), currency: c.currency } : null);
-      return {
-        localId: `${CARD_PREFIX[kind]}:${c.productId}`,
-        kind,
-        name: c.name,
-        currency: c.currency,
-        prices: (c.pricePoints ?? []).map((p) => money(p)).filter((m): m is Money => m !== null),
-        minAmount: money(c.minAmount),
-        maxAmount: money(c.maxAmount),
+    const entry =
+      (kind: CardType) =>
+      (c: GiftronautProduct): CatalogEntry => {
+        const money = (value: number | null): Money | null => (value !== null && c.currency ? { minor: minorFromDecimal(value, c.currency), currency: c.currency } : null);
+        return {
+          localId: `${CARD_PREFIX[kind]}:${c.productId}`,
+          kind,
+          name: c.name,
+          currency: c.currency,
+          prices: (c.pricePoints ?? []).map((p) => money(p)).filter((m): m is Money => m !== null),
+          minAmount: money(c.minAmount),
+          maxAmount: money(c.maxAmount),
+        };
       };
-    };
     return [...[...branded.values()].map(entry('BRANDED_CARD')), ...[...choice.values()].map(entry('CHOICE_CARD'))];
   }
 
@@ -356,7 +362,7 @@ function isAmbiguousLocalTime(instant: Date, zone: string): boolean {
 function parseProduct(options: GiftronautOptions): { cardType: CardType; id: string } | undefined {
   if (!options.productId) return undefined;
   const decoded = decodeId(options.productId, 'CatalogItem');
-  if (!decoded || decoded.provider !== 'GIFTRONAUT') return undefined;
+  if (decoded?.provider !== 'GIFTRONAUT') return undefined;
   const colon = decoded.local.indexOf(':');
   if (colon <= 0) return undefined;
   const [prefix, id] = [decoded.local.slice(0, colon), decoded.local.slice(colon + 1)];

@@ -78,7 +78,8 @@ export function matchRecipients(listed: readonly { email?: string | null }[], ou
   });
   listed.forEach((r, i) => {
     if (result[i] !== undefined) return;
-    if (!known.has(i)) take(i, i); // a recipient we have not seen yet (an order placed elsewhere)
+    if (!known.has(i))
+      take(i, i); // a recipient we have not seen yet (an order placed elsewhere)
     else if (!r.email && free.has(i)) take(i, i);
   });
   // One address corrected in Giftronaut's dashboard: only where Giftronaut lists exactly whom we sent.

@@ -58,9 +58,7 @@ export function giftronautWebhooks(secret: string): Required<Pick<ProviderWebhoo
       const header = headers['x-giftronaut-signature'];
       if (!verifyGiftronautSignature(rawBody, Array.isArray(header) ? header[0] : header, secret)) return { ok: false, reason: 'bad signature' };
       const event = giftronautEvent.safeParse(parseJsonBody(rawBody));
-      return event.success
-        ? { ok: true, deliveryId: event.data.eventId, eventType: event.data.eventType }
-        : { ok: false, reason: 'not a Giftronaut event', malformed: true };
+      return event.success ? { ok: true, deliveryId: event.data.eventId, eventType: event.data.eventType } : { ok: false, reason: 'not a Giftronaut event', malformed: true };
     },
     references(eventType, payload) {
       if (eventType.startsWith('balance.')) return [];

@@ -2,7 +2,18 @@ import { GiftgraphError, type InputErrors } from '../../core/errors.js';
 import { decodeId } from '../../core/global-id.js';
 import { formatAmount, type Money } from '../../core/money.js';
 import { isFinalStatus } from '../../core/model.js';
-import type { CatalogEntry, CreateOutcome, ListedOrder, OrderSnapshot, ProviderAdapter, ProviderWebhooks, SendRequest, ValidationInput, ProviderOrder, ProviderRecipient } from '../adapter.js';
+import type {
+  CatalogEntry,
+  CreateOutcome,
+  ListedOrder,
+  OrderSnapshot,
+  ProviderAdapter,
+  ProviderWebhooks,
+  SendRequest,
+  ValidationInput,
+  ProviderOrder,
+  ProviderRecipient,
+} from '../adapter.js';
 import { drain, isOffsetPosition, mapList, numberedList } from '../../pagination/native.js';
 import { Cached } from '../cached.js';
 import type { ProviderGuards } from '../guard.js';
@@ -56,25 +67,29 @@ export class GoodyAdapter implements ProviderAdapter {
   /** Each batch we send carries our order id as `customer_reference_id`. */
   readonly echoesReference = true;
   /** Every batch of the account, newest first, also those sent from Goody's own app; each with its preview of orders. */
-  readonly orderList = numberedList<ListedOrder>(async (page, perPage) => {
-    const listed = await this.api.listBatches(page, perPage);
-    return {
-      total: listed.list_meta.total_count,
-      items: listed.data.map((b): ListedOrder => {
-        // The preview's orders, each a recipient with who it is, so a batch sent elsewhere has them too.
-        const preview = b.orders_preview ?? [];
-        const snapshot = batchSnapshot(b, preview, this.now(), [], { addUnmatched: true, canceled: this.canceledBy() });
-        // The preview holds at most 10 orders: a larger batch's total and recipients are not all in it.
-        const whole = (b.orders_count ?? preview.length) <= preview.length;
-        return {
-          ...snapshot,
-          total: whole ? snapshot.total : null,
-          createdAt: b.created_at ?? null,
-          reference: b.customer_reference_id ?? null,
-        };
-      }),
-    };
-  }, MAX_PER_PAGE, (b) => b.providerRef);
+  readonly orderList = numberedList<ListedOrder>(
+    async (page, perPage) => {
+      const listed = await this.api.listBatches(page, perPage);
+      return {
+        total: listed.list_meta.total_count,
+        items: listed.data.map((b): ListedOrder => {
+          // The preview's orders, each a recipient with who it is, so a batch sent elsewhere has them too.
+          const preview = b.orders_preview ?? [];
+          const snapshot = batchSnapshot(b, preview, this.now(), [], { addUnmatched: true, canceled: this.canceledBy() });
+          // The preview holds at most 10 orders: a larger batch's total and recipients are not all in it.
+          const whole = (b.orders_count ?? preview.length) <= preview.length;
+          return {
+            ...snapshot,
+            total: whole ? snapshot.total : null,
+            createdAt: b.created_at ?? null,
+            reference: b.customer_reference_id ?? null,
+          };
+        }),
+      };
+    },
+    MAX_PER_PAGE,
+    (b) => b.providerRef,
+  );
   /** Products page by page (page/per_page with `list_meta`). */
   private readonly productList = numberedList<GoodyProduct>(
     async (page, perPage) => {
@@ -93,9 +108,7 @@ export class GoodyAdapter implements ProviderAdapter {
    */
   private readonly cancelRequests = new Map<string, number>();
   /** Every product, for input checks. */
-  private readonly products = new Cached<Map<string, GoodyProduct>>(
-    async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])),
-  );
+  private readonly products = new Cached<Map<string, GoodyProduct>>(async () => new Map((await drain(this.productList, MAX_PER_PAGE)).map((p) => [p.id, p])));
 
   /** `observers`: where the API client reports its calls (the registry's hub); `guards`: the registry's limiters and circuits. */
   constructor(
@@ -372,7 +385,7 @@ export class GoodyAdapter implements ProviderAdapter {
 function productOf(options: GoodyOptions): string | undefined {
   if (!options.productId) return undefined;
   const decoded = decodeId(options.productId, 'CatalogItem');
-  if (!decoded || decoded.provider !== 'GOODY' || !decoded.local.startsWith('product:')) return undefined;
+  if (decoded?.provider !== 'GOODY' || !decoded.local.startsWith('product:')) return undefined;
   return decoded.local.slice('product:'.length) || undefined;
 }
 

@@ -130,9 +130,10 @@ export function batchSnapshot(
       expiresAt: batch.expires_at ?? null,
       ...(canceledHere.length > 0 ? { canceledOrderIds: canceledHere } : {}),
     },
-    total: orders && orders.length > 0 && orders.every((o) => typeof o.amounts?.amount_total === 'number')
-      ? { minor: orders.reduce((sum, o) => sum + o.amounts!.amount_total!, 0), currency: 'USD' }
-      : null,
+    total:
+      orders && orders.length > 0 && orders.every((o) => typeof o.amounts?.amount_total === 'number')
+        ? { minor: orders.reduce((sum, o) => sum + o.amounts!.amount_total!, 0), currency: 'USD' }
+        : null,
     recipients: orders?.flatMap((o) => {
       const position = matched.get(o);
       if (position === undefined) return [];

@@ -17,12 +17,7 @@ export type SvixVerdict =
  * `now`, to name it as the reason; the library checks it again against the system clock. The
  * delivery id is what to de-duplicate on: Svix delivers at least once.
  */
-export function verifySvix(
-  rawBody: Buffer,
-  headers: Record<string, string | string[] | undefined>,
-  secret: string | Webhook,
-  now: number = Date.now(),
-): SvixVerdict {
+export function verifySvix(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, secret: string | Webhook, now: number = Date.now()): SvixVerdict {
   const id = single(headers['svix-id']);
   const timestamp = single(headers['svix-timestamp']);
   const signature = single(headers['svix-signature']);

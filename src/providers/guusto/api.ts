@@ -20,11 +20,7 @@ const certificate = z.object({
   senderName: z.string().nullish(),
   // Documented only by an example number (a user id); read as the recipient where it names one.
   recipientUser: z
-    .union([
-      z.number(),
-      z.string(),
-      z.looseObject({ id: z.union([z.number(), z.string()]).nullish(), email: z.string().nullish(), employeeNumber: z.string().nullish() }),
-    ])
+    .union([z.number(), z.string(), z.looseObject({ id: z.union([z.number(), z.string()]).nullish(), email: z.string().nullish(), employeeNumber: z.string().nullish() })])
     .nullish(),
   amount: z.number(),
   message: z.string().nullish(),

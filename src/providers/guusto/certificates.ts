@@ -23,7 +23,7 @@ export async function allCertificates(api: GuustoApi, requestId: string, pageSiz
     if (zero && zero.certificates.some((c) => !seen.has(String(c.id)))) {
       base = 0;
       pages.set(0, zero.certificates);
-      zero.certificates.forEach((c) => seen.add(String(c.id)));
+      for (const c of zero.certificates) seen.add(String(c.id));
     }
   }
   const lastPage = base + Math.max(first.totalPages, 1) - 1;
@@ -32,7 +32,7 @@ export async function allCertificates(api: GuustoApi, requestId: string, pageSiz
     const fresh = next.certificates.filter((c) => !seen.has(String(c.id)));
     if (fresh.length === 0) break;
     pages.set(page, fresh);
-    fresh.forEach((c) => seen.add(String(c.id)));
+    for (const c of fresh) seen.add(String(c.id));
   }
 
   const ordered = [...pages.entries()].sort(([a], [b]) => a - b).flatMap(([, certs]) => certs);

@@ -32,11 +32,7 @@ export interface CertificateRecipient {
  * Guusto reports no status per certificate: every recipient shares the request's status, and one
  * no certificate matches gets none rather than someone else's.
  */
-export function requestSnapshot(
-  request: GuustoOrderRequest,
-  certificates?: readonly GuustoCertificate[],
-  recipients: readonly CertificateRecipient[] = [],
-): OrderSnapshot {
+export function requestSnapshot(request: GuustoOrderRequest, certificates?: readonly GuustoCertificate[], recipients: readonly CertificateRecipient[] = []): OrderSnapshot {
   const status = guustoStatus(request.requestStatus);
   const matched = certificates ? matchCertificates(certificates, recipients) : undefined;
   const unmatched = certificates && matched ? certificates.length - matched.size : 0;
@@ -86,11 +82,19 @@ export function matchCertificates(certificates: readonly GuustoCertificate[], re
   };
   const named = certificates.map((c) => ({ c, ...recipientOf(c) }));
   for (const { c, email } of named) {
-    if (email) take(c, [...free.values()].find((r) => r.email !== null && same(r.email, email)));
+    if (email)
+      take(
+        c,
+        [...free.values()].find((r) => r.email !== null && same(r.email, email)),
+      );
   }
   // An employee number identifies a recipient only when no email does (email wins when both are given [doc]).
   for (const { c, email, employeeNumber } of named) {
-    if (!email && employeeNumber) take(c, [...free.values()].find((r) => !r.email && r.employeeNumber !== null && same(r.employeeNumber, employeeNumber)));
+    if (!email && employeeNumber)
+      take(
+        c,
+        [...free.values()].find((r) => !r.email && r.employeeNumber !== null && same(r.employeeNumber, employeeNumber)),
+      );
   }
   named.forEach(({ c, email, employeeNumber }, index) => {
     if (email || employeeNumber) return;

@@ -144,7 +144,8 @@ export class AndOpenSandbox {
       if (!/application\/vnd\.api\+json/.test(req.headers['content-type'] ?? '')) {
         return errorReply(version, 415, [{ code: 'unsupported_media_type', message: 'Content-Type must be application/vnd.api+json' }]);
       }
-      if (body.data?.type !== 'gift_requests') return errorReply(version, 422, [{ code: 'parameter_missing', message: 'param is missing or the value is empty or invalid: data.type' }]);
+      if (body.data?.type !== 'gift_requests')
+        return errorReply(version, 422, [{ code: 'parameter_missing', message: 'param is missing or the value is empty or invalid: data.type' }]);
       input = body.data.attributes ?? {};
     } else {
       input = { campaign_id: body.campaign_id, ...(body.recipient ?? {}) };
@@ -266,9 +267,7 @@ export class AndOpenSandbox {
     if (!secret) return;
     const version = this.options.webhookVersion ?? '2026-05';
     const eventId = randomUUID();
-    const body = jsonApi(version)
-      ? JSON.stringify({ ...this.view(request, version, state), meta: { event_id: eventId } })
-      : JSON.stringify(this.flat(request, state));
+    const body = jsonApi(version) ? JSON.stringify({ ...this.view(request, version, state), meta: { event_id: eventId } }) : JSON.stringify(this.flat(request, state));
     const fixed: Record<string, string> = jsonApi(version)
       ? { 'content-type': 'application/vnd.api+json' }
       : {

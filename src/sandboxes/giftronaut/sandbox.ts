@@ -244,7 +244,9 @@ export class GiftronautSandbox {
     const key = bodyKey ?? headerKey;
     if (!key) return fail(400, 'VALIDATION_ERROR', 'idempotencyKey is required');
     const { idempotencyKey: _key, ...rest } = body;
-    const bodyHash = createHash('sha256').update(`${cardType}:${JSON.stringify(rest)}`).digest('hex');
+    const bodyHash = createHash('sha256')
+      .update(`${cardType}:${JSON.stringify(rest)}`)
+      .digest('hex');
     // A key is remembered for the deduplication window only: after it, the same key places a new order.
     const since = this.clock.now() - IDEMPOTENCY_WINDOW_MS;
     const existing = this.state.orders.findLast((o) => o.idempotencyKey === key && o.createdAt > since);
@@ -337,7 +339,7 @@ export class GiftronautSandbox {
     const matching = this.state.orders
       .filter((o) => !q.get('status') || this.status(o) === q.get('status'))
       .filter((o) => !q.get('cardType') || o.cardType === q.get('cardType'))
-      .filter((o) => !q.get('orderType') || q.get('orderType') === 'ONE_TIME')
+      .filter((_o) => !q.get('orderType') || q.get('orderType') === 'ONE_TIME')
       .filter((o) => !q.get('startDate') || day(o.createdAt) >= q.get('startDate')!)
       .filter((o) => !q.get('endDate') || day(o.createdAt) <= q.get('endDate')!)
       .filter((o) => !q.get('searchKeyword') || o.productName.toLowerCase().includes(q.get('searchKeyword')!.toLowerCase()))
@@ -430,22 +432,24 @@ export class GiftronautSandbox {
       refundOption: order.refundOption,
       createdAt: new Date(order.createdAt).toISOString(),
       // Nothing documents the order recipients are listed in: this sandbox lists them by email, not as sent.
-      recipients: [...order.recipients].sort((a, b) => a.email.toLowerCase().localeCompare(b.email.toLowerCase())).map((r) => {
-        const bounced = r.email.endsWith(BOUNCE_DOMAIN);
-        const done = status === 'COMPLETE';
-        return {
-          email: r.email,
-          firstName: r.firstName ?? null,
-          lastName: r.lastName ?? null,
-          company: r.company ?? null,
-          department: r.department ?? null,
-          amount: r.amount,
-          status: done ? (bounced ? 'FAILED' : 'SENT') : status === 'CANCELED' ? 'CANCELED' : 'PENDING',
-          // rewardLink is null until the order is COMPLETE [doc].
-          rewardLink: done && !bounced ? `https://sandbox.giftronaut.invalid/r/${r.rewardToken}` : null,
-          expiresAt: done && !bounced ? new Date(completedAt + linkDays * DAY).toISOString() : null,
-        };
-      }),
+      recipients: [...order.recipients]
+        .sort((a, b) => a.email.toLowerCase().localeCompare(b.email.toLowerCase()))
+        .map((r) => {
+          const bounced = r.email.endsWith(BOUNCE_DOMAIN);
+          const done = status === 'COMPLETE';
+          return {
+            email: r.email,
+            firstName: r.firstName ?? null,
+            lastName: r.lastName ?? null,
+            company: r.company ?? null,
+            department: r.department ?? null,
+            amount: r.amount,
+            status: done ? (bounced ? 'FAILED' : 'SENT') : status === 'CANCELED' ? 'CANCELED' : 'PENDING',
+            // rewardLink is null until the order is COMPLETE [doc].
+            rewardLink: done && !bounced ? `https://sandbox.giftronaut.invalid/r/${r.rewardToken}` : null,
+            expiresAt: done && !bounced ? new Date(completedAt + linkDays * DAY).toISOString() : null,
+          };
+        }),
     };
   }
 

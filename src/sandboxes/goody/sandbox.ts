@@ -93,12 +93,8 @@ export class GoodySandbox {
       .route('POST', `${v1}/order_batches`, (req) => this.guard(req, () => this.createBatch(req)))
       .route('GET', `${v1}/order_batches`, (req) => this.guard(req, () => this.paged(req, this.newestFirst(), (b) => this.batchView(b))))
       .route('GET', `${v1}/order_batches/:id`, (req) => this.guard(req, () => this.withBatch(req, (b) => ({ status: 200, body: this.batchView(b) }))))
-      .route('GET', `${v1}/order_batches/:id/orders`, (req) =>
-        this.guard(req, () => this.withBatch(req, (b) => this.paged(req, b.orders, (o) => this.orderView(b, o)))),
-      )
-      .route('GET', `${v1}/order_batches/:id/recipients`, (req) =>
-        this.guard(req, () => this.withBatch(req, (b) => this.paged(req, b.recipients, (r) => r))),
-      )
+      .route('GET', `${v1}/order_batches/:id/orders`, (req) => this.guard(req, () => this.withBatch(req, (b) => this.paged(req, b.orders, (o) => this.orderView(b, o)))))
+      .route('GET', `${v1}/order_batches/:id/recipients`, (req) => this.guard(req, () => this.withBatch(req, (b) => this.paged(req, b.recipients, (r) => r))))
       .route('GET', `${v1}/orders`, (req) => this.guard(req, () => this.listOrders(req)))
       .route('GET', `${v1}/orders/:id`, (req) => this.guard(req, () => this.withOrder(req, (b, o) => ({ status: 200, body: this.orderView(b, o) }))))
       .route('POST', `${v1}/orders/:id/cancel`, (req) => this.guard(req, () => this.withOrder(req, (b, o) => this.cancel(b, o))))
@@ -373,7 +369,10 @@ export class GoodySandbox {
 
   /** A batch event, in the form the sandbox is set to send. */
   private emitBatch(what: 'created' | 'completed', batch: StoredBatch): void {
-    if (this.options.batchEvents !== 'gift_batch') return this.emit(`order_batch.${what}`, this.batchView(batch));
+    if (this.options.batchEvents !== 'gift_batch') {
+      this.emit(`order_batch.${what}`, this.batchView(batch));
+      return;
+    }
     const { orders_count, orders_preview, ...rest } = this.batchView(batch);
     const gifts = orders_preview.map(({ order_batch_id, ...order }) => ({ ...order, gift_batch_id: order_batch_id }));
     this.emit(`gift_batch.${what}`, { ...rest, gifts_count: orders_count, gifts_preview: gifts });

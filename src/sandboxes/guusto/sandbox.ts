@@ -87,9 +87,7 @@ export class GuustoSandbox {
       .route('GET', `${api}/orders/status/:requestId`, (req) => this.authorized(req, () => this.status(req)))
       .route('GET', `${api}/orders/:requestId`, (req) => this.authorized(req, () => this.findOrder(req)))
       .route('GET', `${api}/balances/workspaces/currencies/:currency`, (req) => this.authorized(req, () => this.workspaceBalance(req)))
-      .route('GET', `${api}/balances/members/:employeeNumber/currencies/:currency`, (req) =>
-        this.authorized(req, () => this.memberBalance(req)),
-      );
+      .route('GET', `${api}/balances/members/:employeeNumber/currencies/:currency`, (req) => this.authorized(req, () => this.memberBalance(req)));
   }
 
   listen(port = 0): Promise<string> {
