@@ -5,11 +5,14 @@ import path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeId } from '../src/core/global-id.js';
 import { GoodyAdapter } from '../src/providers/goody/adapter.js';
 import { verifySvix } from '../src/providers/goody/webhook.js';
 import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GoodySandbox } from '../src/sandboxes/goody/sandbox.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { CatalogDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { Harness } from './support/harness.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const received: { body: Buffer; headers: http.IncomingHttpHeaders }[] = [];
@@ -96,5 +99,89 @@ describe('Goody webhooks', () => {
     const key = Buffer.from(SECRET.slice(6), 'base64');
     const manual = createHmac('sha256', key).update(`${id}.${ts}.${good.body.toString()}`).digest('base64');
     expect(String(good.headers['svix-signature'])).toBe(`v1,${manual}`);
+  });
+});
+
+/** The ledger's own rows for an order: what every later read is answered from. */
+async function rows(h: Harness, id: string) {
+  const local = decodeId(id, 'Order')!.local;
+  const [order] = await h.store.getOrders('acme', [local]);
+  return { order: order!, recipients: await h.store.getRecipients([local]), events: await h.store.getStatusEvents([local]) };
+}
+
+async function caramels(h: Harness): Promise<string> {
+  const items = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+  return items.find((i) => i.name.includes('Caramels'))!.id;
+}
+
+const batchOf = (key: string, productId: string, n: number): SendGiftsInput => ({
+  provider: 'GOODY',
+  idempotencyKey: key,
+  senderName: 'Acme People Team',
+  recipients: Array.from({ length: n }, (_, i) => ({ firstName: `Person${i}`, email: `person${i}@example.com` })),
+  goody: { productId },
+});
+
+describe('Goody batch events named gift_batch.*, as in its published example', () => {
+  let h: Harness;
+  let sink: http.Server;
+  let product: string;
+  beforeAll(async () => {
+    // The sandbox's webhooks go to a sink: only what a test posts reaches giftgraph.
+    sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const webhookUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+    h = await Harness.start({ only: ['GOODY'], webhooks: true, goody: { webhookUrl, batchEvents: 'gift_batch' } });
+    product = await caramels(h);
+  });
+  afterAll(async () => {
+    await h.close();
+    await new Promise((r) => sink.close(r));
+  });
+
+  /** Posts a delivery, then waits for the inbox to read the orders it named. */
+  const post = async (body: string, headers: Record<string, string>) => {
+    const res = await fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    await h.app.inbox.idle();
+    return res;
+  };
+
+  /** A delivery signed as Svix signs Goody's. */
+  const signed = (body: string): Record<string, string> => {
+    const id = `msg_${randomBytes(8).toString('hex')}`;
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(h.webhookSecrets.goody.slice('whsec_'.length), 'base64');
+    return { 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}` };
+  };
+
+  it('gift_batch.completed refreshes its batch: a large one is read back with every gift', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch', product, 25) })).data!.sendGifts.order.id;
+    expect((await rows(h, id)).order.status).toBe('PROCESSING');
+    h.advance(1);
+    await h.goody.webhooks.settle();
+    const delivery = h.goody.webhooks.log.find((d) => (JSON.parse(d.body) as { event_type: string }).event_type === 'gift_batch.completed')!;
+    const data = (JSON.parse(delivery.body) as { data: { id: string; gifts_count: number; gifts_preview: { gift_batch_id: string }[] } }).data;
+    expect(data).toMatchObject({ gifts_count: 25 });
+    expect(data.gifts_preview[0]!.gift_batch_id).toBe(data.id);
+
+    const reads = h.goody.http.count('GET', '/v1/order_batches/:id');
+    const answer = await post(delivery.body, delivery.headers);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
+    expect(h.goody.http.count('GET', '/v1/order_batches/:id')).toBe(reads + 1);
+    const { order, recipients } = await rows(h, id);
+    expect(order.status).toBe('SENT');
+    expect(recipients).toHaveLength(25);
+    expect(recipients.every((r) => r.status === 'SENT' && r.gift?.kind === 'link')).toBe(true);
+  });
+
+  it('an order event naming its batch by gift_batch_id refreshes that batch', async () => {
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch-id', product, 1) })).data!.sendGifts.order.id;
+    h.advance(2); // created, notified, opened at Goody; giftgraph has not looked
+    const batchId = (await rows(h, id)).order.providerRef!;
+    const body = JSON.stringify({ event_type: 'order.gift_opened', id: 'evt-1', data: { id: 'a-gift-we-do-not-know', status: 'opened', gift_batch_id: batchId } });
+    const answer = await post(body, signed(body));
+    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
+    expect((await rows(h, id)).recipients.map((r) => r.status)).toEqual(['OPENED']);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
+import { CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
 import { errorCode, Harness } from './support/harness.js';
 
 let h: Harness;
@@ -75,44 +75,6 @@ describe('a batch of 25', () => {
     expect(recipients.map((r) => r.firstName)).toEqual(people(25).map((p) => p.firstName));
     expect(recipients.every((r) => r.gift?.__typename === 'GiftLink')).toBe(true);
     expect(done.total).toEqual({ amount: '800.00', currency: 'USD' });
-  });
-});
-
-describe('canceling', () => {
-  it('succeeds while the gifts are early, for every gift of the batch', async () => {
-    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-early') });
-    const id = sent.data!.sendGifts.order.id;
-    expect((await read(id)).capabilities.canCancel).toBe(true);
-    const result = await h.gql(CancelOrderDocument, { id });
-    expect(result.errors).toBeUndefined();
-    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
-    // Goody reports a canceled gift as failed: its word is kept, the status says what happened.
-    expect((await read(id)).recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
-      ['CANCELED', 'failed'],
-      ['CANCELED', 'failed'],
-      ['CANCELED', 'failed'],
-    ]);
-  });
-
-  it('is refused, clearly and whole, once a gift was accepted', async () => {
-    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-late') });
-    const id = sent.data!.sendGifts.order.id;
-    h.advance(3);
-    expect((await read(id)).capabilities.canCancel).toBe(false);
-    const before = h.goody.http.count('POST', '/v1/orders/:id/cancel');
-    const result = await h.gql(CancelOrderDocument, { id });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GOODY', providerCode: 'not_cancelable' });
-    expect(result.errors![0]!.message).toMatch(/3 of 3 gifts were already accepted/);
-    expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(before);
-  });
-
-  it('is refused for a scheduled batch whose gifts do not exist yet', async () => {
-    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-scheduled', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString() }) });
-    const id = sent.data!.sendGifts.order.id;
-    expect((await read(id)).status).toBe('SCHEDULED');
-    const result = await h.gql(CancelOrderDocument, { id });
-    expect(result.errors![0]!.message).toMatch(/nothing to cancel yet/);
   });
 });
 

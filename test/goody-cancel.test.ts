@@ -1,6 +1,3 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeId } from '../src/core/global-id.js';
 import { GoodyAdapter } from '../src/providers/goody/adapter.js';
@@ -8,7 +5,7 @@ import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GoodySandbox } from '../src/sandboxes/goody/sandbox.js';
 import type { OrderRecord, RecipientRecord } from '../src/core/records.js';
 import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { Harness } from './support/harness.js';
+import { errorCode, Harness } from './support/harness.js';
 
 const people = (n: number) => Array.from({ length: n }, (_, i) => ({ firstName: `Person${i}`, email: `person${i}@example.com` }));
 
@@ -31,6 +28,56 @@ async function rows(h: Harness, id: string) {
   const [order] = await h.store.getOrders('acme', [local]);
   return { order: order!, recipients: await h.store.getRecipients([local]), events: await h.store.getStatusEvents([local]) };
 }
+
+describe('canceling', () => {
+  let h: Harness;
+  let products: Map<string, string>;
+  beforeAll(async () => {
+    h = await Harness.start();
+    const items = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+    products = new Map(items.map((i) => [i.name.split(': ')[1]!, i.id]));
+  });
+  afterAll(() => h.close());
+
+  const batch = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsInput => ({ ...batchOf(key, products.get('Sea Salt Caramels')!, 3), ...overrides });
+  const read = async (id: string, first = 100) => (await h.gql(GoodyBatchDocument, { id, first })).data!.order!;
+
+  it('succeeds while the gifts are early, for every gift of the batch', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-early') });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).capabilities.canCancel).toBe(true);
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
+    // Goody reports a canceled gift as failed: its word is kept, the status says what happened.
+    expect((await read(id)).recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+      ['CANCELED', 'failed'],
+    ]);
+  });
+
+  it('is refused, clearly and whole, once a gift was accepted', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-late') });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(3);
+    expect((await read(id)).capabilities.canCancel).toBe(false);
+    const before = h.goody.http.count('POST', '/v1/orders/:id/cancel');
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GOODY', providerCode: 'not_cancelable' });
+    expect(result.errors![0]!.message).toMatch(/3 of 3 gifts were already accepted/);
+    expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(before);
+  });
+
+  it('is refused for a scheduled batch whose gifts do not exist yet', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-scheduled', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString() }) });
+    const id = sent.data!.sendGifts.order.id;
+    expect((await read(id)).status).toBe('SCHEDULED');
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(result.errors![0]!.message).toMatch(/nothing to cancel yet/);
+  });
+});
 
 describe('a Goody cancel, which Goody reports as failed', () => {
   let h: Harness;
@@ -141,66 +188,3 @@ describe('a cancel kept on the order', () => {
   });
 });
 
-describe('Goody batch events named gift_batch.*, as in its published example', () => {
-  let h: Harness;
-  let sink: http.Server;
-  let product: string;
-  beforeAll(async () => {
-    // The sandbox's webhooks go to a sink: only what a test posts reaches giftgraph.
-    sink = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
-    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-    const webhookUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
-    h = await Harness.start({ only: ['GOODY'], webhooks: true, goody: { webhookUrl, batchEvents: 'gift_batch' } });
-    product = await caramels(h);
-  });
-  afterAll(async () => {
-    await h.close();
-    await new Promise((r) => sink.close(r));
-  });
-
-  /** Posts a delivery, then waits for the inbox to read the orders it named. */
-  const post = async (body: string, headers: Record<string, string>) => {
-    const res = await fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-    await h.app.inbox.idle();
-    return res;
-  };
-
-  /** A delivery signed as Svix signs Goody's. */
-  const signed = (body: string): Record<string, string> => {
-    const id = `msg_${randomBytes(8).toString('hex')}`;
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const key = Buffer.from(h.webhookSecrets.goody.slice('whsec_'.length), 'base64');
-    return { 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}` };
-  };
-
-  it('gift_batch.completed refreshes its batch: a large one is read back with every gift', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch', product, 25) })).data!.sendGifts.order.id;
-    expect((await rows(h, id)).order.status).toBe('PROCESSING');
-    h.advance(1);
-    await h.goody.webhooks.settle();
-    const delivery = h.goody.webhooks.log.find((d) => (JSON.parse(d.body) as { event_type: string }).event_type === 'gift_batch.completed')!;
-    const data = (JSON.parse(delivery.body) as { data: { id: string; gifts_count: number; gifts_preview: { gift_batch_id: string }[] } }).data;
-    expect(data).toMatchObject({ gifts_count: 25 });
-    expect(data.gifts_preview[0]!.gift_batch_id).toBe(data.id);
-
-    const reads = h.goody.http.count('GET', '/v1/order_batches/:id');
-    const answer = await post(delivery.body, delivery.headers);
-    expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
-    expect(h.goody.http.count('GET', '/v1/order_batches/:id')).toBe(reads + 1);
-    const { order, recipients } = await rows(h, id);
-    expect(order.status).toBe('SENT');
-    expect(recipients).toHaveLength(25);
-    expect(recipients.every((r) => r.status === 'SENT' && r.gift?.kind === 'link')).toBe(true);
-  });
-
-  it('an order event naming its batch by gift_batch_id refreshes that batch', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch-id', product, 1) })).data!.sendGifts.order.id;
-    h.advance(2); // created, notified, opened at Goody; giftgraph has not looked
-    const batchId = (await rows(h, id)).order.providerRef!;
-    const body = JSON.stringify({ event_type: 'order.gift_opened', id: 'evt-1', data: { id: 'a-gift-we-do-not-know', status: 'opened', gift_batch_id: batchId } });
-    const answer = await post(body, signed(body));
-    expect(await answer.json()).toEqual({ status: 'recorded', orders: 1 });
-    expect((await rows(h, id)).recipients.map((r) => r.status)).toEqual(['OPENED']);
-  });
-});
