@@ -81,6 +81,45 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     expect(posts()).toBe(before + 4);
   });
 
+  /** Two or three recipients without email: one gift request each. */
+  const andOpen = (key: string, n = 2): SendGiftsInput => ({
+    provider: 'ANDOPEN',
+    idempotencyKey: key,
+    recipients: [
+      { firstName: 'Ada', lastName: 'Lovelace' },
+      { firstName: 'Grace', lastName: 'Hopper' },
+      { firstName: 'Katherine', lastName: 'Johnson' },
+    ].slice(0, n),
+    andOpen: { campaignId: campaign },
+  });
+
+  it('follows a recipient sent by a retry after the rest of the order was delivered', async () => {
+    h.andOpen.http.faults.add({ method: 'POST', path: '/gift_requests', fault: { kind: 'status', status: 429 } });
+    const sent = await h.gql(SendGiftsDocument, { input: andOpen('late-recipient') });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(3);
+    await h.gql(OrderDocument, { id });
+    const retry = await h.gql(SendGiftsDocument, { input: andOpen('late-recipient') });
+    expect(retry.data!.sendGifts.order.status).toBe('SENT');
+    h.advance(3);
+    const done = (await h.gql(OrderDocument, { id })).data!.order!;
+    expect(done.recipients.edges.map((e) => e.node.status)).toEqual(['DELIVERED', 'DELIVERED']);
+    expect(done.status).toBe('DELIVERED');
+  });
+
+  it('records a refused and an unknown recipient apart when all requests fail, and retries only the refused', async () => {
+    h.andOpen.http.faults.add({ method: 'POST', path: '/gift_requests', fault: { kind: 'status', status: 429 } });
+    h.andOpen.http.faults.add({ method: 'POST', path: '/gift_requests', fault: { kind: 'drop-after' } });
+    const requests = h.andOpen.giftRequestCount;
+    const first = await h.gql(SendGiftsDocument, { input: andOpen('refused-and-unknown') });
+    const statuses = first.data!.sendGifts.order.recipients.edges.map((e) => e.node.status).sort();
+    expect(statuses).toEqual(['FAILED', 'UNCONFIRMED']);
+    expect(h.andOpen.giftRequestCount).toBe(requests + 1);
+    const retry = await h.gql(SendGiftsDocument, { input: andOpen('refused-and-unknown') });
+    expect(retry.data!.sendGifts.order.recipients.edges.map((e) => e.node.status).sort()).toEqual(['SENT', 'UNCONFIRMED']);
+    expect(h.andOpen.giftRequestCount).toBe(requests + 2);
+  });
+
   it('leaves an ambiguous create UNCONFIRMED, and never sends it again', async () => {
     h.andOpen.http.faults.add({ ...POST, fault: { kind: 'drop-after' } });
     const requests = h.andOpen.giftRequestCount;

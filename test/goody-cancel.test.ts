@@ -77,6 +77,20 @@ describe('canceling', () => {
     const result = await h.gql(CancelOrderDocument, { id });
     expect(result.errors![0]!.message).toMatch(/nothing to cancel yet/);
   });
+
+  it('reports a cancel that failed part of the way, and records the gifts it did cancel', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: batch('partial-cancel') });
+    const id = sent.data!.sendGifts.order.id;
+    // The first gift's cancel goes through, the second is refused by Goody, the third goes through.
+    const cancel = /\/v1\/orders\/[^/]+\/cancel$/;
+    h.goody.http.faults.add({ method: 'POST', path: cancel, fault: { kind: 'latency', ms: 0 } });
+    h.goody.http.faults.add({ method: 'POST', path: cancel, fault: { kind: 'status', status: 400, body: { error: 'Order cannot be canceled once accepted' } } });
+    const result = await h.gql(CancelOrderDocument, { id });
+    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
+    expect(result.errors![0]!.message).toMatch(/2 of 3 gifts were canceled/);
+    const after = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
+    expect(after.recipients.edges.map((e) => `${e.node.status}:${e.node.providerStatus}`).sort()).toEqual(['CANCELED:failed', 'CANCELED:failed', 'SENT:created']);
+  });
 });
 
 describe('a Goody cancel, which Goody reports as failed', () => {

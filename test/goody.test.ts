@@ -22,6 +22,8 @@ const batch = (key: string, overrides: Partial<SendGiftsInput> = {}): SendGiftsI
   ...overrides,
 });
 
+const BATCHES = '/v1/order_batches';
+
 const read = async (id: string, first = 100) => (await h.gql(GoodyBatchDocument, { id, first })).data!.order!;
 const batchCalls = () => h.goody.http.count('GET', '/v1/order_batches/:id/orders');
 
@@ -76,6 +78,23 @@ describe('a batch of 25', () => {
     expect(recipients.every((r) => r.gift?.__typename === 'GiftLink')).toBe(true);
     expect(done.total).toEqual({ amount: '800.00', currency: 'USD' });
   });
+
+  it('keeps a created batch created when its orders cannot be read at once', async () => {
+    const fresh = await Harness.start({ goody: { stepMs: 0 } });
+    try {
+      const items = (await fresh.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+      const product = items.find((i) => i.name.includes('Caramels'))!.id;
+      fresh.goody.http.faults.add({ method: 'GET', path: /\/orders$/, times: 3, fault: { kind: 'status', status: 429 } });
+      const sent = await fresh.gql(SendGiftsDocument, { input: { ...batch('paging-fails'), recipients: people(25), goody: { productId: product } } });
+      expect(sent.errors).toBeUndefined();
+      const order = (await fresh.gql(GoodyBatchDocument, { id: sent.data!.sendGifts.order.id, first: 100 })).data!.order!;
+      expect(order.recipients.edges).toHaveLength(25);
+      expect(order.recipients.edges.every((e) => e.node.gift?.__typename === 'GiftLink')).toBe(true);
+      expect(fresh.goody.orderCount).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
 });
 
 describe('other ways to send', () => {
@@ -96,6 +115,12 @@ describe('other ways to send', () => {
     });
     expect(order.recipients.edges.every((e) => e.node.gift?.__typename === 'GiftLink')).toBe(true);
   });
+
+  it('does not send a fixed-price product an amount equal to its price as a variable price', async () => {
+    const result = await h.gql(SendGiftsDocument, { input: batch('fixed-amount', { amount: { amount: '32', currency: 'USD' } }) });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts.order.total).toEqual({ amount: '96.00', currency: 'USD' });
+  });
 });
 
 describe('a create whose answer is lost', () => {
@@ -108,6 +133,34 @@ describe('a create whose answer is lost', () => {
     expect(h.goody.orderCount).toBe(batches + 1);
     expect(h.goody.http.count('POST', '/v1/order_batches')).toBeGreaterThanOrEqual(2);
     expect((await read(sent.data!.sendGifts.order.id)).recipients.edges).toHaveLength(3);
+  });
+
+  it('never calls a batch unsent when a retry is rate-limited after an attempt whose answer was lost', async () => {
+    h.goody.http.faults.add({ method: 'POST', path: BATCHES, fault: { kind: 'drop-after' } });
+    h.goody.http.faults.add({ method: 'POST', path: BATCHES, times: 2, fault: { kind: 'status', status: 429, retryAfterSeconds: 0 } });
+    const batches = h.goody.orderCount;
+    const result = await h.gql(SendGiftsDocument, { input: batch('lost-then-limited') });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts.order.status).toBe('SENT');
+    expect(h.goody.orderCount).toBe(batches + 1);
+  });
+
+  it('finds the batch when a same-key retry is refused for another reason than a duplicate', async () => {
+    const fresh = await Harness.start({ sharedClock: true });
+    try {
+      const items = (await fresh.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.map((e) => e.node);
+      const input = { ...batch('scheduled-lost'), sendAt: new Date(fresh.clock.now() + 1_200).toISOString(), goody: { productId: items.find((i) => i.name.includes('Caramels'))!.id } };
+      fresh.goody.http.faults.add({ method: 'POST', path: BATCHES, times: 3, fault: { kind: 'drop-after' } });
+      const first = await fresh.gql(SendGiftsDocument, { input });
+      expect(first.errors).toBeUndefined(); // found at once, though every answer was lost
+      expect(fresh.goody.orderCount).toBe(1);
+      fresh.clock.advance(1_300); // past the send time, for giftgraph and Goody alike
+      const replay = await fresh.gql(SendGiftsDocument, { input });
+      expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id: first.data!.sendGifts.order.id } });
+      expect(fresh.goody.orderCount).toBe(1);
+    } finally {
+      await fresh.close();
+    }
   });
 });
 
