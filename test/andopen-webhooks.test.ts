@@ -1,9 +1,14 @@
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeId } from '../src/core/global-id.js';
 import { readAndOpenEnv, type AndOpenVersion } from '../src/providers/andopen/config.js';
+import { verifyAndOpenWebhook } from '../src/providers/andopen/webhook.js';
+import { SqliteStore } from '../src/store/sqlite.js';
 import type { RecipientRecord, StatusEventRecord } from '../src/core/records.js';
 import { CatalogDocument, OrderDocument, SendGiftsDocument } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
@@ -46,6 +51,62 @@ async function sink(): Promise<{ url: string; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => new Promise((r) => server.close(() => r())) };
 }
+
+describe('&Open webhooks as the sandbox sends them', () => {
+  const secret = 'andopen-signing-secret';
+  const received: { body: Buffer; headers: http.IncomingHttpHeaders }[] = [];
+  let receiver: http.Server;
+  let h: Harness;
+  let store: SqliteStore;
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c as Buffer));
+      req.on('end', () => {
+        received.push({ body: Buffer.concat(chunks), headers: req.headers });
+        res.writeHead(received.length === 1 ? 500 : 200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/andopen`;
+    h = await Harness.start({ andOpen: { webhookUrl: url, webhookSecret: secret } });
+    store = SqliteStore.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-andopen-')), 'ledger.db'));
+  });
+  afterAll(async () => {
+    await h.close();
+    store.close();
+    await new Promise((r) => receiver.close(r));
+  });
+
+  it('are signed over timestamp and body, refused when stale or tampered, and accepted once per event id', async () => {
+    const campaign = (await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 1 })).data!.catalog.edges[0]!.node.id;
+    await h.gql(SendGiftsDocument, {
+      input: { provider: 'ANDOPEN', idempotencyKey: 'hooked', recipients: [{ firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: campaign } },
+    });
+    h.advance(1);
+    await h.andOpen.webhooks.settle();
+    // The first delivery was answered 500 and came again, later, with the same event id (and a fresh dispatch time).
+    expect(received.map((r) => r.headers['andopen-webhook-event-type']).sort()).toEqual(['gift_request.redeemed', 'gift_request.submitted', 'gift_request.submitted']);
+    const verdicts: Record<string, string[]> = {};
+    for (const r of received) {
+      const verdict = verifyAndOpenWebhook(r.body, r.headers, secret);
+      if (!verdict.ok) throw new Error(verdict.reason);
+      const accepted = await store.recordWebhookDelivery('ANDOPEN', verdict.deliveryId, new Date().toISOString());
+      (verdicts[verdict.eventType] ??= []).push(accepted ? 'accepted' : 'duplicate');
+    }
+    expect(verdicts).toEqual({ 'gift_request.submitted': ['accepted', 'duplicate'], 'gift_request.redeemed': ['accepted'] });
+
+    const good = received[0]!;
+    expect(verifyAndOpenWebhook(good.body, good.headers, 'another-secret')).toEqual({ ok: false, reason: 'bad signature' });
+    expect(verifyAndOpenWebhook(Buffer.from(good.body.toString().replace('submitted', 'delivered')), good.headers, secret)).toEqual({ ok: false, reason: 'bad signature' });
+    expect(verifyAndOpenWebhook(good.body, good.headers, secret, Date.now() + 6 * 60_000)).toEqual({ ok: false, reason: 'stale timestamp' });
+    const { 'andopen-webhook-signature': _gone, ...unsigned } = good.headers;
+    expect(verifyAndOpenWebhook(good.body, unsigned, secret)).toEqual({ ok: false, reason: 'missing headers' });
+    const ts = String(good.headers['andopen-webhook-dispatch-timestamp']);
+    expect(good.headers['andopen-webhook-signature']).toBe(createHmac('sha256', secret).update(`${ts}.${good.body.toString()}`).digest('hex'));
+  });
+});
 
 describe('&Open 2026-05 webhooks: the flat resource', () => {
   let h: Harness;
