@@ -161,6 +161,37 @@ describe('a scheduled send', () => {
     const result = await h.gql(CancelOrderDocument, { id: sent.data!.sendGifts.order.id });
     expect(result.errors![0]!.extensions!.providerCode).toBe('ORDER_NOT_CANCELABLE');
   });
+
+  it('returns a scheduled order to a same-key replay after its send time passed', async () => {
+    const fresh = await Harness.start({ sharedClock: true });
+    try {
+      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      const input = { ...branded('replay-late'), sendAt: new Date(fresh.clock.now() + 1_500).toISOString(), timezone: 'UTC', giftronaut: { productId: product } };
+      const first = await fresh.gql(SendGiftsDocument, { input });
+      expect(first.errors).toBeUndefined();
+      fresh.clock.advance(1_600); // for giftgraph and Giftronaut alike
+      const replay = await fresh.gql(SendGiftsDocument, { input });
+      expect(replay.errors).toBeUndefined();
+      expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id: first.data!.sendGifts.order.id } });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('refuses a send time in the hour that repeats when clocks go back', async () => {
+    for (const sendAt of ['2027-11-07T05:30:00Z', '2027-11-07T06:30:00Z']) {
+      const result = await h.gql(SendGiftsDocument, { input: branded(`dst-${sendAt}`, { sendAt, timezone: 'America/New_York' }) });
+      expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.sendAt' });
+    }
+  });
+
+  it('sends Giftronaut the wall-clock time in the zone asked', async () => {
+    const sendAt = '2027-01-15T00:00:00.000Z';
+    const sent = await h.gql(SendGiftsDocument, { input: branded('tokyo-morning', { sendAt, timezone: 'Asia/Tokyo' }) });
+    const giftronautId = asGiftronaut(await read(sent.data!.sendGifts.order.id)).giftronautOrderId!;
+    const adapter = h.providers.get('GIFTRONAUT')!.adapter as unknown as { api: { getOrder(id: string): Promise<{ sendTiming?: unknown }> } };
+    expect((await adapter.api.getOrder(giftronautId)).sendTiming).toEqual({ type: 'SCHEDULED', scheduledAt: '2027-01-15T09:00:00', timezone: 'Asia/Tokyo' });
+  });
 });
 
 describe('resending', () => {
@@ -210,6 +241,19 @@ describe('resending', () => {
     const result = await h.gql(ResendGiftDocument, { input: { orderId: sent.data!.sendGifts.order.id, recipients: [{ email: 'mallory@example.com' }] } });
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].email' });
     expect(h.giftronaut.http.count('POST', '/api/v1/orders/:id/resend')).toBe(before);
+  });
+
+  it('offers a resend for a bounced gift, and the gift is SENT once resent to a corrected address', async () => {
+    const sent = await h.gql(SendGiftsDocument, { input: branded('bounced', { recipients: [{ email: 'typo@bounce.invalid' }] }) });
+    const id = sent.data!.sendGifts.order.id;
+    h.advance(2);
+    const bounced = await read(id);
+    expect(bounced).toMatchObject({ status: 'FAILED', providerStatus: 'COMPLETE', capabilities: { canResend: true } });
+    const resent = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'typo@bounce.invalid', updatedEmail: 'right@example.com' }] } });
+    expect(resent.data!.resendGift.requeued).toBe(1);
+    const after = await read(id);
+    expect(after.status).toBe('SENT');
+    expect(after.recipients.edges[0]!.node).toMatchObject({ email: 'right@example.com', status: 'SENT', gift: { __typename: 'GiftLink' } });
   });
 });
 
@@ -318,6 +362,39 @@ describe('creates Giftronaut deduplicates', () => {
     await h.gql(SendGiftsDocument, { input: branded('same-key-two-tenants') }, await h.token({ tenant: 'two' }));
     expect(h.giftronaut.orderCount).toBe(orders + 2);
   });
+
+  it('keeps an UNCONFIRMED order UNCONFIRMED when its same-key retry is refused, and sends it once when retried again', async () => {
+    const fresh = await Harness.start();
+    try {
+      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
+      const input = { ...branded('refused-retry'), giftronaut: { productId: product } };
+      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, times: 3, fault: { kind: 'drop-after' } });
+      expect(errorCode(await fresh.gql(SendGiftsDocument, { input }))).toBe('PROVIDER_UNAVAILABLE');
+      expect(fresh.giftronaut.orderCount).toBe(1);
+
+      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 60 } });
+      const refused = await fresh.gql(SendGiftsDocument, { input });
+      expect(errorCode(refused)).toBe('PROVIDER_UNAVAILABLE');
+      expect(refused.errors![0]!.extensions!.retryable).toBe(true);
+      expect(refused.errors![0]!.message).toMatch(/stays UNCONFIRMED/);
+      const id = refused.errors![0]!.extensions!.orderId as string;
+      expect((await fresh.gql(GiftronautOrderDocument, { id })).data!.order!.status).toBe('UNCONFIRMED');
+
+      const again = await fresh.gql(SendGiftsDocument, { input });
+      expect(again.data!.sendGifts.order).toMatchObject({ id, status: 'PENDING' });
+      expect(fresh.giftronaut.orderCount).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('treats a 409 on our idempotency key as proof an order may exist, not as a refusal', async () => {
+    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 409, body: { error: 'DUPLICATE_IDEMPOTENCY_KEY', message: 'key reused' } } });
+    const result = await h.gql(SendGiftsDocument, { input: branded('duplicate-409') });
+    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+    expect(result.errors![0]!.extensions).toMatchObject({ retryable: true });
+    expect((await read(result.errors![0]!.extensions!.orderId as string)).status).toBe('UNCONFIRMED');
+  });
 });
 
 describe('bad input', () => {
@@ -395,40 +472,7 @@ describe('bad input', () => {
   });
 });
 
-describe('what the review found', () => {
-  it('keeps an UNCONFIRMED order UNCONFIRMED when its same-key retry is refused, and sends it once when retried again', async () => {
-    const fresh = await Harness.start();
-    try {
-      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
-      const input = { ...branded('refused-retry'), giftronaut: { productId: product } };
-      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, times: 3, fault: { kind: 'drop-after' } });
-      expect(errorCode(await fresh.gql(SendGiftsDocument, { input }))).toBe('PROVIDER_UNAVAILABLE');
-      expect(fresh.giftronaut.orderCount).toBe(1);
-
-      fresh.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 60 } });
-      const refused = await fresh.gql(SendGiftsDocument, { input });
-      expect(errorCode(refused)).toBe('PROVIDER_UNAVAILABLE');
-      expect(refused.errors![0]!.extensions!.retryable).toBe(true);
-      expect(refused.errors![0]!.message).toMatch(/stays UNCONFIRMED/);
-      const id = refused.errors![0]!.extensions!.orderId as string;
-      expect((await fresh.gql(GiftronautOrderDocument, { id })).data!.order!.status).toBe('UNCONFIRMED');
-
-      const again = await fresh.gql(SendGiftsDocument, { input });
-      expect(again.data!.sendGifts.order).toMatchObject({ id, status: 'PENDING' });
-      expect(fresh.giftronaut.orderCount).toBe(1);
-    } finally {
-      await fresh.close();
-    }
-  });
-
-  it('treats a 409 on our idempotency key as proof an order may exist, not as a refusal', async () => {
-    h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 409, body: { error: 'DUPLICATE_IDEMPOTENCY_KEY', message: 'key reused' } } });
-    const result = await h.gql(SendGiftsDocument, { input: branded('duplicate-409') });
-    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-    expect(result.errors![0]!.extensions).toMatchObject({ retryable: true });
-    expect((await read(result.errors![0]!.extensions!.orderId as string)).status).toBe('UNCONFIRMED');
-  });
-
+describe('OAuth tokens during a send', () => {
   it('counts a token endpoint outage as nothing sent, so the same key sends it later', async () => {
     const down = await Harness.start();
     try {
@@ -463,51 +507,9 @@ describe('what the review found', () => {
       await fresh.close();
     }
   });
+});
 
-  it('returns a scheduled order to a same-key replay after its send time passed', async () => {
-    const fresh = await Harness.start({ sharedClock: true });
-    try {
-      const product = (await fresh.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 50 })).data!.catalog.edges.find((e) => e.node.name === 'Blue Bottle Coffee')!.node.id;
-      const input = { ...branded('replay-late'), sendAt: new Date(fresh.clock.now() + 1_500).toISOString(), timezone: 'UTC', giftronaut: { productId: product } };
-      const first = await fresh.gql(SendGiftsDocument, { input });
-      expect(first.errors).toBeUndefined();
-      fresh.clock.advance(1_600); // for giftgraph and Giftronaut alike
-      const replay = await fresh.gql(SendGiftsDocument, { input });
-      expect(replay.errors).toBeUndefined();
-      expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id: first.data!.sendGifts.order.id } });
-    } finally {
-      await fresh.close();
-    }
-  });
-
-  it('offers a resend for a bounced gift, and the gift is SENT once resent to a corrected address', async () => {
-    const sent = await h.gql(SendGiftsDocument, { input: branded('bounced', { recipients: [{ email: 'typo@bounce.invalid' }] }) });
-    const id = sent.data!.sendGifts.order.id;
-    h.advance(2);
-    const bounced = await read(id);
-    expect(bounced).toMatchObject({ status: 'FAILED', providerStatus: 'COMPLETE', capabilities: { canResend: true } });
-    const resent = await h.gql(ResendGiftDocument, { input: { orderId: id, recipients: [{ email: 'typo@bounce.invalid', updatedEmail: 'right@example.com' }] } });
-    expect(resent.data!.resendGift.requeued).toBe(1);
-    const after = await read(id);
-    expect(after.status).toBe('SENT');
-    expect(after.recipients.edges[0]!.node).toMatchObject({ email: 'right@example.com', status: 'SENT', gift: { __typename: 'GiftLink' } });
-  });
-
-  it('refuses a send time in the hour that repeats when clocks go back', async () => {
-    for (const sendAt of ['2027-11-07T05:30:00Z', '2027-11-07T06:30:00Z']) {
-      const result = await h.gql(SendGiftsDocument, { input: branded(`dst-${sendAt}`, { sendAt, timezone: 'America/New_York' }) });
-      expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.sendAt' });
-    }
-  });
-
-  it('sends Giftronaut the wall-clock time in the zone asked', async () => {
-    const sendAt = '2027-01-15T00:00:00.000Z';
-    const sent = await h.gql(SendGiftsDocument, { input: branded('tokyo-morning', { sendAt, timezone: 'Asia/Tokyo' }) });
-    const giftronautId = asGiftronaut(await read(sent.data!.sendGifts.order.id)).giftronautOrderId!;
-    const adapter = h.providers.get('GIFTRONAUT')!.adapter as unknown as { api: { getOrder(id: string): Promise<{ sendTiming?: unknown }> } };
-    expect((await adapter.api.getOrder(giftronautId)).sendTiming).toEqual({ type: 'SCHEDULED', scheduledAt: '2027-01-15T09:00:00', timezone: 'Asia/Tokyo' });
-  });
-
+describe('secrets', () => {
   it('never logs the client secret or an access token', () => {
     const logs = h.logs.join('\n');
     expect(logs).not.toContain(h.giftronautSecret);
