@@ -1,11 +1,12 @@
 /**
- * The GraphQL-over-HTTP spec audit of the `graphql-http` package, run against giftgraph's real
- * /graphql endpoint. Apollo's CSRF prevention stays on: the audit's requests carry the preflight
- * header a browser client would send, as they carry a token.
+ * GraphQL over HTTP on /graphql: the spec audit of the `graphql-http` package, run against
+ * giftgraph's real endpoint, then what the audit does not cover. Apollo's CSRF prevention stays on:
+ * the audit's requests carry the preflight header a browser client would send, as they carry a token.
  */
 import { auditServer, type AuditResult } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness } from './support/harness.js';
+import { OrdersDocument } from './generated/graphql.js';
+import { errorCode, Harness } from './support/harness.js';
 
 /** SHOULD and MAY results we accept, by audit id, and why. Anything else not "ok" fails. */
 const ACCEPTED: Record<string, string> = {
@@ -49,5 +50,21 @@ describe('the GraphQL-over-HTTP audit', () => {
   it('finds no SHOULD or MAY result beyond the ones we accept', () => {
     const other = results.filter((r) => r.status !== 'ok' && !(r.id in ACCEPTED)).map((r) => `${r.id} ${r.name}`);
     expect(other).toEqual([]);
+  });
+});
+
+describe('CSRF prevention', () => {
+  it('stays on for simple requests', async () => {
+    const res = await fetch(`${h.url}/graphql?query=${encodeURIComponent('{ providers { name } }')}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/CSRF/i);
+  });
+});
+
+describe('errors', () => {
+  it('carry a code and never a stack trace', async () => {
+    const result = await h.gql(OrdersDocument, { first: 1000 });
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    expect(JSON.stringify(result)).not.toMatch(/stacktrace|at .*\.ts:\d+/);
   });
 });

@@ -76,6 +76,22 @@ describe(`a document of more than ${MAX_TOKENS} tokens`, () => {
   });
 });
 
+describe('an operation nested deeper than the depth limit', () => {
+  const deepQuery = (depth: number) => `{ orders { edges { node { ${'recipients { edges { node { '.repeat(depth)} id ${'} } }'.repeat(depth)} } } } }`;
+
+  it('is refused over HTTP', async () => {
+    const result = await h.gql(deepQuery(6));
+    expect(result.errors![0]!.message).toMatch(/levels deep; the limit is 12/);
+  });
+
+  it('is refused the same way over /ws', async () => {
+    const client = await connect();
+    const refused = await runOverSocket(client, deepQuery(6));
+    expect(refused.errors![0]!.message).toMatch(/levels deep/);
+    await client.dispose();
+  });
+});
+
 describe('absurd nesting', () => {
   // 20,000 levels: far past what the parser would recurse through, and refused by its token limit first.
   const absurd = `{ ${'node { '.repeat(20_000)}id${' }'.repeat(20_000)} }`;

@@ -1,13 +1,16 @@
 /**
- * /ws as the Apollo Router's subscription passthrough uses it: subprotocol graphql-transport-ws,
- * the client's token nested in the connection_init payload (connectionParams.token), an ack well
- * within the router's 5 s, and ping/pong. Spoken frame by frame over a raw WebSocket.
+ * GraphQL over WebSocket on /ws. First as the Apollo Router's subscription passthrough uses it:
+ * subprotocol graphql-transport-ws, the client's token nested in the connection_init payload
+ * (connectionParams.token), an ack well within the router's 5 s, and ping/pong, spoken frame by
+ * frame over a raw WebSocket. Then as a browser's graphql-ws client uses it.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { SendGiftsDocument } from './generated/graphql.js';
+import { OrdersDocument, SendGiftsDocument } from './generated/graphql.js';
 import { Harness } from './support/harness.js';
 import { runningOn, taggedSocketUrl } from './support/ws-client.js';
 
@@ -98,5 +101,55 @@ describe('/ws for the Apollo Router', () => {
     });
     // No subprotocol is agreed, so the handshake fails (or graphql-ws closes with 4406).
     expect(outcome).toMatch(/no subprotocol|4406/i);
+  });
+});
+
+const wsClient = (connectionParams: Record<string, unknown>): Client =>
+  createClient({ url: `${h.url.replace('http', 'ws')}/ws`, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+
+const runOnce = <T>(client: Client, query: string): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }> =>
+  new Promise((resolve, reject) => {
+    let result: { data?: T } = {};
+    client.subscribe<T>({ query }, { next: (value) => (result = value as never), error: reject, complete: () => resolve(result) });
+  });
+
+describe('graphql-ws clients', () => {
+  it('runs operations with the token in connectionParams.authorization', async () => {
+    const client = wsClient({ authorization: `Bearer ${await h.token()}` });
+    const result = await runOnce<{ orders: { edges: unknown[] } }>(client, print(OrdersDocument));
+    expect(result.errors).toBeUndefined();
+    expect(Array.isArray(result.data!.orders.edges)).toBe(true);
+    await client.dispose();
+  });
+
+  it('accepts the token nested as the Apollo Router forwards it', async () => {
+    const client = wsClient({ connectionParams: { token: await h.token({ scope: 'orders:read' }) } });
+    const result = await runOnce<{ providers: { name: string }[] }>(client, '{ providers { name } }');
+    expect(result.data!.providers).toEqual([{ name: 'GUUSTO' }, { name: 'GIFTRONAUT' }, { name: 'GOODY' }, { name: 'ANDOPEN' }]);
+    await client.dispose();
+  });
+
+  it('refuses a connection whose token is invalid', async () => {
+    const client = wsClient({ authorization: 'Bearer nope' });
+    await expect(runOnce(client, '{ providers { name } }')).rejects.toMatchObject({ code: 4403 });
+    await client.dispose();
+  });
+
+  it('masks errors as HTTP does: a code on each, and no echoed email', async () => {
+    const client = wsClient({ authorization: `Bearer ${await h.token()}` });
+    const result = await new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
+      let last = {};
+      client.subscribe(
+        {
+          query: print(SendGiftsDocument),
+          variables: { input: { provider: 'GUUSTO', idempotencyKey: 'ws-bad', recipients: [{ email: 'secret.person@example.com', bogus: 1 }] } },
+        },
+        { next: (value) => (last = value), error: reject, complete: () => resolve(last) },
+      );
+    });
+    expect(result.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(JSON.stringify(result)).not.toContain('secret.person');
+    expect(result.errors![0]!.message).toMatch(/got an invalid value/);
+    await client.dispose();
   });
 });

@@ -105,4 +105,13 @@ describe('a request refused before its body is read', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1);
   });
+
+  it('rejects a body over 1 MiB with 413', async () => {
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ providers { name } } # ${'x'.repeat(1024 * 1024)}` }),
+    });
+    expect(res.status).toBe(413);
+  });
 });
