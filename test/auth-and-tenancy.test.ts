@@ -133,12 +133,3 @@ describe('tenant isolation', () => {
   });
 });
 
-describe('the subgraph', () => {
-  it('serves its SDL with @key on the Order interface and every order type, without a token', async () => {
-    const result = await h.gql<{ _service: { sdl: string } }, unknown>('{ _service { sdl } }', undefined, null);
-    const sdl = result.data!._service.sdl;
-    expect(sdl).toMatch(/interface Order\s+@key\(fields: "id"\)/);
-    expect(sdl).toMatch(/type GuustoOrder implements Order\s+@key\(fields: "id"\)/);
-    expect(sdl).toContain('@link(url: "https://specs.apollo.dev/federation/v2.7"');
-  });
-});
