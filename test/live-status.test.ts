@@ -48,6 +48,30 @@ describe('orderStatusChanged', () => {
     expect(said).toBe(read!.data!.order!.providerStatus);
   });
 
+  it("joins an order's history where it ends: subscribing after its last entry's cursor gives exactly what follows", async () => {
+    const witness = await subscribe();
+    const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-join') });
+    const id = sent.data!.sendGifts.order.id;
+    // A client renders the history as it is now (the creation), then subscribes from its end.
+    const history = sent.data!.sendGifts.order.statusHistory;
+    expect(history.map((c) => [c.from, c.to])).toEqual([[null, 'PENDING']]);
+    const joined = await subscribe({ orderId: id, after: history.at(-1)!.cursor });
+    h.advance(1);
+    await h.gql(OrderDocument, { id });
+    await expect.poll(() => witness.events.filter((e) => e.order.id === id).length).toBe(6);
+    // Everything the log holds of this order after that entry: its recipients' creation, then the step that followed.
+    const following = witness.events.filter((e) => e.order.id === id).slice(1);
+    await expect.poll(() => joined.events.length).toBe(following.length);
+    expect(joined.events.map((e) => e.cursor)).toEqual(following.map((e) => e.cursor));
+    expect(joined.transitions()).toEqual([
+      'ada@example.com:null>PENDING',
+      'grace@example.com:null>PENDING',
+      '*:PENDING>PROCESSING',
+      'ada@example.com:PENDING>PROCESSING',
+      'grace@example.com:PENDING>PROCESSING',
+    ]);
+  });
+
   it('resumes after a disconnect with exactly the events missed, then live ones', async () => {
     const first = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-resume') });

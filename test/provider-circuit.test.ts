@@ -82,7 +82,7 @@ describe('a provider that keeps failing', () => {
     expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING' } });
     // Refused unsent while the circuit was open, the order was FAILED, so the same key sent it now.
     expect(retried.data!.sendGifts.order.statusHistory.map((c) => [c.from, c.to])).toEqual([
-      ['UNCONFIRMED', 'FAILED'],
+      [null, 'FAILED'],
       ['FAILED', 'UNCONFIRMED'],
       ['UNCONFIRMED', 'PENDING'],
     ]);

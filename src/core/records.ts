@@ -78,7 +78,8 @@ export interface StatusEventRecord {
   tenant: string;
   orderId: string;
   recipientId: string | null;
-  from: GiftStatus;
+  /** Null for the creation: the first outcome of a send giftgraph made, out of its reservation. */
+  from: GiftStatus | null;
   to: GiftStatus;
   providerStatus: string;
   occurredAt: string;

@@ -40,6 +40,7 @@ export class Ingest {
       const traceParent = activeTraceParent();
       let order = await tx.order(obs.orderId);
       if (!order) return [];
+      const creating = accept && (await isCreation(tx, order));
       // The provider's answer proves it took the order, also when a restart meanwhile marked it UNCONFIRMED.
       if (accept && (order.submission === 'SENDING' || order.submission === 'UNCONFIRMED')) {
         await tx.updateOrder(order.id, { submission: 'ACCEPTED', lastError: null }, obs.occurredAt);
@@ -50,7 +51,18 @@ export class Ingest {
       await tx.updateOrder(order.id, plan.order, obs.occurredAt);
       for (const { id, patch } of plan.recipients) await tx.updateRecipient(id, patch);
       const tenant = order.tenant;
-      return tx.appendEvents(plan.events.map((e) => ({ tenant, orderId: obs.orderId, ...e, occurredAt: obs.occurredAt, source: obs.source, actor: null, traceParent })));
+      return tx.appendEvents(
+        plan.events.map((e) => ({
+          tenant,
+          orderId: obs.orderId,
+          ...e,
+          from: creating && e.from === 'UNCONFIRMED' ? null : e.from,
+          occurredAt: obs.occurredAt,
+          source: obs.source,
+          actor: null,
+          traceParent,
+        })),
+      );
     });
   }
 
@@ -85,6 +97,7 @@ export class Ingest {
       const traceParent = activeTraceParent();
       const order = await tx.order(orderId);
       if (!order || order.submission !== expected) return false;
+      const creating = expected === 'SENDING' && (await isCreation(tx, order));
       const now = this.clock().toISOString();
       const status = move.status ?? order.status;
       const moved = status !== order.status;
@@ -98,7 +111,7 @@ export class Ingest {
         tenant: order.tenant,
         orderId,
         recipientId,
-        from,
+        from: creating && from === 'UNCONFIRMED' ? null : from,
         to: status,
         providerStatus: move.providerStatus ?? '',
         occurredAt: now,
@@ -187,6 +200,15 @@ export class Ingest {
     }
     return recorded;
   }
+}
+
+/**
+ * Whether the change now recorded is the order's creation: the first outcome of a send giftgraph
+ * made, out of the UNCONFIRMED it was reserved in, before any event. Its events leave that
+ * reservation from null: no client ever saw the order's outcome as unknown.
+ */
+async function isCreation(tx: LedgerTransaction, order: OrderRecord): Promise<boolean> {
+  return order.origin === 'GIFTGRAPH' && order.status === 'UNCONFIRMED' && !(await tx.hasEvents(order.id));
 }
 
 /** The active span as a W3C traceparent: what a status event keeps of the change that appended it. */

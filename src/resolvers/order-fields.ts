@@ -24,7 +24,7 @@ export class OrderFieldsResolver {
   @FieldResolver(() => [StatusChange], { description: 'Every change of the order-level status, oldest first.' })
   async statusHistory(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<StatusChange[]> {
     const events = await ctx.loaders!.events.load(order.record.id);
-    return events.filter((e) => e.recipientId === null).map(StatusChange.from);
+    return events.filter((e) => e.recipientId === null).map((e) => StatusChange.from(e, ctx.cursors!.event(e.seq)));
   }
 
   @FieldResolver(() => ProviderCapabilities, { description: 'What can be done with this order now.' })
@@ -55,6 +55,6 @@ export class RecipientFieldsResolver {
   @FieldResolver(() => [StatusChange], { description: "Every change of this recipient's gift status, oldest first." })
   async statusHistory(@Root() recipient: Recipient, @Ctx() ctx: GraphQLContext): Promise<StatusChange[]> {
     const events = await ctx.loaders!.events.load(recipient.record.orderId);
-    return events.filter((e) => e.recipientId === recipient.record.id).map(StatusChange.from);
+    return events.filter((e) => e.recipientId === recipient.record.id).map((e) => StatusChange.from(e, ctx.cursors!.event(e.seq)));
   }
 }

@@ -50,7 +50,7 @@ export class SubscriptionResolver {
     @Arg('after', () => String, { nullable: true }) _after?: string | null,
   ): OrderStatusEvent {
     ctx.freshLoaders();
-    return Object.assign(new OrderStatusEvent(), StatusChange.from(event), { cursor: ctx.cursors!.event(event.seq), record: event });
+    return Object.assign(new OrderStatusEvent(), StatusChange.from(event, ctx.cursors!.event(event.seq)), { record: event });
   }
 
   @FieldResolver(() => Order)

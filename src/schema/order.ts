@@ -30,8 +30,16 @@ export class ProviderCapabilities {
 
 @ObjectType({ simpleResolvers: true, description: 'One status change, as recorded in the event log.' })
 export class StatusChange {
-  @Field(() => GiftStatus)
-  from!: string;
+  @Field(() => String, {
+    description: 'Position in the event log: subscribe to `orderStatusChanged(after:)` with it to receive the changes that follow this one.',
+  })
+  cursor!: string;
+
+  @Field(() => GiftStatus, {
+    nullable: true,
+    description: "The status before; null for the order's creation, the first outcome of a send (an order whose outcome is unknown shows UNCONFIRMED and has none).",
+  })
+  from!: string | null;
 
   @Field(() => GiftStatus)
   to!: string;
@@ -48,8 +56,9 @@ export class StatusChange {
   @Field(() => String, { nullable: true, description: 'Who recorded it, for an OPERATOR change: the subject of their token.' })
   actor!: string | null;
 
-  static from(e: StatusEventRecord): StatusChange {
+  static from(e: StatusEventRecord, cursor: string): StatusChange {
     return Object.assign(new StatusChange(), {
+      cursor,
       from: e.from,
       to: e.to,
       providerStatus: e.providerStatus,

@@ -5,9 +5,6 @@ import { Recipient } from './recipient.js';
 
 @ObjectType({ simpleResolvers: true, description: "A change of an order's status, or of one recipient's gift, as recorded in the event log." })
 export class OrderStatusEvent extends StatusChange {
-  @Field(() => String, { description: 'Position in the event log: resubscribe with `after` set to it to resume after this event.' })
-  cursor!: string;
-
   @Field(() => Order, { description: 'The order as the ledger holds it now.' })
   order!: Order;
 

@@ -155,4 +155,29 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX orders_open ON orders (submission, status, created_at, id);
     `,
   },
+  {
+    version: 10,
+    name: 'an order is created from no status',
+    sql: `
+      -- The creation of an order (the first outcome of a send) has no status before it: from_status
+      -- NULL. SQLite cannot relax a NOT NULL column in place, so the log is copied into a new table.
+      CREATE TABLE status_events_v10 (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id         TEXT NOT NULL REFERENCES orders (id),
+        recipient_id     TEXT REFERENCES recipients (id),
+        from_status      TEXT,
+        to_status        TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        occurred_at      TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        actor            TEXT,
+        trace_parent     TEXT
+      );
+      INSERT INTO status_events_v10 (seq, order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor, trace_parent)
+        SELECT seq, order_id, recipient_id, from_status, to_status, provider_status, occurred_at, source, actor, trace_parent FROM status_events;
+      DROP TABLE status_events;
+      ALTER TABLE status_events_v10 RENAME TO status_events;
+      CREATE INDEX status_events_order ON status_events (order_id, seq);
+    `,
+  },
 ];

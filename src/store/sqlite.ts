@@ -64,7 +64,7 @@ interface EventRow {
   tenant: string;
   order_id: string;
   recipient_id: string | null;
-  from_status: string;
+  from_status: string | null;
   to_status: string;
   provider_status: string;
   occurred_at: string;
@@ -123,7 +123,7 @@ const toEvent = (r: EventRow): StatusEventRecord => ({
   tenant: r.tenant,
   orderId: r.order_id,
   recipientId: r.recipient_id,
-  from: r.from_status as GiftStatus,
+  from: r.from_status as GiftStatus | null,
   to: r.to_status as GiftStatus,
   providerStatus: r.provider_status,
   occurredAt: r.occurred_at,
@@ -678,6 +678,10 @@ class SqliteTransaction implements LedgerTransaction {
       const event = { ...e, actor: e.actor ?? null, traceParent: e.traceParent ?? null };
       return { seq: insert.get(event) as number, ...event };
     });
+  }
+
+  async hasEvents(orderId: string): Promise<boolean> {
+    return this.sql('SELECT 1 FROM status_events WHERE order_id = ? LIMIT 1').get(orderId) !== undefined;
   }
 
   async isReferenceHeld(provider: Provider, ref: string, exceptOrderId: string): Promise<boolean> {

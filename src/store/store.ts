@@ -57,6 +57,8 @@ export interface LedgerTransaction {
   recipients(orderId: string): Promise<RecipientRecord[]>;
   updateOrder(orderId: string, patch: OrderPatch, updatedAt: string): Promise<void>;
   updateRecipient(recipientId: string, patch: RecipientPatch): Promise<void>;
+  /** Whether the event log holds any event of this order. */
+  hasEvents(orderId: string): Promise<boolean>;
   /** Appends to the event log, in this order; returns them with their positions. */
   appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]>;
   /** Whether a provider's reference already names another order of this provider, or a gift of one. */

@@ -11,9 +11,10 @@ export const twoRecipientGuusto = (key: string): SendGiftsInput => ({
 
 /** Every status change of that send, as `Subscriber.transitions()` writes them, in order. */
 export const GUUSTO_LIFE = [
-  '*:UNCONFIRMED>PENDING',
-  'ada@example.com:UNCONFIRMED>PENDING',
-  'grace@example.com:UNCONFIRMED>PENDING',
+  // The creation: from no status, never a visible UNCONFIRMED step.
+  '*:null>PENDING',
+  'ada@example.com:null>PENDING',
+  'grace@example.com:null>PENDING',
   '*:PENDING>PROCESSING',
   'ada@example.com:PENDING>PROCESSING',
   'grace@example.com:PENDING>PROCESSING',
