@@ -147,14 +147,19 @@ function ledgerWrite<T>(operation: string, run: (span: Span) => T): T {
       if (span.isRecording()) span.setAttribute('giftgraph.ledger.operation', operation);
       return run(span);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      span.setAttribute('error.type', typeof code === 'string' ? code : 'error');
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      failed(span, error);
       throw error;
     } finally {
       span.end();
     }
   });
+}
+
+/** A ledger span that ended in an error: its code (a SQLite one) as the error type. */
+function failed(span: Span, error: unknown): void {
+  const code = (error as { code?: unknown }).code;
+  span.setAttribute('error.type', typeof code === 'string' ? code : 'error');
+  span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
 /** `ledgerWrite` for a transaction that awaits: the span ends when it settles. */
@@ -164,9 +169,7 @@ async function ledgerTransaction<T>(operation: string, run: () => Promise<T>): P
       if (span.isRecording()) span.setAttribute('giftgraph.ledger.operation', operation);
       return await run();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      span.setAttribute('error.type', typeof code === 'string' ? code : 'error');
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      failed(span, error);
       throw error;
     } finally {
       span.end();
