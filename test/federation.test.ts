@@ -14,11 +14,15 @@ import { PEOPLE_SDL, startPeopleSubgraph, type PeopleSubgraph } from './support/
 /** Composition hints we accept, and why. Any other hint fails the test, so a new one gets read. */
 const ACCEPTED_HINTS: Record<string, string> = {};
 
-const directory = Array.from({ length: 100 }, (_, i) => ({
-  email: `person${i}@example.com`,
-  displayName: `Person ${i}`,
-  team: i % 2 === 0 ? 'Engineering' : 'Sales',
-}));
+const directory = [
+  ...Array.from({ length: 100 }, (_, i) => ({
+    email: `person${i}@example.com`,
+    displayName: `Person ${i}`,
+    team: i % 2 === 0 ? 'Engineering' : 'Sales',
+  })),
+  // The directory's own spelling of an address; giftgraph's gifts to her are spelled otherwise.
+  { email: 'Ada.Lovelace@Example.com', displayName: 'Ada Lovelace', team: 'Research' },
+];
 
 let h: Harness;
 let people: PeopleSubgraph;
@@ -113,18 +117,15 @@ describe('composition', () => {
 
 describe('through @apollo/gateway', () => {
   it('sends a gift, then answers one query joining orders, recipients and people', async () => {
-    const sent = await viaGateway(
-      `mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id status provider } } }`,
-      {
-        input: {
-          provider: 'GUUSTO',
-          idempotencyKey: 'via-gateway',
-          message: 'Thanks!',
-          amount: { amount: '20', currency: 'USD' },
-          recipients: directory.slice(0, 3).map((p) => ({ email: p.email })),
-        },
+    const sent = await viaGateway(`mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id status provider } } }`, {
+      input: {
+        provider: 'GUUSTO',
+        idempotencyKey: 'via-gateway',
+        message: 'Thanks!',
+        amount: { amount: '20', currency: 'USD' },
+        recipients: directory.slice(0, 3).map((p) => ({ email: p.email })),
       },
-    );
+    });
     expect(sent.errors).toBeUndefined();
     expect(sent.data.sendGifts.order).toMatchObject({ provider: 'GUUSTO' });
 
@@ -194,6 +195,59 @@ describe('through @apollo/gateway', () => {
     const ourOrders = ours.data.people[0].giftsReceived.edges.map((e: any) => e.node.order.id);
     expect(ourOrders.length).toBeGreaterThan(0);
     expect(ourOrders).not.toContain(sent.data.sendGifts.order.id);
+  });
+});
+
+describe('one person, however the address is spelled', () => {
+  const spellings = ['ada.lovelace@example.com', 'ADA.LOVELACE@example.com', ' Ada.Lovelace@EXAMPLE.COM '];
+  const orderIds: string[] = [];
+
+  beforeAll(async () => {
+    // Two orders, to the address in two spellings: the ledger keeps each as typed.
+    for (const [i, email] of spellings.slice(0, 2).entries()) {
+      const sent = await h.gql<{ sendGifts: { order: { id: string } } }, unknown>(`mutation($input: SendGiftsInput!) { sendGifts(input: $input) { order { id } } }`, {
+        input: { provider: 'GUUSTO', idempotencyKey: `spelling-${i}`, message: 'Thanks!', amount: { amount: '15', currency: 'USD' }, recipients: [{ email }] },
+      });
+      expect(sent.errors).toBeUndefined();
+      orderIds.unshift(sent.data!.sendGifts.order.id);
+    }
+  });
+
+  it('resolves every spelling of a reference to the one normalized key, with the same gifts', async () => {
+    const result = await h.gql<{ _entities: ({ email: string; giftsReceived: { edges: { node: { email: string; order: { id: string } } }[] } } | null)[] }, unknown>(
+      `query($representations: [_Any!]!) { _entities(representations: $representations) {
+        ... on Person { email giftsReceived(first: 10) { edges { node { email order { id } } } } } } }`,
+      { representations: [...spellings, 'not an address'].map((email) => ({ __typename: 'Person', email })) },
+    );
+    expect(result.errors).toBeUndefined();
+    const [first, ...others] = result.data!._entities;
+    expect(first!.email).toBe('ada.lovelace@example.com');
+    expect(first!.giftsReceived.edges.map((e) => e.node.order.id)).toEqual(orderIds);
+    // Each recipient keeps the address as it was sent to.
+    expect(first!.giftsReceived.edges.map((e) => e.node.email)).toEqual(['ADA.LOVELACE@example.com', 'ada.lovelace@example.com']);
+    expect(others.slice(0, 2)).toEqual([first, first]);
+    expect(others[2]).toBeNull();
+  });
+
+  it('joins recipients of both spellings, and the directory, to one person through @apollo/gateway', async () => {
+    const joined = await viaGateway(`{ orders(first: 2) { edges { node { id recipients { edges { node { email
+      person { email displayName giftsReceived(first: 10) { edges { node { order { id } } } } } } } } } } } }`);
+    expect(joined.errors).toBeUndefined();
+    const recipients = joined.data.orders.edges.map((e: any) => e.node.recipients.edges[0].node);
+    expect(recipients.map((r: any) => r.email)).toEqual(['ADA.LOVELACE@example.com', 'ada.lovelace@example.com']);
+    for (const { person } of recipients) {
+      expect(person).toEqual({
+        email: 'ada.lovelace@example.com',
+        displayName: 'Ada Lovelace',
+        giftsReceived: { edges: orderIds.map((id) => ({ node: { order: { id } } })) },
+      });
+    }
+
+    // From the directory's side: its entry, spelled its own way, holds both gifts.
+    const fromPeople = await viaGateway(`{ person(email: "Ada.Lovelace@Example.com") { email displayName giftsReceived(first: 10) { edges { node { order { id } } } } } }`);
+    expect(fromPeople.errors).toBeUndefined();
+    expect(fromPeople.data.person.email).toBe('ada.lovelace@example.com');
+    expect(fromPeople.data.person.giftsReceived.edges.map((e: any) => e.node.order.id)).toEqual(orderIds);
   });
 });
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
+import { normalizeEmail } from '../core/email.js';
 import type { Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
 import type { CatalogService } from '../orders/catalog.js';
@@ -62,9 +63,9 @@ export function createLoaders(orders: OrdersService, catalog: CatalogService, te
     // many orders a query (or a gateway's entity batch) touches. `order(id)` reads through itself.
     order: new DataLoader<string, OrderRecord | undefined>((ids) => orders.load(tenant, ids, { refresh: false })),
     recipients: new DataLoader<string, RecipientRecord[]>(async (ids) => groupBy(await orders.recipients(ids), (r) => r.orderId, ids)),
-    /** Keyed by lowercased email. */
+    /** Keyed by normalized email (core/email.ts): a Person's key. */
     giftsReceived: new DataLoader<string, (RecipientRecord & { provider: Provider })[]>(async (emails) =>
-      groupBy(await orders.recipientsByEmail(tenant, emails), (r) => r.email!.toLowerCase(), emails),
+      groupBy(await orders.recipientsByEmail(tenant, emails), (r) => normalizeEmail(r.email!), emails),
     ),
     events: new DataLoader<string, StatusEventRecord[]>(async (ids) => groupBy(await orders.statusEvents(ids), (e) => e.orderId, ids)),
   };

@@ -15,14 +15,18 @@ export class PersonFieldsResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<RecipientConnection> {
     const { loaders, cursors } = authorize(ctx, 'orders:read');
-    const email = person.email.toLowerCase();
+    // The key is normalized (Person.of), and the ledger matches it in any letter case.
+    const email = person.email;
     const rows = await loaders.giftsReceived.load(email);
     // The email goes into the cursor hashed, as a filter, never in the clear.
     return offsetConnection(rows, { first, after }, cursors, { list: 'giftsReceived', filter: { email } }, (r) => Recipient.from(r.provider, r));
   }
 }
 
-/** A gateway's `Person` references: any email is a person; what giftgraph knows of them is scoped when read. */
+/**
+ * A gateway's `Person` references: any address is a person, in any spelling (`Ada@Example.com ` is
+ * `ada@example.com`); what giftgraph knows of them is scoped when read. What is no address is no one.
+ */
 export function resolvePersonReference(reference: { email?: unknown }): Person | null {
-  return typeof reference.email === 'string' && reference.email.length > 0 ? Person.of(reference.email) : null;
+  return typeof reference.email === 'string' ? Person.of(reference.email) : null;
 }

@@ -483,6 +483,7 @@ export type PageInfo = {
 /** Someone gifts are sent to, known by their email. A people subgraph adds who they are. */
 export type Person = {
   __typename?: 'Person';
+  /** The address trimmed and in lower case, however it was spelled: the key every spelling of one address resolves to. */
   email: Scalars['String']['output'];
   /** The gifts your tenant sent this person, newest order first. */
   giftsReceived: RecipientConnection;

@@ -7,6 +7,8 @@ import { parse } from 'graphql';
 /**
  * A second subgraph for federation tests: a people directory that owns `Person` by email and adds
  * what giftgraph does not know (a display name, a team). Plain @apollo/server + @apollo/subgraph.
+ * Like giftgraph, it keys a person by the address trimmed and lower-cased, whatever the directory's
+ * own spelling, so both subgraphs name one person with one key.
  */
 export const PEOPLE_SDL = `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -14,6 +16,8 @@ export const PEOPLE_SDL = `
   type Query {
     "Everyone in the directory, in name order."
     people(first: Int = 20): [Person!]!
+    "One person, by any spelling of their address."
+    person(email: String!): Person
   }
 
   type Person @key(fields: "email") {
@@ -40,15 +44,21 @@ interface PeopleContext {
   people: DataLoader<string, DirectoryEntry | null>;
 }
 
+const normalize = (email: string) => email.trim().toLowerCase();
+
 export async function startPeopleSubgraph(directory: readonly DirectoryEntry[]): Promise<PeopleSubgraph> {
-  const byEmail = new Map(directory.map((p) => [p.email.toLowerCase(), p]));
+  const byEmail = new Map(directory.map((p) => [normalize(p.email), p]));
   const lookups: number[] = [];
   const schema = buildSubgraphSchema({
     typeDefs: parse(PEOPLE_SDL),
     resolvers: {
-      Query: { people: (_: unknown, { first }: { first: number }) => directory.slice(0, first) },
+      Query: {
+        people: (_: unknown, { first }: { first: number }) => directory.slice(0, first),
+        person: (_: unknown, { email }: { email: string }) => byEmail.get(normalize(email)) ?? null,
+      },
       Person: {
-        __resolveReference: (ref: { email: string }, ctx: PeopleContext) => ctx.people.load(ref.email.toLowerCase()),
+        email: (person: DirectoryEntry) => normalize(person.email),
+        __resolveReference: (ref: { email: string }, ctx: PeopleContext) => ctx.people.load(normalize(ref.email)),
       },
     } as never,
   });
@@ -64,4 +74,3 @@ export async function startPeopleSubgraph(directory: readonly DirectoryEntry[]):
   });
   return { url, lookups, stop: () => server.stop() };
 }
-
