@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -14,5 +15,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Each file starts its own servers on ephemeral loopback ports; forks keep native modules isolated.
     pool: 'forks',
+    // Files wait on loopback I/O far more than they compute: at least two run at once, where vitest's
+    // default (one fewer than the cores) would run the files of a 2-core machine one at a time.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
