@@ -13,6 +13,9 @@ export default defineConfig({
     setupFiles: ['reflect-metadata'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // Tests wait on conditions (expect.poll), never on the clock: what they wait for takes
+    // milliseconds, but may take seconds on a loaded machine before it counts as a failure.
+    expect: { poll: { timeout: 5_000 } },
     // Each file starts its own servers on ephemeral loopback ports; forks keep native modules isolated.
     pool: 'forks',
     // Files wait on loopback I/O far more than they compute: at least two run at once, where vitest's
