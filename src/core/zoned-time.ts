@@ -65,3 +65,14 @@ function offsetMs(instant: Date, zone: string): number {
   const asUtc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
   return asUtc - Math.floor(instant.getTime() / 1000) * 1000;
 }
+
+/** Whether the runtime knows `zone` as an IANA time zone (a name such as America/New_York, or a link such as US/Eastern). */
+export function isTimeZone(zone: string): boolean {
+  if (zone === '') return false;
+  try {
+    formatter(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}

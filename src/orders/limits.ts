@@ -1,3 +1,4 @@
+import { MAX_EMAIL_LENGTH } from '../core/email.js';
 import { MAX_ID_LENGTH } from '../core/global-id.js';
 import { MAX_CURSOR_LENGTH } from '../pagination/cursor.js';
 
@@ -12,7 +13,7 @@ export const LIMITS = {
   /** 1..64 printable ASCII: Giftronaut's documented key length, so a key always fits a provider's. */
   idempotencyKey: 64,
   /** RFC 5321: the longest address a mail path can carry. */
-  email: 254,
+  email: MAX_EMAIL_LENGTH,
   /** firstName, lastName, senderName, company, department. */
   name: 255,
   employeeNumber: 64,

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { isEmailAddress } from '../core/email.js';
 import { GiftgraphError, InputErrors } from '../core/errors.js';
-import { parseMoney, type Money } from '../core/money.js';
+import { isKnownCurrency, parseMoney, type Money } from '../core/money.js';
+import { isTimeZone } from '../core/zoned-time.js';
 import type { Provider } from '../core/model.js';
 import type { ProviderAdapter, SendRecipient } from '../providers/adapter.js';
 import type { Settlement, SettlementOutcome } from '../core/records.js';
@@ -58,7 +60,6 @@ export interface PreparedSend {
   hash: string;
 }
 
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKey}}$`);
 
 /**
@@ -97,8 +98,7 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
   }
   const recipients = cmd.recipients.slice(0, maxRecipients).map((r, position): SendRecipient => {
     const field = `input.recipients[${position}]`;
-    const email = text(r.email, `${field}.email`, LIMITS.email, errors, 'header');
-    if (email && !isEmail(email)) errors.add(`${field}.email`, 'is not a valid email address');
+    const email = typed(r.email, `${field}.email`, emailProblem, errors);
     return {
       position,
       email,
@@ -114,8 +114,7 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
 
   const message = text(cmd.message, 'input.message', LIMITS.message, errors, 'message');
   const senderName = text(cmd.senderName, 'input.senderName', LIMITS.name, errors, 'header');
-  const timezone = text(cmd.timezone, 'input.timezone', LIMITS.timezone, errors);
-  if (timezone && !isTimeZone(timezone)) errors.add('input.timezone', 'is not an IANA time zone such as America/New_York');
+  const timezone = typed(cmd.timezone, 'input.timezone', timeZoneProblem, errors);
   let sendAt: string | null = null;
   if (cmd.sendAt) {
     if (Number.isNaN(cmd.sendAt.getTime())) errors.add('input.sendAt', 'is not a valid date-time');
@@ -154,13 +153,33 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
   };
 }
 
-export const isEmail = (value: string): boolean => value.length <= LIMITS.email && EMAIL.test(value);
+/**
+ * The rules of the values the schema types with a scalar (src/schema/scalars.ts): the scalar refuses
+ * a value with these words before any resolver runs, and the checks here, for callers other than
+ * GraphQL, say the same. Each returns what is wrong, or null.
+ */
+export const emailProblem = (value: string): string | null => textProblem(value, LIMITS.email, 'header') ?? (isEmailAddress(value) ? null : 'is not a valid email address');
+
+export const timeZoneProblem = (value: string): string | null =>
+  textProblem(value, LIMITS.timezone) ?? (isTimeZone(value) ? null : 'is not an IANA time zone such as America/New_York');
+
+/** A currency code is read in any letter case (`cad` is CAD). */
+export const currencyProblem = (value: string): string | null =>
+  value !== value.trim() ? 'must not start or end with whitespace' : isKnownCurrency(value.toUpperCase()) ? null : 'is not an ISO 4217 currency code';
+
+/** A typed text as given, or null when absent or empty; its problem, if any, is added. */
+function typed(value: string | null | undefined, field: string, problem: (value: string) => string | null, errors: InputErrors): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  const found = problem(value);
+  if (found) errors.add(field, found);
+  return value;
+}
 
 /**
  * `header`: text that may end up in an email header or subject (names, addresses). `line`: any other
  * one-line text (ids, employee numbers). `message`: a message body, which keeps line breaks and tabs.
  */
-type TextKind = 'header' | 'line' | 'message';
+export type TextKind = 'header' | 'line' | 'message';
 
 const CONTROL = /\p{Cc}/u;
 const LINE_BREAK = /[\r\n\u0085\u2028\u2029]/u;
@@ -171,21 +190,19 @@ const MESSAGE_BREAKS = /\r\n|[\n\t]/g;
  * whitespace) or must never reach a provider (control characters, line breaks) is refused.
  */
 function text(value: string | null | undefined, field: string, max: number, errors: InputErrors, kind: TextKind = 'line'): string | null {
-  if (value === null || value === undefined || value === '') return null;
-  if (isLonger(value, max)) {
-    errors.add(field, `must be at most ${max} characters`);
-    return value;
-  }
+  return typed(value, field, (v) => textProblem(v, max, kind), errors);
+}
+
+/** What is wrong with a non-empty text of this kind, or null. */
+export function textProblem(value: string, max: number, kind: TextKind = 'line'): string | null {
+  if (isLonger(value, max)) return `must be at most ${max} characters`;
   if (kind === 'message') {
-    if (CONTROL.test(value.replace(MESSAGE_BREAKS, ''))) errors.add(field, 'may hold line breaks and tabs, but no other control characters');
-    else if (value.trim() === '') errors.add(field, 'is blank: write a message or leave it out');
-    return value;
+    if (CONTROL.test(value.replace(MESSAGE_BREAKS, ''))) return 'may hold line breaks and tabs, but no other control characters';
+    return value.trim() === '' ? 'is blank: write a message or leave it out' : null;
   }
-  if (LINE_BREAK.test(value)) {
-    errors.add(field, kind === 'header' ? 'must be one line: it can end up in an email header' : 'must be one line');
-  } else if (CONTROL.test(value)) errors.add(field, 'must not contain control characters');
-  else if (value !== value.trim()) errors.add(field, 'must not start or end with whitespace');
-  return value;
+  if (LINE_BREAK.test(value)) return kind === 'header' ? 'must be one line: it can end up in an email header' : 'must be one line';
+  if (CONTROL.test(value)) return 'must not contain control characters';
+  return value !== value.trim() ? 'must not start or end with whitespace' : null;
 }
 
 /** Longer than `max` code points; counted only when the UTF-16 length leaves a doubt. */
@@ -228,12 +245,11 @@ export function checkResend(asked: readonly ResendRecipientValue[], known: reado
   const checked = asked.slice(0, LIMITS.resendRecipients).map((r, i) => {
     const field = `input.recipients[${i}]`;
     const email = text(r.email, `${field}.email`, LIMITS.email, errors, 'header');
-    const updatedEmail = text(r.updatedEmail, `${field}.updatedEmail`, LIMITS.email, errors, 'header');
+    const updatedEmail = typed(r.updatedEmail, `${field}.updatedEmail`, emailProblem, errors);
     const key = email?.toLowerCase() ?? '';
     if (seen.has(key)) errors.add(`${field}.email`, `repeats input.recipients[${seen.get(key)}].email`);
     else if (!emails.has(key)) errors.add(`${field}.email`, 'is not a recipient of this order');
     seen.set(key, seen.get(key) ?? i);
-    if (updatedEmail !== null && !isEmail(updatedEmail)) errors.add(`${field}.updatedEmail`, 'is not a valid email address');
     return { email: r.email, updatedEmail };
   });
   errors.throwIfAny();
@@ -286,7 +302,7 @@ export function checkSettlement(cmd: SettleCommand, perRecipient: boolean, recip
 /** The orders filter's recipient email, lower-cased for its case-insensitive match; undefined when absent or empty. */
 export function checkRecipientEmailFilter(value: string | null | undefined): string | undefined {
   const errors = new InputErrors();
-  const email = text(value, 'filter.recipientEmail', LIMITS.email, errors, 'header');
+  const email = typed(value, 'filter.recipientEmail', emailProblem, errors);
   errors.throwIfAny();
   return email?.toLowerCase();
 }
@@ -308,15 +324,6 @@ function money(value: MoneyInputValue | null | undefined, field: string, errors:
     if (!(error instanceof GiftgraphError) || !error.details.field) throw error;
     errors.add(error.details.field, error.message.slice(error.details.field.length + 2));
     return null;
-  }
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
   }
 }
 
