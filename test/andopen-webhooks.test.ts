@@ -20,7 +20,7 @@ async function sendToAda(h: Harness, key: string): Promise<{ id: string; orderId
     input: { provider: 'ANDOPEN', idempotencyKey: key, recipients: [{ firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com' }], andOpen: { campaignId: campaign } },
   });
   expect(sent.errors).toBeUndefined();
-  const id = sent.data!.sendGifts.order.id;
+  const id = sent.data!.sendGifts.order!.id;
   const orderId = decodeId(id, 'Order')!.local;
   const [ada] = await h.store.getRecipients([orderId]);
   return { id, orderId, giftRequestId: ada!.providerRef! };
@@ -211,7 +211,11 @@ describe.each(['2025-09', '2025-10'] as AndOpenVersion[])('&Open JSON:API webhoo
     expect(attempts).toHaveLength(2);
     expect(attempts[1]!.body).toBe(attempts[0]!.body);
     for (const { headers } of attempts) {
-      expect(Object.keys(headers).filter((k) => k.startsWith('andopen-')).sort()).toEqual(['andopen-webhook-dispatch-timestamp', 'andopen-webhook-signature']);
+      expect(
+        Object.keys(headers)
+          .filter((k) => k.startsWith('andopen-'))
+          .sort(),
+      ).toEqual(['andopen-webhook-dispatch-timestamp', 'andopen-webhook-signature']);
       expect(headers['content-type']).toBe('application/vnd.api+json');
     }
     const body = JSON.parse(attempts[0]!.body) as { data: { type: string; id: string; attributes: Record<string, unknown> }; meta: { event_id: string } };

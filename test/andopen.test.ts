@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AndOpenVersion } from '../src/providers/andopen/config.js';
 import { CatalogDocument, OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { Harness, problemOf, problemsOf } from './support/harness.js';
 
 const POST = { method: 'POST', path: '/gift_requests' } as const;
 
@@ -33,7 +33,7 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     const sent = await h.gql(SendGiftsDocument, { input: order('three') });
     expect(sent.errors).toBeUndefined();
     expect(h.andOpen.giftRequestCount).toBe(requests + 3);
-    const first = sent.data!.sendGifts.order;
+    const first = sent.data!.sendGifts.order!;
     expect(first).toMatchObject({ __typename: 'AndOpenOrder', status: 'SENT', total: null });
     expect(first.recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
       ['SENT', 'submitted'],
@@ -59,13 +59,18 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     const before = posts();
     const first = await h.gql(SendGiftsDocument, { input: order('partial') });
     expect(first.errors).toBeUndefined();
-    const statuses = first.data!.sendGifts.order.recipients.edges.map((e) => e.node.status);
+    const statuses = first.data!.sendGifts.order!.recipients.edges.map((e) => e.node.status);
     expect(statuses.filter((s) => s === 'FAILED')).toHaveLength(1);
     expect(h.andOpen.giftRequestCount).toBe(requests + 2);
+    // The one recipient not sent is the send's one problem, naming that recipient.
+    const failed = statuses.indexOf('FAILED');
+    expect(first.data!.sendGifts.problems).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_UNAVAILABLE', field: `input.recipients[${failed}]`, provider: 'ANDOPEN', retryable: true }),
+    ]);
 
     const retry = await h.gql(SendGiftsDocument, { input: order('partial') });
-    expect(retry.data!.sendGifts.created).toBe(false);
-    expect(retry.data!.sendGifts.order.recipients.edges.map((e) => e.node.status)).toEqual(['SENT', 'SENT', 'SENT']);
+    expect(retry.data!.sendGifts).toMatchObject({ created: false, problems: [] });
+    expect(retry.data!.sendGifts.order!.recipients.edges.map((e) => e.node.status)).toEqual(['SENT', 'SENT', 'SENT']);
     expect(h.andOpen.giftRequestCount).toBe(requests + 3);
     expect(posts()).toBe(before + 4);
 
@@ -88,11 +93,11 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
   it('follows a recipient sent by a retry after the rest of the order was delivered', async () => {
     h.andOpen.http.faults.add({ method: 'POST', path: '/gift_requests', fault: { kind: 'status', status: 429 } });
     const sent = await h.gql(SendGiftsDocument, { input: andOpen('late-recipient') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     h.advance(3);
     await h.gql(OrderDocument, { id });
     const retry = await h.gql(SendGiftsDocument, { input: andOpen('late-recipient') });
-    expect(retry.data!.sendGifts.order.status).toBe('SENT');
+    expect(retry.data!.sendGifts.order!.status).toBe('SENT');
     h.advance(3);
     const done = (await h.gql(OrderDocument, { id })).data!.order!;
     expect(done.recipients.edges.map((e) => e.node.status)).toEqual(['DELIVERED', 'DELIVERED']);
@@ -104,11 +109,20 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     h.andOpen.http.faults.add({ method: 'POST', path: '/gift_requests', fault: { kind: 'drop-after' } });
     const requests = h.andOpen.giftRequestCount;
     const first = await h.gql(SendGiftsDocument, { input: andOpen('refused-and-unknown') });
-    const statuses = first.data!.sendGifts.order.recipients.edges.map((e) => e.node.status).sort();
-    expect(statuses).toEqual(['FAILED', 'UNCONFIRMED']);
+    const recipients = first.data!.sendGifts.order!.recipients.edges.map((e) => e.node.status);
+    expect([...recipients].sort()).toEqual(['FAILED', 'UNCONFIRMED']);
+    // Each recipient's own outcome is a problem naming it: only the one not sent may be retried.
+    const problems = first.data!.sendGifts.problems.map(({ code, field, retryable }) => ({ code, field, retryable }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { code: 'PROVIDER_UNAVAILABLE', field: `input.recipients[${recipients.indexOf('FAILED')}]`, retryable: true },
+        { code: 'OUTCOME_UNKNOWN', field: `input.recipients[${recipients.indexOf('UNCONFIRMED')}]`, retryable: false },
+      ]),
+    );
+    expect(problems).toHaveLength(2);
     expect(h.andOpen.giftRequestCount).toBe(requests + 1);
     const retry = await h.gql(SendGiftsDocument, { input: andOpen('refused-and-unknown') });
-    expect(retry.data!.sendGifts.order.recipients.edges.map((e) => e.node.status).sort()).toEqual(['SENT', 'UNCONFIRMED']);
+    expect(retry.data!.sendGifts.order!.recipients.edges.map((e) => e.node.status).sort()).toEqual(['SENT', 'UNCONFIRMED']);
     expect(h.andOpen.giftRequestCount).toBe(requests + 2);
   });
 
@@ -117,12 +131,12 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     const requests = h.andOpen.giftRequestCount;
     const single = order('ambiguous', { recipients: [{ firstName: 'Ada', lastName: 'Lovelace' }] });
     const result = await h.gql(SendGiftsDocument, { input: single });
-    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-    expect(result.errors![0]!.extensions!.retryable).toBe(false);
+    expect(result.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
+    expect(problemOf(result)).toMatchObject({ code: 'OUTCOME_UNKNOWN', provider: 'ANDOPEN', retryable: false });
     expect(h.andOpen.giftRequestCount).toBe(requests + 1);
     const before = posts();
     const replay = await h.gql(SendGiftsDocument, { input: single });
-    expect(replay.data!.sendGifts.order.status).toBe('UNCONFIRMED');
+    expect(replay.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
     expect(posts()).toBe(before);
   });
 
@@ -131,11 +145,12 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
     const unknown = await h.gql(SendGiftsDocument, {
       input: order('no-campaign', { andOpen: { campaignId: Buffer.from('CatalogItem:ANDOPEN:campaign:00000000-0000-4000-8000-000000000000').toString('base64url') } }),
     });
-    expect(unknown.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.andOpen.campaignId' });
+    expect(problemOf(unknown)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.andOpen.campaignId' });
     const short = await h.gql(SendGiftsDocument, { input: order('short-name', { recipients: [{ firstName: 'A', lastName: 'Lovelace' }] }) });
-    expect(short.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].firstName' });
+    expect(problemOf(short)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients[0].firstName' });
     const amount = await h.gql(SendGiftsDocument, { input: order('amount', { amount: { amount: '10', currency: 'USD' } }) });
-    expect((amount.errors![0]!.extensions!.problems as { field: string }[]).map((p) => p.field)).toContain('input.recipients[0].amount');
+    expect(problemsOf(amount).map((p) => p.field)).toContain('input.recipients[0].amount');
+    expect([unknown, short, amount].map((r) => r.data!.sendGifts.order)).toEqual([null, null, null]);
     expect(posts()).toBe(before);
   });
 
@@ -147,12 +162,12 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
         andOpen: { campaignId: Buffer.from('CatalogItem:ANDOPEN:campaign:00000000-0000-4000-8000-000000000000').toString('base64url') },
       }),
     });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'ANDOPEN', field: 'input.andOpen.campaignId', retryable: false });
-    expect(result.errors![0]!.message).toMatch(/campaign_id does not exist/);
+    expect(result.data!.sendGifts.order!.status).toBe('FAILED');
+    expect(problemOf(result)).toMatchObject({ code: 'PROVIDER_REJECTED', provider: 'ANDOPEN', field: 'input.andOpen.campaignId', retryable: false });
+    expect(problemOf(result).message).toMatch(/campaign_id does not exist/);
   });
 
-  it('pages every campaign, in this version\'s pagination style', async () => {
+  it("pages every campaign, in this version's pagination style", async () => {
     const fresh = await Harness.start({ andOpenVersion: version, andOpen: { campaigns: 61 } });
     try {
       const items = (await fresh.gql(CatalogDocument, { provider: 'ANDOPEN', first: 100 })).data!.catalog.edges.map((e) => e.node);
@@ -167,7 +182,7 @@ describe.each(['2026-05', '2025-09'] as AndOpenVersion[])('&Open, API version %s
 });
 
 describe('the &Open sandbox', () => {
-  it('requires a known API version, then a valid key, answering in that version\'s shape', async () => {
+  it("requires a known API version, then a valid key, answering in that version's shape", async () => {
     const h = await Harness.start();
     try {
       const call = (headers: Record<string, string>) =>
@@ -187,4 +202,3 @@ describe('the &Open sandbox', () => {
     }
   });
 });
-

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelOrderDocument, OrderDocument, OrdersDocument, ProvidersDocument, ResendGiftDocument, SendGiftsDocument } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { errorCode, Harness, problemOf } from './support/harness.js';
 
 let h: Harness;
 let acmeOrderId: string;
@@ -10,7 +10,7 @@ beforeAll(async () => {
   const sent = await h.gql(SendGiftsDocument, {
     input: { provider: 'GUUSTO', idempotencyKey: 'acme-1', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'ada@example.com' }] },
   });
-  acmeOrderId = sent.data!.sendGifts.order.id;
+  acmeOrderId = sent.data!.sendGifts.order!.id;
 });
 afterAll(() => h.close());
 
@@ -37,6 +37,23 @@ describe('authentication', () => {
     ]) {
       expect(errorCode(result)).toBe('UNAUTHENTICATED');
     }
+  });
+
+  it('refuses a mutation without a token as a top-level error, not as a problem in its payload, and sends nothing', async () => {
+    const received = h.guusto.http.received.length;
+    for (const result of [
+      await h.gql(
+        SendGiftsDocument,
+        { input: { provider: 'GUUSTO', idempotencyKey: 'no-token', message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email: 'a@example.com' }] } },
+        null,
+      ),
+      await h.gql(CancelOrderDocument, { id: acmeOrderId }, null),
+      await h.gql(ResendGiftDocument, { input: { orderId: acmeOrderId, recipients: [{ email: 'ada@example.com' }] } }, null),
+    ]) {
+      expect(errorCode(result)).toBe('UNAUTHENTICATED');
+      expect(result.data).toBeNull();
+    }
+    expect(h.guusto.http.received.length).toBe(received);
   });
 
   it.each([
@@ -79,6 +96,8 @@ describe('scopes', () => {
     );
     expect(errorCode(result)).toBe('FORBIDDEN');
     expect(result.errors![0]!.message).toContain('orders:write');
+    // A missing scope is no outcome of the request: a top-level error, with no payload.
+    expect(result.data).toBeNull();
     expect(h.guusto.http.received.length).toBe(received);
   });
 
@@ -87,13 +106,15 @@ describe('scopes', () => {
     expect(errorCode(await h.gql(CancelOrderDocument, { id: acmeOrderId }, noCancel))).toBe('FORBIDDEN');
     const canceller = await h.token({ scope: 'orders:cancel' });
     const result = await h.gql(CancelOrderDocument, { id: acmeOrderId }, canceller);
-    expect(errorCode(result)).toBe('UNSUPPORTED_BY_PROVIDER');
-    expect(result.errors![0]!.extensions!.provider).toBe('GUUSTO');
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.cancelOrder.order).toBeNull();
+    expect(problemOf(result)).toMatchObject({ code: 'UNSUPPORTED_BY_PROVIDER', provider: 'GUUSTO', retryable: false });
   });
 
   it('says a Guusto gift cannot be resent', async () => {
     const result = await h.gql(ResendGiftDocument, { input: { orderId: acmeOrderId, recipients: [{ email: 'ada@example.com' }] } });
-    expect(errorCode(result)).toBe('UNSUPPORTED_BY_PROVIDER');
+    expect(result.data!.resendGift).toMatchObject({ order: null, requeued: 0 });
+    expect(problemOf(result)).toMatchObject({ code: 'UNSUPPORTED_BY_PROVIDER', provider: 'GUUSTO' });
   });
 });
 
@@ -104,7 +125,9 @@ describe('tenant isolation', () => {
     const missing = await h.gql(OrderDocument, { id: Buffer.from('Order:GUUSTO:no-such-order').toString('base64url') }, globex);
     expect(errorCode(theirs)).toBe('NOT_FOUND');
     expect(theirs.errors![0]!.message).toBe(missing.errors![0]!.message);
-    expect(errorCode(await h.gql(CancelOrderDocument, { id: acmeOrderId }, globex))).toBe('NOT_FOUND');
+    const cancel = await h.gql(CancelOrderDocument, { id: acmeOrderId }, globex);
+    expect(cancel.data!.cancelOrder.order).toBeNull();
+    expect(problemOf(cancel)).toMatchObject({ code: 'NOT_FOUND', message: theirs.errors![0]!.message });
   });
 
   it("never lists another tenant's orders", async () => {
@@ -132,4 +155,3 @@ describe('tenant isolation', () => {
     expect(errorCode(await h.gql(OrderDocument, { id: 'definitely not an id' }))).toBe('BAD_USER_INPUT');
   });
 });
-

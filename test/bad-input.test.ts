@@ -22,11 +22,11 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['too many recipients for Guusto', { ...valid, recipients: Array.from({ length: 21 }, (_, i) => ({ email: `p${i}@example.com` })) }, 'input.recipients'],
   ['too many recipients for anyone', { ...valid, recipients: Array.from({ length: 501 }, (_, i) => ({ email: `p${i}@example.com` })) }, 'input.recipients'],
   ['a recipient with neither email nor employee number', { ...valid, recipients: [{ firstName: 'Ada' }] }, 'input.recipients[0]'],
-  ['an amount above Guusto\'s range', { ...valid, amount: { amount: '10001', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
+  ["an amount above Guusto's range", { ...valid, amount: { amount: '10001', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
   ['a zero amount', { ...valid, amount: { amount: '0', currency: 'CAD' } }, 'input.amount.amount'],
   ['a negative amount', { ...valid, amount: { amount: '-5', currency: 'CAD' } }, 'input.amount.amount'],
   ['more decimals than the currency has', { ...valid, amount: { amount: '10.505', currency: 'CAD' } }, 'input.amount.amount'],
-  ['an amount below Guusto\'s range', { ...valid, amount: { amount: '0.99', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
+  ["an amount below Guusto's range", { ...valid, amount: { amount: '0.99', currency: 'CAD' } }, 'input.recipients[0].amount.amount'],
   ['a float-looking amount', { ...valid, amount: { amount: '1e3', currency: 'CAD' } }, 'input.amount.amount'],
   ['an unknown currency', { ...valid, amount: { amount: '25', currency: 'XYZ' } }, 'input.amount.currency'],
   ['a currency Guusto does not send', { ...valid, amount: { amount: '25', currency: 'EUR' } }, 'input.recipients[0].amount.currency'],
@@ -41,30 +41,52 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['a provider that is not configured', { ...valid, provider: 'ANDOPEN' }, 'input.provider'],
   ['options for another provider', { ...valid, goody: { productId: 'x' } }, 'input.goody'],
   ['a message over 1000 characters', { ...valid, message: 'x'.repeat(1001) }, 'input.message'],
-  ['two currencies in one Guusto order', { ...valid, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com', amount: { amount: '5', currency: 'USD' } }] }, 'input.recipients'],
+  [
+    'two currencies in one Guusto order',
+    { ...valid, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com', amount: { amount: '5', currency: 'USD' } }] },
+    'input.recipients',
+  ],
 ];
 
 describe('bad input to sendGifts', () => {
-  it.each(cases)('rejects %s as BAD_USER_INPUT naming the field, with no row and no provider call', async (_name, input, field) => {
+  it.each(cases)('rejects %s as a BAD_USER_INPUT problem naming the field, with no order, no row and no provider call', async (_name, input, field) => {
     const before = h.store.counts();
     const received = h.guusto.http.received.length;
     const result = await h.gql(SendGiftsDocument, { input });
-    expect(result.data).toBeNull();
-    expect(errorCode(result)).toBe('BAD_USER_INPUT');
-    const problems = result.errors![0]!.extensions!.problems as { field: string; message: string }[];
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts).toMatchObject({ order: null, created: false });
+    const problems = result.data!.sendGifts.problems;
     expect(problems.map((p) => p.field)).toContain(field);
-    expect(problems[0]!.field).toBe(result.errors![0]!.extensions!.field);
-    expect(result.errors![0]!.message).toContain(String(result.errors![0]!.extensions!.field));
+    for (const problem of problems) {
+      expect(problem).toMatchObject({ code: 'BAD_USER_INPUT', retryable: false });
+      expect(problem.field).toMatch(/^input\./);
+      expect(problem.message).not.toBe('');
+    }
     expect(h.store.counts()).toEqual(before);
     expect(h.guusto.http.received.length).toBe(received);
   });
 
-  it('reports every problem at once', async () => {
+  it('reports every problem at once, each naming its field, with no order and nothing sent', async () => {
+    const before = h.store.counts();
+    const received = h.guusto.http.received.length;
     const result = await h.gql(SendGiftsDocument, {
-      input: { ...valid, message: null, recipients: [{ email: 'nope' }, { email: 'fine@example.com', amount: { amount: '0.5', currency: 'CAD' } }] },
+      input: {
+        ...valid,
+        idempotencyKey: 'two words',
+        message: null,
+        recipients: [{ firstName: 'Ada' }, { email: 'fine@example.com', amount: { amount: '0.5', currency: 'CAD' } }, { email: 'FINE@example.com' }],
+      },
     });
-    const problems = result.errors![0]!.extensions!.problems as { field: string }[];
-    expect(problems.map((p) => p.field)).toEqual(['input.recipients[0].email', 'input.message', 'input.recipients[1].amount.amount']);
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts).toMatchObject({ order: null, created: false });
+    const problems = result.data!.sendGifts.problems;
+    expect(problems.map((p) => p.field).sort()).toEqual(
+      ['input.idempotencyKey', 'input.message', 'input.recipients[0]', 'input.recipients[1].amount.amount', 'input.recipients[2].email'].sort(),
+    );
+    for (const problem of problems) expect(problem).toMatchObject({ code: 'BAD_USER_INPUT', retryable: false, provider: null });
+    expect(problems.find((p) => p.field === 'input.recipients[2].email')!.message).toBe('repeats the address of input.recipients[1]: each recipient once per order');
+    expect(h.store.counts()).toEqual(before);
+    expect(h.guusto.http.received.length).toBe(received);
   });
 
   it('rejects input the schema does not allow before any resolver runs', async () => {
@@ -75,8 +97,8 @@ describe('bad input to sendGifts', () => {
     expect(h.guusto.http.received.length).toBe(received);
   });
 
-  it('does not echo a rejected email back in the error message', async () => {
+  it('does not echo a rejected email back in the problem', async () => {
     const result = await h.gql(SendGiftsDocument, { input: { ...valid, recipients: [{ email: 'secret.person@example' }] } });
-    expect(JSON.stringify(result.errors)).not.toContain('secret.person');
+    expect(JSON.stringify(result)).not.toContain('secret.person');
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CatalogDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { Harness, problemOf } from './support/harness.js';
 
 /**
  * Giftronaut remembers an idempotency key for 24 hours. giftgraph repeats a create whose outcome
@@ -32,18 +32,24 @@ const creates = () => h.giftronaut.http.received.filter((r) => r.method === 'POS
 async function unconfirmedOrder(): Promise<string> {
   h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, times: 3, fault: { kind: 'drop-after' } });
   const first = await h.gql(SendGiftsDocument, { input });
-  expect(errorCode(first)).toBe('PROVIDER_UNAVAILABLE');
-  expect(first.errors![0]!.extensions!.retryable).toBe(true);
-  expect(first.errors![0]!.message).toMatch(/retry with the same idempotency key before \d{4}-\d\d-\d\dT/);
+  expect(first.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
+  const problem = problemOf(first);
+  expect(problem).toMatchObject({ code: 'OUTCOME_UNKNOWN', provider: 'GIFTRONAUT', retryable: true });
+  // Safe until three quarters of Giftronaut's 24 hours from the order, said in the message and as data.
+  const until = /retry with the same idempotency key before (\d{4}-\d\d-\d\dT[^:]+:\d\d:[\d.]+Z)/.exec(problem.message)![1]!;
+  expect(new Date(problem.retryBefore!).toISOString()).toBe(until);
+  expect(Date.parse(until) - Date.parse(first.data!.sendGifts.order!.createdAt)).toBe(18 * HOUR);
   expect(h.giftronaut.orderCount).toBe(1);
-  return first.errors![0]!.extensions!.orderId as string;
+  return first.data!.sendGifts.order!.id;
 }
 
 const readOrder = async (id: string) =>
-  (await h.gql<{ order: { status: string; capabilities: { deduplicatesCreates: boolean } } }, { id: string }>(
-    'query ($id: ID!) { order(id: $id) { status capabilities { deduplicatesCreates } } }',
-    { id },
-  )).data!.order;
+  (
+    await h.gql<{ order: { status: string; capabilities: { deduplicatesCreates: boolean } } }, { id: string }>(
+      'query ($id: ID!) { order(id: $id) { status capabilities { deduplicatesCreates } } }',
+      { id },
+    )
+  ).data!.order;
 
 describe('a same-key replay of an UNCONFIRMED Giftronaut order', () => {
   it('is sent again while Giftronaut surely remembers the key, and Giftronaut holds one order', async () => {
@@ -54,7 +60,7 @@ describe('a same-key replay of an UNCONFIRMED Giftronaut order', () => {
     const replay = await h.gql(SendGiftsDocument, { input });
     expect(replay.errors).toBeUndefined();
     // Giftronaut answers the key with the original order, sent long ago by now.
-    expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id, status: 'SENT' } });
+    expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id, status: 'SENT' }, problems: [] });
     expect(creates()).toBe(before + 1);
     expect(h.giftronaut.orderCount).toBe(1);
   });
@@ -66,6 +72,8 @@ describe('a same-key replay of an UNCONFIRMED Giftronaut order', () => {
     const replay = await h.gql(SendGiftsDocument, { input });
     expect(replay.errors).toBeUndefined();
     expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { id, status: 'UNCONFIRMED' } });
+    // The replay says what the first answer said, but a same-key retry is no longer safe.
+    expect(problemOf(replay)).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false, retryBefore: null });
     expect(creates()).toBe(before);
     expect(await readOrder(id)).toEqual({ status: 'UNCONFIRMED', capabilities: { deduplicatesCreates: false } });
   });
@@ -78,7 +86,7 @@ describe("the HTTP client's own retries of a Giftronaut create", () => {
     h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
     const before = creates();
     const replay = await h.gql(SendGiftsDocument, { input });
-    expect(replay.data!.sendGifts.order.status).toBe('SENT');
+    expect(replay.data!.sendGifts.order!.status).toBe('SENT');
     expect(creates()).toBe(before + 2);
   });
 
@@ -89,8 +97,9 @@ describe("the HTTP client's own retries of a Giftronaut create", () => {
     h.giftronaut.http.faults.add({ method: 'POST', path: CREATE, fault: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
     const before = creates();
     const replay = await h.gql(SendGiftsDocument, { input });
-    expect(errorCode(replay)).toBe('PROVIDER_UNAVAILABLE');
-    expect(replay.errors![0]!.message).toMatch(/stays UNCONFIRMED/);
+    expect(replay.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
+    expect(problemOf(replay)).toMatchObject({ code: 'OUTCOME_UNKNOWN', provider: 'GIFTRONAUT', retryable: true });
+    expect(problemOf(replay).message).toMatch(/stays UNCONFIRMED/);
     expect(creates()).toBe(before + 1);
     expect((await readOrder(id)).status).toBe('UNCONFIRMED');
   });

@@ -5,7 +5,7 @@ import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { GoodySandbox } from '../src/sandboxes/goody/sandbox.js';
 import type { OrderRecord, RecipientRecord } from '../src/core/records.js';
 import { CancelOrderDocument, CatalogDocument, GoodyBatchDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { Harness, problemOf } from './support/harness.js';
 
 const people = (n: number) => Array.from({ length: n }, (_, i) => ({ firstName: `Person${i}`, email: `person${i}@example.com` }));
 
@@ -44,11 +44,11 @@ describe('canceling', () => {
 
   it('succeeds while the gifts are early, for every gift of the batch', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-early') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     expect((await read(id)).capabilities.canCancel).toBe(true);
     const result = await h.gql(CancelOrderDocument, { id });
     expect(result.errors).toBeUndefined();
-    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
+    expect(result.data!.cancelOrder.order!.status).toBe('CANCELED');
     // Goody reports a canceled gift as failed: its word is kept, the status says what happened.
     expect((await read(id)).recipients.edges.map((e) => [e.node.status, e.node.providerStatus])).toEqual([
       ['CANCELED', 'failed'],
@@ -59,35 +59,38 @@ describe('canceling', () => {
 
   it('is refused, clearly and whole, once a gift was accepted', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-late') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     h.advance(3);
     expect((await read(id)).capabilities.canCancel).toBe(false);
     const before = h.goody.http.count('POST', '/v1/orders/:id/cancel');
     const result = await h.gql(CancelOrderDocument, { id });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GOODY', providerCode: 'not_cancelable' });
-    expect(result.errors![0]!.message).toMatch(/3 of 3 gifts were already accepted/);
+    expect(result.data!.cancelOrder.order!.id).toBe(id);
+    expect(problemOf(result)).toMatchObject({ code: 'PROVIDER_REJECTED', provider: 'GOODY', providerCode: 'not_cancelable', retryable: false });
+    expect(problemOf(result).message).toMatch(/3 of 3 gifts were already accepted/);
     expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(before);
   });
 
   it('is refused for a scheduled batch whose gifts do not exist yet', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: batch('cancel-scheduled', { sendAt: new Date(h.clock.now() + 86_400_000).toISOString() }) });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     expect((await read(id)).status).toBe('SCHEDULED');
     const result = await h.gql(CancelOrderDocument, { id });
-    expect(result.errors![0]!.message).toMatch(/nothing to cancel yet/);
+    expect(problemOf(result).message).toMatch(/nothing to cancel yet/);
+    expect(result.data!.cancelOrder.order).toMatchObject({ id, status: 'SCHEDULED' });
   });
 
   it('reports a cancel that failed part of the way, and records the gifts it did cancel', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: batch('partial-cancel') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     // The first gift's cancel goes through, the second is refused by Goody, the third goes through.
     const cancel = /\/v1\/orders\/[^/]+\/cancel$/;
     h.goody.http.faults.add({ method: 'POST', path: cancel, fault: { kind: 'latency', ms: 0 } });
     h.goody.http.faults.add({ method: 'POST', path: cancel, fault: { kind: 'status', status: 400, body: { error: 'Order cannot be canceled once accepted' } } });
     const result = await h.gql(CancelOrderDocument, { id });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.message).toMatch(/2 of 3 gifts were canceled/);
+    expect(problemOf(result).code).toBe('PROVIDER_REJECTED');
+    expect(problemOf(result).message).toMatch(/2 of 3 gifts were canceled/);
+    // The payload's order is what is true after the partial cancel, as recorded.
+    expect(result.data!.cancelOrder.order!.id).toBe(id);
     const after = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
     expect(after.recipients.edges.map((e) => `${e.node.status}:${e.node.providerStatus}`).sort()).toEqual(['CANCELED:failed', 'CANCELED:failed', 'SENT:created']);
   });
@@ -104,10 +107,10 @@ describe('a Goody cancel, which Goody reports as failed', () => {
   afterAll(() => h.close());
 
   it('ends CANCELED through the answer, the order.canceled webhooks and every later read', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('cancel', product, 3) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('cancel', product, 3) })).data!.sendGifts.order!.id;
     const result = await h.gql(CancelOrderDocument, { id });
     expect(result.errors).toBeUndefined();
-    expect(result.data!.cancelOrder.order.status).toBe('CANCELED');
+    expect(result.data!.cancelOrder.order!.status).toBe('CANCELED');
     await h.goody.webhooks.settle();
 
     // Goody said failed, in the answer, in its events and in its reads, as its documentation shows.
@@ -134,7 +137,7 @@ describe('a Goody cancel, which Goody reports as failed', () => {
   });
 
   it('keeps a real failure FAILED, and cancels only the gifts still live', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('real-failure', product, 3) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('real-failure', product, 3) })).data!.sendGifts.order!.id;
     const { recipients } = await rows(h, id);
     expect(h.goody.failOrder(recipients[0]!.providerRef!)).toBe(true);
     const failed = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
@@ -201,4 +204,3 @@ describe('a cancel kept on the order', () => {
     expect((await other.refresh(order, records)).recipients!.map((r) => r.status)).toEqual(['FAILED', 'FAILED']);
   });
 });
-

@@ -74,7 +74,7 @@ describe('Goody webhooks', () => {
     const verdicts: string[] = [];
     for (const delivery of received) verdicts.push(await accept(delivery));
     // The failed delivery came again, later and with the same svix-id: accepted the first time only.
-    const completed = received.flatMap((r, i) => (types[i] === 'order_batch.completed' ? [i] : []));
+    const completed = received.flatMap((_, i) => (types[i] === 'order_batch.completed' ? [i] : []));
     expect(received[completed[0]!]!.headers['svix-id']).toBe(received[completed[1]!]!.headers['svix-id']);
     expect(completed.map((i) => verdicts[i])).toEqual(['accepted', 'duplicate']);
     expect(verdicts.filter((v) => v === 'accepted')).toHaveLength(4);
@@ -155,7 +155,7 @@ describe('Goody batch events named gift_batch.*, as in its published example', (
   };
 
   it('gift_batch.completed refreshes its batch: a large one is read back with every gift', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch', product, 25) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch', product, 25) })).data!.sendGifts.order!.id;
     expect((await rows(h, id)).order.status).toBe('PROCESSING');
     h.advance(1);
     await h.goody.webhooks.settle();
@@ -176,7 +176,7 @@ describe('Goody batch events named gift_batch.*, as in its published example', (
   });
 
   it('an order event naming its batch by gift_batch_id refreshes that batch', async () => {
-    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch-id', product, 1) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: batchOf('gift-batch-id', product, 1) })).data!.sendGifts.order!.id;
     h.advance(2); // created, notified, opened at Goody; giftgraph has not looked
     const batchId = (await rows(h, id)).order.providerRef!;
     const body = JSON.stringify({ event_type: 'order.gift_opened', id: 'evt-1', data: { id: 'a-gift-we-do-not-know', status: 'opened', gift_batch_id: batchId } });

@@ -70,7 +70,7 @@ describe('/ws for the Apollo Router', () => {
       input: { provider: 'GUUSTO', idempotencyKey: 'router-ws', message: 'Hi', amount: { amount: '5', currency: 'USD' }, recipients: [{ email: 'ada@example.com' }] },
     });
     const event = await next('next');
-    expect(event).toMatchObject({ id: 's1', payload: { data: { orderStatusChanged: { source: 'MUTATION', order: { id: sent.data!.sendGifts.order.id } } } } });
+    expect(event).toMatchObject({ id: 's1', payload: { data: { orderStatusChanged: { source: 'MUTATION', order: { id: sent.data!.sendGifts.order!.id } } } } });
 
     send({ id: 's1', type: 'complete' });
     ws.close(1000);

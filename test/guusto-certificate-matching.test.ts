@@ -25,7 +25,7 @@ async function sentAndIssued(guusto: HarnessOptions['guusto']) {
   const sent = await h.gql(SendGiftsDocument, { input });
   expect(sent.errors).toBeUndefined();
   h.advance(2);
-  const order = (await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id })).data!.order!;
+  const order = (await h.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id })).data!.order!;
   return order.recipients.edges.map(({ node }) => [node.email ?? node.employeeNumber, node.status, node.gift?.__typename === 'Certificate' ? node.gift.amount.amount : null]);
 }
 

@@ -13,7 +13,10 @@ describe('health', () => {
     expect(await (await fetch(`${h.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${h.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', store: 'open', providers: [
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      store: 'open',
+      providers: [
         { name: 'GUUSTO', mode: 'SANDBOX' },
         { name: 'GIFTRONAUT', mode: 'SANDBOX' },
         { name: 'GOODY', mode: 'SANDBOX' },
@@ -35,11 +38,10 @@ describe('graceful shutdown', () => {
     const stopped = local.app.stop();
     const result = await inFlight;
     expect(result.errors).toBeUndefined();
-    expect(result.data!.sendGifts.order.status).toBe('PENDING');
+    expect(result.data!.sendGifts.order!.status).toBe('PENDING');
     await stopped;
     await expect(fetch(`${local.url}/healthz`)).rejects.toThrow();
     expect(local.store.ping()).toBe(false);
     await local.guusto.close();
   });
 });
-

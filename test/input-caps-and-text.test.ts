@@ -6,15 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARDS } from '../src/sandboxes/goody/catalog.js';
 import { CancelOrderDocument, CatalogDocument, OrdersDocument, ResendGiftDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness, type GraphQLResult } from './support/harness.js';
+import { errorCode, Harness, problemsOf, type GraphQLResult } from './support/harness.js';
 
 let h: Harness;
 const ids = { choiceCard: '', product: '', campaign: '' };
 
 beforeAll(async () => {
   h = await Harness.start({ giftronaut: { balanceUsd: 1_000_000 } });
-  const catalog = async (provider: 'GIFTRONAUT' | 'GOODY' | 'ANDOPEN') =>
-    (await h.gql(CatalogDocument, { provider, first: 100 })).data!.catalog.edges.map((e) => e.node);
+  const catalog = async (provider: 'GIFTRONAUT' | 'GOODY' | 'ANDOPEN') => (await h.gql(CatalogDocument, { provider, first: 100 })).data!.catalog.edges.map((e) => e.node);
   ids.choiceCard = (await catalog('GIFTRONAUT')).find((c) => c.kind === 'CHOICE_CARD' && c.currency === 'USD')!.id;
   ids.product = (await catalog('GOODY')).find((c) => c.name.includes('Caramels'))!.id;
   ids.campaign = (await catalog('ANDOPEN')).find((c) => c.kind === 'CAMPAIGN')!.id;
@@ -60,16 +59,20 @@ const inputs = { GUUSTO: guusto, GIFTRONAUT: giftronaut, GOODY: goody, ANDOPEN: 
 const first = (make: (o?: Overrides) => SendGiftsInput, changes: Record<string, unknown>): Overrides => ({ recipients: [{ ...make().recipients[0]!, ...changes }] });
 const people = (n: number, extra: Record<string, unknown> = {}) => Array.from({ length: n }, (_, i) => ({ email: `person${i}@example.com`, firstName: 'Ada', ...extra }));
 
-const SEND = 'mutation ($input: SendGiftsInput!) { sendGifts(input: $input) { created order { id status } } }';
-const send = (input: SendGiftsInput) => h.gql<{ sendGifts: { created: boolean; order: { id: string; status: string } } }, { input: SendGiftsInput }>(SEND, { input });
+const SEND = 'mutation ($input: SendGiftsInput!) { sendGifts(input: $input) { created order { id status } problems { code field message } } }';
+const send = (input: SendGiftsInput) =>
+  h.gql<
+    { sendGifts: { created: boolean; order: { id: string; status: string } | null; problems: { code: string; field: string | null; message: string }[] } },
+    { input: SendGiftsInput }
+  >(SEND, { input });
 
 let keys = 0;
 /** Sends and expects a new order; the key gets a suffix unless `exactKey`. */
 async function accepted(input: SendGiftsInput, { exactKey = false } = {}) {
   const result = await send({ ...input, idempotencyKey: exactKey ? input.idempotencyKey : `${input.idempotencyKey}-${++keys}` });
   expect(result.errors).toBeUndefined();
-  expect(result.data!.sendGifts.created).toBe(true);
-  return result.data!.sendGifts.order;
+  expect(result.data!.sendGifts).toMatchObject({ created: true, problems: [] });
+  return result.data!.sendGifts.order!;
 }
 
 const received = () => [h.guusto, h.giftronaut, h.goody, h.andOpen].map((s) => s.http.received.length);
@@ -77,23 +80,32 @@ type Problem = { field: string; message: string };
 
 /**
  * Expects BAD_USER_INPUT naming `field`, with no row written and no request to any provider, and
- * `hidden` (an address or what followed a line break) neither in the error nor in a log line.
+ * `hidden` (an address or what followed a line break) neither in the answer nor in a log line. A
+ * mutation answers it as problems in its payload, with no order; a query as a top-level error.
  */
 async function refused(run: () => Promise<GraphQLResult<unknown>>, field: string, hidden?: string): Promise<Problem> {
   const rows = h.store.counts();
   const calls = received();
   const logged = h.logs.length;
   const result = await run();
-  expect(errorCode(result)).toBe('BAD_USER_INPUT');
-  const error = result.errors![0]!;
-  expect(error.extensions!.field).toBeDefined();
-  expect(error.message.startsWith(`${String(error.extensions!.field)}: `)).toBe(true);
-  const problems = (error.extensions!.problems as Problem[] | undefined) ?? [{ field: String(error.extensions!.field), message: error.message }];
+  let problems: Problem[];
+  if (problemsOf(result).length > 0) {
+    expect(result.errors).toBeUndefined();
+    expect(Object.values(result.data as Record<string, { order: unknown }>).map((payload) => payload.order)).toEqual([null]);
+    for (const p of problemsOf(result)) expect(p).toMatchObject({ code: 'BAD_USER_INPUT', field: expect.any(String) });
+    problems = problemsOf(result).map((p) => ({ field: p.field!, message: p.message }));
+  } else {
+    expect(errorCode(result)).toBe('BAD_USER_INPUT');
+    const error = result.errors![0]!;
+    expect(error.extensions!.field).toBeDefined();
+    expect(error.message.startsWith(`${String(error.extensions!.field)}: `)).toBe(true);
+    problems = (error.extensions!.problems as Problem[] | undefined) ?? [{ field: String(error.extensions!.field), message: error.message }];
+  }
   expect(problems.map((p) => p.field)).toContain(field);
   expect(h.store.counts()).toEqual(rows);
   expect(received()).toEqual(calls);
   if (hidden) {
-    expect(JSON.stringify(result.errors)).not.toContain(hidden);
+    expect(JSON.stringify(result)).not.toContain(hidden);
     expect(h.logs.slice(logged).join('')).not.toContain(hidden);
   }
   return problems.find((p) => p.field === field)!;
@@ -133,10 +145,7 @@ describe('text lengths', () => {
       guusto({
         idempotencyKey: long(64, 'k'),
         message: long(1_000, '🎁'),
-        recipients: [
-          { email: emailOf(254), firstName: long(255), lastName: long(255) },
-          { employeeNumber: long(64, '7') },
-        ],
+        recipients: [{ email: emailOf(254), firstName: long(255), lastName: long(255) }, { employeeNumber: long(64, '7') }],
       }),
       { exactKey: true },
     );
@@ -352,7 +361,8 @@ it('reports every problem of one input at once', async () => {
     giftronaut: { productId: ids.choiceCard, subject: 'Hi\r\nBcc: header.victim@example.net' },
   });
   const result = await send(input);
-  const problems = result.errors![0]!.extensions!.problems as Problem[];
+  expect(result.data!.sendGifts.order).toBeNull();
+  const problems = result.data!.sendGifts.problems;
   expect(problems.map((p) => p.field).sort()).toEqual(
     ['input.giftronaut.subject', 'input.recipients[0].firstName', 'input.recipients[1].company', 'input.recipients[1].email', 'input.sendAt'].sort(),
   );

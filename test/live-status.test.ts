@@ -26,7 +26,7 @@ describe('orderStatusChanged', () => {
   it('delivers every transition from send to final, in order, once', async () => {
     const s = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-1') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     let read;
     for (let step = 0; step < 2; step++) {
       h.advance(1);
@@ -51,9 +51,9 @@ describe('orderStatusChanged', () => {
   it("joins an order's history where it ends: subscribing after its last entry's cursor gives exactly what follows", async () => {
     const witness = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-join') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     // A client renders the history as it is now (the creation), then subscribes from its end.
-    const history = sent.data!.sendGifts.order.statusHistory;
+    const history = sent.data!.sendGifts.order!.statusHistory;
     expect(history.map((c) => [c.from, c.to])).toEqual([[null, 'PENDING']]);
     const joined = await subscribe({ orderId: id, after: history.at(-1)!.cursor });
     h.advance(1);
@@ -75,7 +75,7 @@ describe('orderStatusChanged', () => {
   it('resumes after a disconnect with exactly the events missed, then live ones', async () => {
     const first = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-resume') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     await expect.poll(() => first.events.length).toBe(3);
     const cursor = first.events.at(-1)!.cursor;
     await first.close();
@@ -93,13 +93,13 @@ describe('orderStatusChanged', () => {
   it('follows one order when asked', async () => {
     const other = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-other') });
     const mine = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-mine') });
-    const s = await subscribe({ orderId: mine.data!.sendGifts.order.id, after: null });
+    const s = await subscribe({ orderId: mine.data!.sendGifts.order!.id, after: null });
     h.advance(1);
-    await h.gql(OrderDocument, { id: other.data!.sendGifts.order.id });
-    await h.gql(OrderDocument, { id: mine.data!.sendGifts.order.id });
+    await h.gql(OrderDocument, { id: other.data!.sendGifts.order!.id });
+    await h.gql(OrderDocument, { id: mine.data!.sendGifts.order!.id });
     await expect.poll(() => s.events.length).toBe(3);
     await h.app.tail.flush();
-    expect(s.events.every((e) => e.order.id === mine.data!.sendGifts.order.id)).toBe(true);
+    expect(s.events.every((e) => e.order.id === mine.data!.sendGifts.order!.id)).toBe(true);
   });
 
   it("shows another tenant's subscriber nothing, and refuses it one of our orders", async () => {
@@ -107,13 +107,13 @@ describe('orderStatusChanged', () => {
     const theirs = await subscribe({}, globex);
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-private') });
     h.advance(1);
-    await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+    await h.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id });
     // Then an order of their own: its events reach them after any of ours would have.
     const own = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('live-private') }, globex);
     await expect.poll(() => theirs.events.length).toBe(3);
-    expect(new Set(theirs.events.map((e) => e.order.id))).toEqual(new Set([own.data!.sendGifts.order.id]));
+    expect(new Set(theirs.events.map((e) => e.order.id))).toEqual(new Set([own.data!.sendGifts.order!.id]));
 
-    const snooping = await subscribe({ orderId: sent.data!.sendGifts.order.id }, globex);
+    const snooping = await subscribe({ orderId: sent.data!.sendGifts.order!.id }, globex);
     await expect.poll(() => snooping.errors.length).toBe(1);
     expect(JSON.stringify(snooping.errors)).toMatch(/NOT_FOUND/);
   });
@@ -147,7 +147,7 @@ describe('orderStatusChanged', () => {
     await expect.poll(() => watcher.transitions()).toEqual(GUUSTO_LIFE.slice(0, 3));
     expect(watcher.errors).toEqual([]);
     // Nested fields that authorize on their own still answer for the members left.
-    for (const e of watcher.events.filter((e) => e.recipient)) expect(e.recipient!.order.id).toBe(sent.data!.sendGifts.order.id);
+    for (const e of watcher.events.filter((e) => e.recipient)) expect(e.recipient!.order.id).toBe(sent.data!.sendGifts.order!.id);
   });
 
   it('refuses a cursor past the end of the log', async () => {

@@ -34,17 +34,19 @@ describe('npm start', () => {
     const url = /"url":"([^"]+)\/graphql"/.exec(output())![1]!;
     const token = /every scope[^\n]*\n(\S+)/.exec(output())![1]!;
     const call = async (query: string) => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+      });
       return (await res.json()) as { data: any; errors?: unknown };
     };
     // The exact request the banner prints.
     const printed = /-d '(.+)'\s*$/m.exec(output())![1]!;
     const sent = await call((JSON.parse(printed) as { query: string }).query);
     expect(sent.errors).toBeUndefined();
-    const id = sent.data.sendGifts.order.id as string;
-    await expect
-      .poll(async () => (await call(`{ order(id: "${id}") { status } }`)).data.order.status, { timeout: 5_000, interval: 100 })
-      .toBe('SENT');
+    const id = sent.data.sendGifts.order!.id as string;
+    await expect.poll(async () => (await call(`{ order(id: "${id}") { status } }`)).data.order.status, { timeout: 5_000, interval: 100 }).toBe('SENT');
 
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');

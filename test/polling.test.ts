@@ -28,7 +28,11 @@ async function listen(h: Harness, variables = {}, token?: string): Promise<Subsc
 describe('polling', () => {
   /** A one-recipient Guusto send. */
   const guustoInput = (key: string, email = 'ada@example.com'): SendGiftsInput => ({
-    provider: 'GUUSTO', idempotencyKey: key, message: 'Hi', amount: { amount: '10', currency: 'CAD' }, recipients: [{ email }],
+    provider: 'GUUSTO',
+    idempotencyKey: key,
+    message: 'Hi',
+    amount: { amount: '10', currency: 'CAD' },
+    recipients: [{ email }],
   });
 
   it('follows an order of a provider without webhooks, with no one reading it', async () => {
@@ -42,7 +46,7 @@ describe('polling', () => {
         ['PENDING', 'MUTATION'],
         ['SENT', 'POLL'],
       ]);
-      expect(s.events.every((e) => e.order.id === sent.data!.sendGifts.order.id)).toBe(true);
+      expect(s.events.every((e) => e.order.id === sent.data!.sendGifts.order!.id)).toBe(true);
       // Each event is answered with the ledger as it is then, not as the subscription first saw it.
       const last = s.events.filter((e) => !e.recipient).at(-1)!;
       expect(last.order.statusHistory.at(-1)?.to).toBe('SENT');
@@ -54,9 +58,8 @@ describe('polling', () => {
 
   /** Sends `count` one-recipient Giftronaut orders through giftgraph; their global ids. */
   async function sendGiftronautOrders(h: Harness, key: string, count: number): Promise<string[]> {
-    const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find(
-      (e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD',
-    )!.node.id;
+    const card = (await h.gql(CatalogDocument, { provider: 'GIFTRONAUT', first: 100 })).data!.catalog.edges.find((e) => e.node.kind === 'CHOICE_CARD' && e.node.currency === 'USD')!
+      .node.id;
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const input = {
@@ -67,7 +70,7 @@ describe('polling', () => {
         recipients: [{ email: `${key}${i}@example.com` }],
         giftronaut: { productId: card },
       };
-      ids.push((await h.gql(SendGiftsDocument, { input })).data!.sendGifts.order.id);
+      ids.push((await h.gql(SendGiftsDocument, { input })).data!.sendGifts.order!.id);
     }
     return ids;
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { errorCode, Harness, problemCode, problemOf } from './support/harness.js';
 
 /** The circuits' own clock: a test moves it past a cooldown instead of waiting it out. */
 let now = Math.floor(Date.now() / 1000) * 1000;
@@ -32,7 +32,7 @@ describe('a provider that keeps failing', () => {
     h.guusto.http.faults.add({ ...CREATE, times: 3, fault: { kind: 'status', status: 503 } });
     for (let i = 0; i < 3; i++) {
       const result = await h.gql(SendGiftsDocument, { input: input(`${prefix}-${i}`) });
-      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
+      expect(problemCode(result)).toBe('OUTCOME_UNKNOWN');
     }
   };
 
@@ -59,10 +59,10 @@ describe('a provider that keeps failing', () => {
     const paused = new RegExp(`GUUSTO is failing; calls are paused until ${new Date(now + COOLDOWN_MS).toISOString().replace(/\./g, '\\.')}`);
 
     const send = await h.gql(SendGiftsDocument, { input: input('while-open') });
-    expect(errorCode(send)).toBe('PROVIDER_UNAVAILABLE');
-    expect(send.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', retryable: true });
-    expect(send.errors![0]!.message).toMatch(paused);
-    expect(send.errors![0]!.message).toMatch(/safe to retry/);
+    expect(send.data!.sendGifts.order!.status).toBe('FAILED');
+    expect(problemOf(send)).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GUUSTO', retryable: true, retryAfter: expect.any(String) });
+    expect(problemOf(send).message).toMatch(paused);
+    expect(problemOf(send).message).toMatch(/safe to retry/);
 
     const balances = await h.gql<{ providers: { name: string; balances: unknown }[] }, never>(`{ providers { name balances { amount currency } } }`);
     expect(errorCode(balances)).toBe('PROVIDER_UNAVAILABLE');
@@ -79,9 +79,9 @@ describe('a provider that keeps failing', () => {
     const before = creates();
     const retried = await h.gql(SendGiftsDocument, { input: input('while-open') });
     expect(retried.errors).toBeUndefined();
-    expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING' } });
+    expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING' }, problems: [] });
     // Refused unsent while the circuit was open, the order was FAILED, so the same key sent it now.
-    expect(retried.data!.sendGifts.order.statusHistory.map((c) => [c.from, c.to])).toEqual([
+    expect(retried.data!.sendGifts.order!.statusHistory.map((c) => [c.from, c.to])).toEqual([
       [null, 'FAILED'],
       ['FAILED', 'UNCONFIRMED'],
       ['UNCONFIRMED', 'PENDING'],
@@ -97,19 +97,20 @@ describe('a provider that keeps failing', () => {
     h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'status', status: 502 } });
     const before = creates();
     const probe = await h.gql(SendGiftsDocument, { input: input('probe') });
-    expect(errorCode(probe)).toBe('PROVIDER_UNAVAILABLE');
+    expect(problemCode(probe)).toBe('OUTCOME_UNKNOWN');
     expect(creates()).toBe(before + 1);
     expect(await circuit('GUUSTO')).toEqual({ state: 'OPEN', retryAt: new Date(now + 2 * COOLDOWN_MS).toISOString(), consecutiveFailures: 4 });
 
     now += 2 * COOLDOWN_MS;
     const recovered = await h.gql(SendGiftsDocument, { input: input('recovered') });
     expect(recovered.errors).toBeUndefined();
+    expect(recovered.data!.sendGifts.problems).toEqual([]);
     expect((await circuit('GUUSTO')).state).toBe('CLOSED');
   });
 
   it('does not open on refusals, which are answers', async () => {
     h.guusto.http.faults.add({ ...CREATE, times: 4, fault: { kind: 'status', status: 422, body: { code: 'invalid_field', message: 'no' } } });
-    for (let i = 0; i < 4; i++) expect(errorCode(await h.gql(SendGiftsDocument, { input: input(`refused-${i}`) }))).toBe('PROVIDER_REJECTED');
+    for (let i = 0; i < 4; i++) expect(problemCode(await h.gql(SendGiftsDocument, { input: input(`refused-${i}`) }))).toBe('PROVIDER_REJECTED');
     expect(await circuit('GUUSTO')).toEqual({ state: 'CLOSED', retryAt: null, consecutiveFailures: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { Harness, problemOf } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -25,12 +25,14 @@ describe('a create whose outcome is unknown', () => {
     h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'drop-after' } });
     const ordersAtGuusto = h.guusto.orderCount;
     const result = await h.gql(SendGiftsDocument, { input: input('dropped') });
-    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', retryable: false });
-    expect(result.errors![0]!.message).toMatch(/may have been sent/);
+    // The order recorded, and what the client must know, are both data: no top-level error.
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts).toMatchObject({ created: true, order: { status: 'UNCONFIRMED' } });
+    expect(problemOf(result)).toMatchObject({ code: 'OUTCOME_UNKNOWN', provider: 'GUUSTO', retryable: false, retryBefore: null, field: null });
+    expect(problemOf(result).message).toMatch(/may have been sent/);
     expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
 
-    const orderId = result.errors![0]!.extensions!.orderId as string;
+    const orderId = result.data!.sendGifts.order!.id;
     const order = (await h.gql(OrderDocument, { id: orderId })).data!.order!;
     expect(order.status).toBe('UNCONFIRMED');
     expect(order.recipients.edges[0]!.node.status).toBe('UNCONFIRMED');
@@ -39,6 +41,7 @@ describe('a create whose outcome is unknown', () => {
     const before = posts();
     const retry = await h.gql(SendGiftsDocument, { input: input('dropped') });
     expect(retry.data!.sendGifts).toMatchObject({ created: false, order: { id: orderId, status: 'UNCONFIRMED' } });
+    expect(problemOf(retry)).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
     expect(posts()).toBe(before);
     expect(h.guusto.orderCount).toBe(ordersAtGuusto + 1);
   });
@@ -48,8 +51,8 @@ describe('a create whose outcome is unknown', () => {
     const key = `http-${status}`;
     const before = posts();
     const result = await h.gql(SendGiftsDocument, { input: input(key) });
-    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-    expect(result.errors![0]!.extensions!.retryable).toBe(false);
+    expect(result.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
+    expect(problemOf(result)).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
     expect(posts()).toBe(before + 1);
     const replay = await h.gql(SendGiftsDocument, { input: input(key) });
     expect(replay.data!.sendGifts).toMatchObject({ created: false, order: { status: 'UNCONFIRMED' } });
@@ -60,8 +63,8 @@ describe('a create whose outcome is unknown', () => {
     h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'latency', ms: 1_000 } });
     const ordersAtGuusto = h.guusto.orderCount;
     const result = await h.gql(SendGiftsDocument, { input: input('slow') });
-    expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-    const order = (await h.gql(OrderDocument, { id: result.errors![0]!.extensions!.orderId as string })).data!.order!;
+    expect(problemOf(result).code).toBe('OUTCOME_UNKNOWN');
+    const order = (await h.gql(OrderDocument, { id: result.data!.sendGifts.order!.id })).data!.order!;
     expect(order.status).toBe('UNCONFIRMED');
     await expect.poll(() => h.guusto.orderCount, { timeout: 3_000 }).toBe(ordersAtGuusto + 1);
   });
@@ -85,10 +88,10 @@ describe('a ledger that fails after the provider accepted', () => {
     try {
       const before = posts();
       const result = await h.gql(SendGiftsDocument, { input: input('ledger-fails') });
-      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-      expect(result.errors![0]!.extensions!.retryable).toBe(false);
-      expect(result.errors![0]!.message).toMatch(/accepted the order as [0-9a-f-]{36}.*Do not send it again/);
-      const requestId = /as ([0-9a-f-]{36})/.exec(result.errors![0]!.message)![1]!;
+      expect(result.data!.sendGifts.order!.status).toBe('UNCONFIRMED');
+      expect(problemOf(result)).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
+      expect(problemOf(result).message).toMatch(/accepted the order as [0-9a-f-]{36}.*Do not send it again/);
+      const requestId = /as ([0-9a-f-]{36})/.exec(problemOf(result).message)![1]!;
       expect(h.logs.join('\n')).toContain(requestId);
 
       failing = false;
@@ -107,15 +110,15 @@ describe('a create Guusto certainly did not take', () => {
     const key = 'retry-after-429';
     const ordersAtGuusto = h.guusto.orderCount;
     const failed = await h.gql(SendGiftsDocument, { input: input(key) });
-    expect(errorCode(failed)).toBe('PROVIDER_UNAVAILABLE');
-    expect(failed.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', retryable: true });
-    expect(failed.errors![0]!.message).toMatch(/safe to retry/);
+    expect(failed.data!.sendGifts.order!.status).toBe('FAILED');
+    expect(problemOf(failed)).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GUUSTO', retryable: true, retryAfter: expect.any(String) });
+    expect(problemOf(failed).message).toMatch(/safe to retry/);
     expect(h.guusto.orderCount).toBe(ordersAtGuusto);
 
     const retried = await h.gql(SendGiftsDocument, { input: input(key) });
     expect(retried.errors).toBeUndefined();
-    expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING', providerStatus: 'ACCEPTED' } });
-    expect(retried.data!.sendGifts.order.statusHistory.map((c) => [c.from, c.to])).toEqual([
+    expect(retried.data!.sendGifts).toMatchObject({ created: true, order: { status: 'PENDING', providerStatus: 'ACCEPTED' }, problems: [] });
+    expect(retried.data!.sendGifts.order!.statusHistory.map((c) => [c.from, c.to])).toEqual([
       [null, 'FAILED'],
       ['FAILED', 'UNCONFIRMED'],
       ['UNCONFIRMED', 'PENDING'],
@@ -129,8 +132,10 @@ describe('a create Guusto certainly did not take', () => {
 
   it("is a PROVIDER_REJECTED with Guusto's code when the balance does not cover it", async () => {
     const result = await h.gql(SendGiftsDocument, { input: input('too-much', { amount: { amount: '5000', currency: 'CAD' } }) });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.extensions).toMatchObject({ provider: 'GUUSTO', providerCode: 'insufficient_balance', retryable: false });
+    // The refused order is recorded FAILED and returned, with the refusal beside it.
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sendGifts).toMatchObject({ created: true, order: { status: 'FAILED', providerStatus: 'insufficient_balance' } });
+    expect(problemOf(result)).toMatchObject({ code: 'PROVIDER_REJECTED', provider: 'GUUSTO', providerCode: 'insufficient_balance', retryable: false });
     // Each recipient's change is in the event log too, not only the order's.
     const [order] = await h.store.listOrders({ tenant: 'acme', limit: 1 });
     const events = await h.store.getStatusEvents([order!.id]);
@@ -144,7 +149,7 @@ describe('a create Guusto certainly did not take', () => {
 describe('reads', () => {
   it('retry a status read that met a 503, and serve the fresh state', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: input('read-retry') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     h.advance(2);
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, fault: { kind: 'status', status: 503 } });
     const calls = h.guusto.http.count('GET', '/api/v1/orders/status/:id');
@@ -156,7 +161,7 @@ describe('reads', () => {
   it('serve the last known state when Guusto stays down', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: input('read-down') });
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, times: 3, fault: { kind: 'status', status: 502 } });
-    const result = await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+    const result = await h.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id });
     expect(result.errors).toBeUndefined();
     expect(result.data!.order!.status).toBe('PENDING');
   });
@@ -168,7 +173,7 @@ describe('secrets and personal data', () => {
     const sent = await h.gql(SendGiftsDocument, { input: input('logged', { recipients: [{ email: "o'private.person@example.com" }] }) }, token);
     const quoting = { code: 'internal', message: `could not look up o'private.person@example.com for Bearer ${h.guustoToken}` };
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, times: 3, fault: { kind: 'status', status: 500, body: quoting } });
-    await h.gql(OrderDocument, { id: sent.data!.sendGifts.order.id }, token);
+    await h.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id }, token);
     const logs = h.logs.join('\n');
     expect(logs).toContain('refresh failed');
     expect(logs).toContain('could not look up [email]');
@@ -183,8 +188,10 @@ describe('secrets and personal data', () => {
       fault: { kind: 'status', status: 400, body: { code: 'invalid_field', message: 'recipient private.person@example.com is blocked' } },
     });
     const result = await h.gql(SendGiftsDocument, { input: input('quoted', { recipients: [{ email: 'private.person@example.com' }] }) });
-    expect(errorCode(result)).toBe('PROVIDER_REJECTED');
-    expect(result.errors![0]!.message).toContain('recipient [email] is blocked');
+    expect(problemOf(result).code).toBe('PROVIDER_REJECTED');
+    expect(problemOf(result).message).toContain('recipient [email] is blocked');
+    // The order lists the recipient the client sent; the refusal quoting them does not.
+    expect(JSON.stringify(result.data!.sendGifts.problems)).not.toContain('private.person');
   });
 });
 
@@ -194,8 +201,8 @@ describe('an unreachable provider', () => {
     try {
       await down.guusto.close();
       const result = await down.gql(SendGiftsDocument, { input: input('unreachable') });
-      expect(errorCode(result)).toBe('PROVIDER_UNAVAILABLE');
-      expect(result.errors![0]!.extensions!.retryable).toBe(true);
+      expect(result.data!.sendGifts.order!.status).toBe('FAILED');
+      expect(problemOf(result)).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', retryable: true });
     } finally {
       await down.close();
     }

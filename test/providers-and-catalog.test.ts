@@ -42,7 +42,13 @@ describe('providers', () => {
       { amount: '1000.00', currency: 'USD' },
     ]);
     await h.gql(SendGiftsDocument, {
-      input: { provider: 'GUUSTO', idempotencyKey: 'spend', message: 'Hi', amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: 'a@example.com' }, { email: 'b@example.com' }] },
+      input: {
+        provider: 'GUUSTO',
+        idempotencyKey: 'spend',
+        message: 'Hi',
+        amount: { amount: '25', currency: 'CAD' },
+        recipients: [{ email: 'a@example.com' }, { email: 'b@example.com' }],
+      },
     });
     expect((await h.gql(BalancesDocument, {})).data!.providers[0]!.balances![0]).toEqual({ amount: '450.00', currency: 'CAD' });
   });
@@ -110,6 +116,34 @@ describe('catalog', () => {
     } finally {
       await own.close();
     }
+  });
+
+  it('keeps what it read of a page the provider fails part of the way through, says so as data, and resumes after it', async () => {
+    // &Open pages 25 campaigns a request: a page of 30 reads twice. The first read is answered, every attempt of the second fails.
+    h.andOpen.http.faults.add({ method: 'GET', path: '/campaigns', fault: { kind: 'latency', ms: 0 } });
+    h.andOpen.http.faults.add({ method: 'GET', path: '/campaigns', times: 3, fault: { kind: 'status', status: 503 } });
+    const partial = await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 30 });
+    expect(partial.errors).toBeUndefined();
+    const page = partial.data!.catalog;
+    expect(page.complete).toBe(false);
+    expect(page.edges).toHaveLength(25);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    expect(page.problems).toEqual([
+      { code: 'PROVIDER_UNAVAILABLE', provider: 'ANDOPEN', retryable: true, message: expect.stringMatching(/^ANDOPEN could not list the rest of this page of its catalog/) },
+    ]);
+
+    const rest = (await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 30, after: page.pageInfo.endCursor })).data!.catalog;
+    expect(rest).toMatchObject({ complete: true, problems: [] });
+    const whole = (await h.gql(CatalogDocument, { provider: 'ANDOPEN', first: 100 })).data!.catalog;
+    expect(whole).toMatchObject({ complete: true, problems: [] });
+    expect([...page.edges, ...rest.edges].map((e) => e.node.id)).toEqual(whole.edges.map((e) => e.node.id));
+  });
+
+  it('fails a page the provider fails before any item as an error: there is nothing to show', async () => {
+    h.andOpen.http.faults.add({ method: 'GET', path: '/campaigns', times: 3, fault: { kind: 'status', status: 503 } });
+    const failed = await h.gql(CatalogDocument, { provider: 'ANDOPEN' });
+    expect(failed.data).toBeNull();
+    expect(failed.errors![0]!.extensions).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'ANDOPEN', retryable: true });
   });
 
   it('refuses a provider that is not configured', async () => {

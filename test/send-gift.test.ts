@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderDocument, OrderRecipientsDocument, OrdersDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { errorCode, Harness, problemCode, problemOf } from './support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -25,8 +25,9 @@ describe('sending a gift through Guusto', () => {
   it('is accepted, then reaches SENT with one certificate per recipient as the sandbox clock advances', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: input('walk-1') });
     expect(sent.errors).toBeUndefined();
-    const order = sent.data!.sendGifts.order;
+    const order = sent.data!.sendGifts.order!;
     expect(sent.data!.sendGifts.created).toBe(true);
+    expect(sent.data!.sendGifts.problems).toEqual([]);
     expect(order).toMatchObject({ provider: 'GUUSTO', status: 'PENDING', providerStatus: 'ACCEPTED', total: { amount: '75.00', currency: 'CAD' } });
     expect(order.__typename).toBe('GuustoOrder');
     if (!('requestId' in order)) throw new Error('expected a GuustoOrder');
@@ -78,8 +79,8 @@ describe('sending a gift through Guusto', () => {
     const again = await h.gql(SendGiftsDocument, { input: input('replay-1') });
     expect(first.data!.sendGifts.created).toBe(true);
     expect(again.errors).toBeUndefined();
-    expect(again.data!.sendGifts.created).toBe(false);
-    expect(again.data!.sendGifts.order.id).toBe(first.data!.sendGifts.order.id);
+    expect(again.data!.sendGifts).toMatchObject({ created: false, problems: [] });
+    expect(again.data!.sendGifts.order!.id).toBe(first.data!.sendGifts.order!.id);
     expect(posts()).toBe(before + 1);
   });
 
@@ -88,18 +89,24 @@ describe('sending a gift through Guusto', () => {
     const { recipients, ...rest } = input('replay-2');
     const reordered = { recipients: recipients.map((r) => Object.fromEntries(Object.entries(r).reverse()) as typeof r), ...rest };
     const again = await h.gql(SendGiftsDocument, { input: reordered });
-    expect(again.data!.sendGifts.order.id).toBe(first.data!.sendGifts.order.id);
+    expect(again.data!.sendGifts.order!.id).toBe(first.data!.sendGifts.order!.id);
     // A message reaches the provider as typed, so surrounding spaces make it another message.
     const spaced = await h.gql(SendGiftsDocument, { input: input('replay-2', { message: '  Thank you for your hard work!  ' }) });
-    expect(errorCode(spaced)).toBe('IDEMPOTENCY_CONFLICT');
+    expect(problemCode(spaced)).toBe('IDEMPOTENCY_CONFLICT');
   });
 
-  it('refuses the same key with a different input as IDEMPOTENCY_CONFLICT, sending nothing', async () => {
+  it('refuses the same key with a different input as an IDEMPOTENCY_CONFLICT problem, recording and sending nothing', async () => {
     await h.gql(SendGiftsDocument, { input: input('conflict-1') });
     const posts = h.guusto.http.count('POST', '/api/v1/orders');
+    const rows = h.store.counts();
     const conflict = await h.gql(SendGiftsDocument, { input: input('conflict-1', { amount: { amount: '30', currency: 'CAD' } }) });
-    expect(errorCode(conflict)).toBe('IDEMPOTENCY_CONFLICT');
-    expect(conflict.errors![0]!.extensions).toMatchObject({ field: 'input.idempotencyKey', retryable: false });
+    expect(conflict.errors).toBeUndefined();
+    // The order of the key's first request is not this request's: nothing was recorded for it.
+    expect(conflict.data!.sendGifts).toMatchObject({ order: null, created: false });
+    expect(conflict.data!.sendGifts.problems).toEqual([
+      expect.objectContaining({ code: 'IDEMPOTENCY_CONFLICT', field: 'input.idempotencyKey', retryable: false, message: 'this key was already used for a different request' }),
+    ]);
+    expect(h.store.counts()).toEqual(rows);
     expect(h.guusto.http.count('POST', '/api/v1/orders')).toBe(posts);
   });
 
@@ -107,10 +114,12 @@ describe('sending a gift through Guusto', () => {
     h.guusto.http.faults.add({ method: 'POST', path: '/api/v1/orders', fault: { kind: 'latency', ms: 200 } });
     const before = h.guusto.http.count('POST', '/api/v1/orders');
     const [a, b] = await Promise.all([h.gql(SendGiftsDocument, { input: input('race-1') }), h.gql(SendGiftsDocument, { input: input('race-1') })]);
-    const outcomes = [a, b].map((r) => (r.errors ? errorCode(r) : r.data!.sendGifts.created));
+    const outcomes = [a, b].map((r) => problemCode(r) ?? r.data!.sendGifts.created);
     expect(outcomes.sort()).toEqual(['IDEMPOTENCY_CONFLICT', true].sort());
-    const conflict = [a, b].find((r) => r.errors)!;
-    expect(conflict.errors![0]!.extensions!.retryable).toBe(true);
+    // The request that lost the race gets the order being sent, and may retry shortly.
+    const [sent, conflict] = problemCode(a) ? [b, a] : [a, b];
+    expect(problemOf(conflict)).toMatchObject({ field: 'input.idempotencyKey', retryable: true });
+    expect(conflict.data!.sendGifts.order!.id).toBe(sent.data!.sendGifts.order!.id);
     expect(h.guusto.http.count('POST', '/api/v1/orders')).toBe(before + 1);
   });
 
@@ -119,7 +128,7 @@ describe('sending a gift through Guusto', () => {
     const mine = await h.gql(SendGiftsDocument, { input: input('shared-key') });
     const theirs = await h.gql(SendGiftsDocument, { input: input('shared-key') }, other);
     expect(theirs.data!.sendGifts.created).toBe(true);
-    expect(theirs.data!.sendGifts.order.id).not.toBe(mine.data!.sendGifts.order.id);
+    expect(theirs.data!.sendGifts.order!.id).not.toBe(mine.data!.sendGifts.order!.id);
   });
 });
 
@@ -162,7 +171,7 @@ describe('listing orders', () => {
   it("pages an order's recipients as a connection", async () => {
     const recipients = Array.from({ length: 5 }, (_, i) => ({ email: `r${i}@example.com` }));
     const sent = await h.gql(SendGiftsDocument, { input: input('recipients-page', { recipients }) });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     const first = (await h.gql(OrderRecipientsDocument, { id, first: 3 })).data!.order!.recipients;
     expect(first.edges.map((e) => e.node.email)).toEqual(['r0@example.com', 'r1@example.com', 'r2@example.com']);
     expect(first.pageInfo.hasNextPage).toBe(true);
@@ -178,10 +187,10 @@ describe('a Guusto request that completes at once', () => {
     try {
       const sent = await fast.gql(SendGiftsDocument, { input: input('instant') });
       expect(sent.data!.sendGifts.order).toMatchObject({ status: 'SENT', providerStatus: 'COMPLETED' });
-      const order = (await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order.id })).data!.order!;
+      const order = (await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id })).data!.order!;
       expect(order.recipients.edges.map((e) => e.node.gift?.__typename)).toEqual(['Certificate', 'Certificate']);
       const reads = fast.guusto.http.count('GET', '/api/v1/orders/:id');
-      await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order.id });
+      await fast.gql(OrderDocument, { id: sent.data!.sendGifts.order!.id });
       expect(fast.guusto.http.count('GET', '/api/v1/orders/:id')).toBe(reads);
     } finally {
       await fast.close();

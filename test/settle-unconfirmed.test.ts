@@ -3,7 +3,7 @@ import pino from 'pino';
 import { decodeId } from '../src/core/global-id.js';
 import { UnconfirmedReconciler } from '../src/orders/reconcile.js';
 import { CatalogDocument, SendGiftsDocument, type SendGiftsInput } from './generated/graphql.js';
-import { errorCode, Harness } from './support/harness.js';
+import { errorCode, Harness, problemCode, problemOf } from './support/harness.js';
 
 let h: Harness;
 let admin: string;
@@ -25,10 +25,18 @@ const guusto = (key: string): SendGiftsInput => ({
 });
 
 const SETTLE = `mutation Settle($input: SettleOrderInput!) {
-  settleOrder(input: $input) { settled order { id status providerStatus ... on GuustoOrder { requestId } statusHistory { from to source actor } } }
+  settleOrder(input: $input) {
+    settled
+    order { id status providerStatus ... on GuustoOrder { requestId } statusHistory { from to source actor } }
+    problems { code field message retryable }
+  }
 }`;
 interface Settled {
-  settleOrder: { settled: boolean; order: { id: string; status: string; requestId?: string | null; statusHistory: { from: string; to: string; source: string; actor: string | null }[] } };
+  settleOrder: {
+    settled: boolean;
+    order: { id: string; status: string; requestId?: string | null; statusHistory: { from: string; to: string; source: string; actor: string | null }[] } | null;
+    problems: { code: string; field: string | null; message: string; retryable: boolean | null }[];
+  };
 }
 const settle = (input: Record<string, unknown>, token = admin) => h.gql<Settled, { input: Record<string, unknown> }>(SETTLE, { input }, token);
 
@@ -40,8 +48,8 @@ const read = async (id: string) =>
 async function unconfirmed(key: string): Promise<{ id: string; requestId: string | undefined }> {
   h.guusto.http.faults.add({ ...CREATE, fault: { kind: 'drop-after' } });
   const sent = await h.gql(SendGiftsDocument, { input: guusto(key) });
-  expect(errorCode(sent)).toBe('PROVIDER_UNAVAILABLE');
-  const id = sent.errors![0]!.extensions!.orderId as string;
+  expect(problemCode(sent)).toBe('OUTCOME_UNKNOWN');
+  const id = sent.data!.sendGifts.order!.id;
   return { id, requestId: h.guusto.requestIdFor(decodeId(id, 'Order')!.local) };
 }
 
@@ -51,10 +59,11 @@ describe('settling an UNCONFIRMED Guusto order', () => {
     expect(requestId).toBeDefined();
     const result = await settle({ orderId: id, outcome: 'SENT', providerRef: requestId });
     expect(result.errors).toBeUndefined();
-    const { order, settled } = result.data!.settleOrder;
+    const { order, settled, problems } = result.data!.settleOrder;
     expect(settled).toBe(true);
+    expect(problems).toEqual([]);
     expect(order).toMatchObject({ id, status: 'PENDING', requestId });
-    expect(order.statusHistory.at(-1)).toEqual({ from: 'UNCONFIRMED', to: 'PENDING', source: 'OPERATOR', actor: 'ops-ada' });
+    expect(order!.statusHistory.at(-1)).toEqual({ from: 'UNCONFIRMED', to: 'PENDING', source: 'OPERATOR', actor: 'ops-ada' });
 
     h.advance(3);
     const tracked = await read(id);
@@ -66,7 +75,7 @@ describe('settling an UNCONFIRMED Guusto order', () => {
     const { id } = await unconfirmed('settle-not-sent');
     const result = await settle({ orderId: id, outcome: 'NOT_SENT' });
     expect(result.data!.settleOrder.order).toMatchObject({ status: 'FAILED', providerStatus: 'NOT_SENT' });
-    expect(result.data!.settleOrder.order.statusHistory.at(-1)).toMatchObject({ to: 'FAILED', source: 'OPERATOR', actor: 'ops-ada' });
+    expect(result.data!.settleOrder.order!.statusHistory.at(-1)).toMatchObject({ to: 'FAILED', source: 'OPERATOR', actor: 'ops-ada' });
 
     const before = posts();
     const again = await h.gql(SendGiftsDocument, { input: guusto('settle-not-sent') });
@@ -95,21 +104,23 @@ describe('a settlement is refused', () => {
 
   it('for an order that is not UNCONFIRMED, or settled otherwise before', async () => {
     const sent = await h.gql(SendGiftsDocument, { input: guusto('settle-accepted') });
-    const refused = await settle({ orderId: sent.data!.sendGifts.order.id, outcome: 'NOT_SENT' });
-    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.orderId' });
-    expect(refused.errors![0]!.message).toMatch(/is PENDING, not UNCONFIRMED/);
+    const refused = await settle({ orderId: sent.data!.sendGifts.order!.id, outcome: 'NOT_SENT' });
+    expect(refused.errors).toBeUndefined();
+    expect(refused.data!.settleOrder).toMatchObject({ settled: false, order: null });
+    expect(problemOf(refused)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.orderId' });
+    expect(problemOf(refused).message).toMatch(/is PENDING, not UNCONFIRMED/);
 
     const { id, requestId } = await unconfirmed('settle-contradicted');
     await settle({ orderId: id, outcome: 'SENT', providerRef: requestId });
-    expect(errorCode(await settle({ orderId: id, outcome: 'NOT_SENT' }))).toBe('BAD_USER_INPUT');
+    expect(problemCode(await settle({ orderId: id, outcome: 'NOT_SENT' }))).toBe('BAD_USER_INPUT');
   });
 
   it("under a reference the ledger holds for another order, even another tenant's", async () => {
     const theirs = await h.gql(SendGiftsDocument, { input: guusto('settle-theirs') }, await h.token({ tenant: 'globex' }));
-    const theirRef = h.guusto.requestIdFor(decodeId(theirs.data!.sendGifts.order.id, 'Order')!.local)!;
+    const theirRef = h.guusto.requestIdFor(decodeId(theirs.data!.sendGifts.order!.id, 'Order')!.local)!;
     const { id } = await unconfirmed('settle-stolen-ref');
     const refused = await settle({ orderId: id, outcome: 'SENT', providerRef: theirRef });
-    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
+    expect(problemOf(refused)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
     expect(JSON.stringify(refused)).not.toContain('globex');
     expect((await read(id)).status).toBe('UNCONFIRMED');
   });
@@ -117,18 +128,18 @@ describe('a settlement is refused', () => {
   it("for another tenant's order, as if it did not exist", async () => {
     const { id, requestId } = await unconfirmed('settle-tenant');
     const other = await h.token({ tenant: 'globex', scope: 'orders:admin' });
-    expect(errorCode(await settle({ orderId: id, outcome: 'SENT', providerRef: requestId }, other))).toBe('NOT_FOUND');
+    expect(problemCode(await settle({ orderId: id, outcome: 'SENT', providerRef: requestId }, other))).toBe('NOT_FOUND');
     expect((await read(id)).status).toBe('UNCONFIRMED');
   });
 
   it('as SENT without the provider reference, or NOT_SENT with one, naming the field', async () => {
     const { id } = await unconfirmed('settle-input');
     const noRef = await settle({ orderId: id, outcome: 'SENT' });
-    expect(noRef.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
+    expect(problemOf(noRef)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
     const withRef = await settle({ orderId: id, outcome: 'NOT_SENT', providerRef: 'abc' });
-    expect(withRef.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
+    expect(problemOf(withRef)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.providerRef' });
     const perRecipient = await settle({ orderId: id, recipients: [{ recipientId: 'x', outcome: 'SENT', providerRef: 'y' }] });
-    expect(perRecipient.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients' });
+    expect(problemOf(perRecipient)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.recipients' });
     expect((await read(id)).status).toBe('UNCONFIRMED');
   });
 });
@@ -148,7 +159,7 @@ describe('settling an &Open recipient whose gift request is UNCONFIRMED', () => 
         andOpen: { campaignId: campaign },
       },
     });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     const people = await h.gql<{ order: { recipients: { edges: { node: { id: string; email: string; status: string } }[] } } }, { id: string }>(
       'query ($id: ID!) { order(id: $id) { recipients { edges { node { id email status } } } } }',
       { id },
@@ -160,16 +171,15 @@ describe('settling an &Open recipient whose gift request is UNCONFIRMED', () => 
     expect(unknown).toBeDefined();
 
     const whole = await settle({ orderId: id, outcome: 'SENT', providerRef: 'x' });
-    expect(whole.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.outcome' });
+    expect(problemOf(whole)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.outcome' });
     const result = await settle({ orderId: id, recipients: [{ recipientId: unknown.id, outcome: 'SENT', providerRef: h.andOpen.giftRequestIdFor(unknown.email) }] });
     expect(result.errors).toBeUndefined();
     expect(result.data!.settleOrder.settled).toBe(true);
 
-    const after = await h.gql<{ order: { recipients: { edges: { node: { id: string; status: string; statusHistory: { to: string; source: string; actor: string | null }[] } }[] } } }, { id: string }>(
-      'query ($id: ID!) { order(id: $id) { recipients { edges { node { id status statusHistory { to source actor } } } } } }',
-      { id },
-      admin,
-    );
+    const after = await h.gql<
+      { order: { recipients: { edges: { node: { id: string; status: string; statusHistory: { to: string; source: string; actor: string | null }[] } }[] } } },
+      { id: string }
+    >('query ($id: ID!) { order(id: $id) { recipients { edges { node { id status statusHistory { to source actor } } } } } }', { id }, admin);
     const byId = new Map(after.data!.order.recipients.edges.map((e) => [e.node.id, e.node]));
     expect(byId.get(unknown.id)!.statusHistory).toContainEqual({ to: 'PENDING', source: 'OPERATOR', actor: 'ops-ada' });
     expect(byId.get(unknown.id)!.status).not.toBe('UNCONFIRMED');
@@ -187,8 +197,8 @@ describe('an UNCONFIRMED Goody order', () => {
     const sent = await h.gql(SendGiftsDocument, {
       input: { provider: 'GOODY', idempotencyKey: 'settle-goody', senderName: 'Acme', recipients: [{ firstName: 'Ada', email: 'ada@example.com' }], goody: { productId: product } },
     });
-    expect(errorCode(sent)).toBe('PROVIDER_UNAVAILABLE');
-    const id = sent.errors![0]!.extensions!.orderId as string;
+    expect(problemCode(sent)).toBe('OUTCOME_UNKNOWN');
+    const id = sent.data!.sendGifts.order!.id;
     expect((await read(id)).status).toBe('UNCONFIRMED');
     expect(h.goody.orderCount).toBe(gifts + 1);
 
@@ -206,14 +216,16 @@ describe('an UNCONFIRMED Goody order', () => {
   it('never found does not keep a newer one from being looked up', async () => {
     const product = (await h.gql(CatalogDocument, { provider: 'GOODY', first: 50 })).data!.catalog.edges.find((e) => e.node.kind === 'PRODUCT')!.node.id;
     const send = (key: string) =>
-      h.gql(SendGiftsDocument, { input: { provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ firstName: 'Ada', email: 'ada@example.com' }], goody: { productId: product } } });
+      h.gql(SendGiftsDocument, {
+        input: { provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ firstName: 'Ada', email: 'ada@example.com' }], goody: { productId: product } },
+      });
     // The first never reached Goody, though its answer was lost too: Goody will never find it.
     h.goody.http.faults.add({ method: 'POST', path: '/v1/order_batches', times: 3, fault: { kind: 'drop-before' } });
     h.goody.http.faults.add({ method: 'GET', path: '/v1/order_batches', times: 3, fault: { kind: 'status', status: 503 } });
-    const lost = (await send('reconcile-lost')).errors![0]!.extensions!.orderId as string;
+    const lost = (await send('reconcile-lost')).data!.sendGifts.order!.id;
     h.goody.http.faults.add({ method: 'POST', path: '/v1/order_batches', times: 3, fault: { kind: 'drop-after' } });
     h.goody.http.faults.add({ method: 'GET', path: '/v1/order_batches', times: 3, fault: { kind: 'status', status: 503 } });
-    const found = (await send('reconcile-found')).errors![0]!.extensions!.orderId as string;
+    const found = (await send('reconcile-found')).data!.sendGifts.order!.id;
     expect([(await read(lost)).status, (await read(found)).status]).toEqual(['UNCONFIRMED', 'UNCONFIRMED']);
 
     const reconciler = new UnconfirmedReconciler(h.store, h.providers, h.app.orders, pino({ level: 'silent' }), { intervalMs: 60_000, graceMs: 0, perRound: 1 });

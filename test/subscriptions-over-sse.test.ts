@@ -179,7 +179,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     const twin = await subscribe();
     expect(groups.size).toBe(before + 1);
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-1') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     await step(id);
     await step(id);
     await expect.poll(() => s.events.length).toBe(GUUSTO_LIFE.length);
@@ -197,7 +197,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
   it('resumes from `after` with exactly the events missed, then live ones', async () => {
     const first = await subscribe();
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-resume') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     await expect.poll(() => first.events.length).toBe(3);
     const cursor = first.events.at(-1)!.cursor;
     first.close();
@@ -221,7 +221,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
   it("shows another tenant's subscriber nothing, and refuses it one of our orders", async () => {
     const theirs = await subscribe({}, await h.token({ tenant: 'globex' }));
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-private') });
-    const id = sent.data!.sendGifts.order.id;
+    const id = sent.data!.sendGifts.order!.id;
     const ours = await subscribe({ orderId: id });
     await step(id);
     await expect.poll(() => ours.events.length).toBe(3);
@@ -286,7 +286,7 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     const stream = new RawStream(response);
     const sent = await h.gql(SendGiftsDocument, { input: twoRecipientGuusto('sse-get') });
     await expect.poll(() => stream.results().length).toBe(3);
-    expect(stream.results().every((r) => (r.data as { orderStatusChanged: StatusEvent }).orderStatusChanged.order.id === sent.data!.sendGifts.order.id)).toBe(true);
+    expect(stream.results().every((r) => (r.data as { orderStatusChanged: StatusEvent }).orderStatusChanged.order.id === sent.data!.sendGifts.order!.id)).toBe(true);
     await stream.cancel();
 
     // A mutation is never run from a GET.
@@ -309,7 +309,12 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     const caller = { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
     const res = await fetch(`${h.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${await h.token()}`, traceparent: `00-${caller.traceId}-${caller.spanId}-01` },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${await h.token()}`,
+        traceparent: `00-${caller.traceId}-${caller.spanId}-01`,
+      },
       body: JSON.stringify({ query: 'query ProvidersOverStream { providers { name } }' }),
     });
     await res.text();
@@ -323,7 +328,10 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     const before = await scrape();
     const s = await subscribe({}, await h.token({ tenant: 'metrics-sse' }));
     const during = await scrape();
-    expect(sumOf(during, 'giftgraph_graphql_operations_total', 'giftgraph_graphql_operations_total', ok) - sumOf(before, 'giftgraph_graphql_operations_total', 'giftgraph_graphql_operations_total', ok)).toBe(1);
+    expect(
+      sumOf(during, 'giftgraph_graphql_operations_total', 'giftgraph_graphql_operations_total', ok) -
+        sumOf(before, 'giftgraph_graphql_operations_total', 'giftgraph_graphql_operations_total', ok),
+    ).toBe(1);
     const active = (m: typeof before) => sumOf(m, 'giftgraph_subscriptions_active', 'giftgraph_subscriptions_active', { transport: 'sse' });
     expect(active(during) - active(before)).toBe(1);
 
@@ -349,11 +357,13 @@ describe('orderStatusChanged over SSE on /graphql', () => {
     expect(other.status).toBe(200);
     await other.body!.cancel();
     await streams[0]!.body!.cancel();
-    await expect.poll(async () => {
-      const again = await getStream(SUBSCRIPTION, {}, { authorization: `Bearer ${token}` });
-      await again.body!.cancel();
-      return again.status;
-    }).toBe(200);
+    await expect
+      .poll(async () => {
+        const again = await getStream(SUBSCRIPTION, {}, { authorization: `Bearer ${token}` });
+        await again.body!.cancel();
+        return again.status;
+      })
+      .toBe(200);
     await Promise.all(streams.slice(1).map((r) => r.body!.cancel()));
   });
 

@@ -97,7 +97,7 @@ describe('traces', () => {
     for (const span of ledger) expect(ancestors(span)).toContain(operation);
 
     // The MUTATION events keep the trace that appended them.
-    const events = await h.store.getStatusEvents([decodeId(sent.data!.sendGifts.order.id, 'Order')!.local]);
+    const events = await h.store.getStatusEvents([decodeId(sent.data!.sendGifts.order!.id, 'Order')!.local]);
     expect(events.length).toBeGreaterThan(0);
     for (const e of events) expect(e.traceParent).toMatch(new RegExp(`^00-${caller.traceId}-[0-9a-f]{16}-01$`));
   });
@@ -107,7 +107,7 @@ describe('traces', () => {
       input: { provider: 'GUUSTO', idempotencyKey: 'traced-read', message: MESSAGE, amount: { amount: '25', currency: 'CAD' }, recipients: [{ email: EMAIL }] },
     });
     const caller = callerSpan();
-    const read = await post(h, token, READ, { id: sent.data!.sendGifts.order.id }, { traceparent: traceparent(caller) });
+    const read = await post(h, token, READ, { id: sent.data!.sendGifts.order!.id }, { traceparent: traceparent(caller) });
     expect(read.errors).toBeUndefined();
     const [operation] = named('query ReadOrder', inTrace(caller.traceId));
     expect(parentId(operation!)).toBe(caller.spanId);
@@ -148,7 +148,7 @@ describe('traces', () => {
       input: { provider: 'GOODY', idempotencyKey: 'traced-webhook', senderName: 'Acme', recipients: [{ email: EMAIL, firstName: 'Ada' }], goody: { productId: product } },
     });
     expect(sent.errors).toBeUndefined();
-    const orderId = decodeId(sent.data!.sendGifts.order.id, 'Order')!.local;
+    const orderId = decodeId(sent.data!.sendGifts.order!.id, 'Order')!.local;
 
     // The sandbox moves the gift on and posts its signed webhooks, as Goody would.
     const webhookEvents = async () => (await h.store.getStatusEvents([orderId])).filter((e) => e.source === 'WEBHOOK');
@@ -160,7 +160,7 @@ describe('traces', () => {
     const fromWebhooks = await webhookEvents();
     expect(fromWebhooks.length).toBeGreaterThan(0);
     await h.app.tail.flush();
-    await expect.poll(() => subscriber.events.filter((e) => e.source === 'WEBHOOK' && e.order.id === sent.data!.sendGifts.order.id).length).toBe(fromWebhooks.length);
+    await expect.poll(() => subscriber.events.filter((e) => e.source === 'WEBHOOK' && e.order.id === sent.data!.sendGifts.order!.id).length).toBe(fromWebhooks.length);
     // A delivery's span lasts until the stream asks for the next event: closing ends the last one.
     await subscriber.close();
     const deliveriesOf = (event: (typeof fromWebhooks)[number]) =>
@@ -204,23 +204,14 @@ describe('traces', () => {
     });
     const quoting = { code: 'internal', message: `could not look up ${EMAIL} for Bearer ${h.guustoToken}` };
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, times: 3, fault: { kind: 'status', status: 500, body: quoting } });
-    await post(h, token, READ, { id: sent.data!.sendGifts.order.id });
+    await post(h, token, READ, { id: sent.data!.sendGifts.order!.id });
     const failed = spans().filter((s) => s.attributes['error.type'] === '500');
     expect(failed.length).toBeGreaterThan(0);
 
     const all = spans();
     expect(all.length).toBeGreaterThan(20);
     const text = JSON.stringify(all.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, links: s.links, status: s.status })));
-    const secrets = [
-      token,
-      h.guustoToken,
-      h.giftronautSecret,
-      h.goodyKey,
-      h.andOpenKey,
-      h.webhookSecrets.giftronaut,
-      h.webhookSecrets.goody,
-      h.webhookSecrets.andOpen,
-    ];
+    const secrets = [token, h.guustoToken, h.giftronautSecret, h.goodyKey, h.andOpenKey, h.webhookSecrets.giftronaut, h.webhookSecrets.goody, h.webhookSecrets.andOpen];
     for (const secret of secrets) expect(text).not.toContain(secret);
     expect(text).not.toMatch(/bearer/i);
     expect(text).not.toContain('@');
@@ -259,7 +250,7 @@ describe('traces', () => {
     h.guusto.http.faults.add({ method: 'GET', path: /^\/api\/v1\/orders\/status\//, times: 3, fault: { kind: 'status', status: 502 } });
     const caller = callerSpan();
     const logged = h.logs.length;
-    await post(h, token, READ, { id: sent.data!.sendGifts.order.id }, { traceparent: traceparent(caller) });
+    await post(h, token, READ, { id: sent.data!.sendGifts.order!.id }, { traceparent: traceparent(caller) });
     const [operation] = named('query ReadOrder', inTrace(caller.traceId));
     const lines = h.logs.slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>);
     const refresh = lines.find((l) => String(l.msg).startsWith('refresh failed'));

@@ -31,9 +31,15 @@ afterAll(async () => {
 
 /** Sends a one-gift Goody order; returns its local id and Goody's batch id. */
 async function send(key: string): Promise<{ id: string; batch: string }> {
-  const input = { provider: 'GOODY' as const, idempotencyKey: key, senderName: 'Acme', recipients: [{ firstName: 'Ada', email: `${key}@example.com` }], goody: { productId: product } };
+  const input = {
+    provider: 'GOODY' as const,
+    idempotencyKey: key,
+    senderName: 'Acme',
+    recipients: [{ firstName: 'Ada', email: `${key}@example.com` }],
+    goody: { productId: product },
+  };
   const sent = await h.gql(SendGiftsDocument, { input });
-  const id = decodeId(sent.data!.sendGifts.order.id, 'Order')!.local;
+  const id = decodeId(sent.data!.sendGifts.order!.id, 'Order')!.local;
   const [order] = await h.store.getOrders('acme', [id]);
   return { id, batch: order!.providerRef! };
 }

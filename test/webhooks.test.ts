@@ -21,8 +21,7 @@ async function post(h: Harness, provider: string, body: string, headers: Record<
 
 /** An item of each webhook provider's catalog to send. */
 async function catalogOf(h: Harness): Promise<Record<string, string>> {
-  const first = async (provider: Provider, kind: string) =>
-    (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
+  const first = async (provider: Provider, kind: string) => (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
   return { GIFTRONAUT: await first('GIFTRONAUT', 'CHOICE_CARD'), GOODY: await first('GOODY', 'PRODUCT'), ANDOPEN: await first('ANDOPEN', 'CAMPAIGN') };
 }
 
@@ -37,8 +36,7 @@ function expectOneChainEach(events: readonly Subscriber['events'][number][]): vo
 }
 
 /** Where each of an order's chains ended: `*` for the order, the email for each recipient. */
-const lastStatuses = (events: readonly Subscriber['events'][number][]): Record<string, string> =>
-  Object.fromEntries(events.map((e) => [e.recipient?.email ?? '*', e.to]));
+const lastStatuses = (events: readonly Subscriber['events'][number][]): Record<string, string> => Object.fromEntries(events.map((e) => [e.recipient?.email ?? '*', e.to]));
 
 describe('webhooks', () => {
   let h: Harness;
@@ -54,9 +52,27 @@ describe('webhooks', () => {
   });
 
   const inputs: Record<'GIFTRONAUT' | 'GOODY' | 'ANDOPEN', (key: string, ids?: Record<string, string>) => SendGiftsInput> = {
-    GIFTRONAUT: (key, ids = catalog) => ({ provider: 'GIFTRONAUT', idempotencyKey: key, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], giftronaut: { productId: ids.GIFTRONAUT! } }),
-    GOODY: (key, ids = catalog) => ({ provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], goody: { productId: ids.GOODY! } }),
-    ANDOPEN: (key, ids = catalog) => ({ provider: 'ANDOPEN', idempotencyKey: key, recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: ids.ANDOPEN! } }),
+    GIFTRONAUT: (key, ids = catalog) => ({
+      provider: 'GIFTRONAUT',
+      idempotencyKey: key,
+      senderName: 'Acme',
+      amount: { amount: '20', currency: 'USD' },
+      recipients: [{ email: 'ada@example.com', firstName: 'Ada' }],
+      giftronaut: { productId: ids.GIFTRONAUT! },
+    }),
+    GOODY: (key, ids = catalog) => ({
+      provider: 'GOODY',
+      idempotencyKey: key,
+      senderName: 'Acme',
+      recipients: [{ email: 'ada@example.com', firstName: 'Ada' }],
+      goody: { productId: ids.GOODY! },
+    }),
+    ANDOPEN: (key, ids = catalog) => ({
+      provider: 'ANDOPEN',
+      idempotencyKey: key,
+      recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }],
+      andOpen: { campaignId: ids.ANDOPEN! },
+    }),
   };
   const finals = { GIFTRONAUT: 'SENT', GOODY: 'DELIVERED', ANDOPEN: 'DELIVERED' };
   const sandbox = (provider: keyof typeof inputs, of = h): { webhooks: WebhookSender; http: { received: readonly unknown[] } } =>
@@ -74,34 +90,38 @@ describe('webhooks', () => {
     await h.app.tail.flush();
   };
 
-  it.each(PROVIDERS)(
-    '%s: every change reaches subscribers from its webhooks alone, in order, once; another tenant sees only its own',
-    async (provider) => {
-      const mine = await listen(h);
-      const globex = await h.token({ tenant: 'globex' });
-      const theirs = await listen(h, {}, globex);
-      subscribers.push(mine, theirs);
-      const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) })).data!.sendGifts.order.id;
-      const theirId = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) }, globex)).data!.sendGifts.order.id;
-      await run(provider, 6);
-      await expect.poll(() => eventsOf(mine, id).filter((e) => !e.recipient).at(-1)?.to).toBe(finals[provider]);
-      const events = eventsOf(mine, id);
-      expectOneChainEach(events);
-      expect(lastStatuses(events)).toEqual({ '*': finals[provider], 'ada@example.com': finals[provider] });
-      // The send's own answer, then nothing but webhooks.
-      expect(events.filter((e) => e.source !== 'WEBHOOK').map((e) => `${e.source}:${e.from}`)).toEqual(['MUTATION:null', 'MUTATION:null']);
-      // The other tenant's order moved through the same webhooks: its subscriber saw that, and only that.
-      await expect.poll(() => lastStatuses(eventsOf(theirs, theirId))['*']).toBe(finals[provider]);
-      expect(theirs.events.every((e) => e.order.id === theirId)).toBe(true);
-      expect(mine.events.some((e) => e.order.id === theirId)).toBe(false);
-    },
-  );
+  it.each(PROVIDERS)('%s: every change reaches subscribers from its webhooks alone, in order, once; another tenant sees only its own', async (provider) => {
+    const mine = await listen(h);
+    const globex = await h.token({ tenant: 'globex' });
+    const theirs = await listen(h, {}, globex);
+    subscribers.push(mine, theirs);
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) })).data!.sendGifts.order!.id;
+    const theirId = (await h.gql(SendGiftsDocument, { input: inputs[provider](`hooked-${provider}`) }, globex)).data!.sendGifts.order!.id;
+    await run(provider, 6);
+    await expect
+      .poll(
+        () =>
+          eventsOf(mine, id)
+            .filter((e) => !e.recipient)
+            .at(-1)?.to,
+      )
+      .toBe(finals[provider]);
+    const events = eventsOf(mine, id);
+    expectOneChainEach(events);
+    expect(lastStatuses(events)).toEqual({ '*': finals[provider], 'ada@example.com': finals[provider] });
+    // The send's own answer, then nothing but webhooks.
+    expect(events.filter((e) => e.source !== 'WEBHOOK').map((e) => `${e.source}:${e.from}`)).toEqual(['MUTATION:null', 'MUTATION:null']);
+    // The other tenant's order moved through the same webhooks: its subscriber saw that, and only that.
+    await expect.poll(() => lastStatuses(eventsOf(theirs, theirId))['*']).toBe(finals[provider]);
+    expect(theirs.events.every((e) => e.order.id === theirId)).toBe(true);
+    expect(mine.events.some((e) => e.order.id === theirId)).toBe(false);
+  });
 
   it.each(PROVIDERS)('%s: a subscriber that reconnects with its last cursor gets exactly what it missed, then live ones', async (provider) => {
     const witness = await listen(h);
     const first = await listen(h);
     subscribers.push(witness, first);
-    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`resume-${provider}`) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`resume-${provider}`) })).data!.sendGifts.order!.id;
     await run(provider, 1);
     await expect.poll(() => eventsOf(first, id).length).toBeGreaterThan(1);
     const seen = [...first.events];
@@ -110,7 +130,14 @@ describe('webhooks', () => {
     const resumed = await listen(h, { after: seen.at(-1)!.cursor });
     subscribers.push(resumed);
     await run(provider, 4); // and live ones after the replay
-    await expect.poll(() => eventsOf(witness, id).filter((e) => !e.recipient).at(-1)?.to).toBe(finals[provider]);
+    await expect
+      .poll(
+        () =>
+          eventsOf(witness, id)
+            .filter((e) => !e.recipient)
+            .at(-1)?.to,
+      )
+      .toBe(finals[provider]);
     await expect.poll(() => [...seen, ...resumed.events].filter((e) => e.order.id === id).length).toBe(eventsOf(witness, id).length);
     const across = [...seen, ...resumed.events].filter((e) => e.order.id === id);
     expect(across.map((e) => e.cursor)).toEqual(eventsOf(witness, id).map((e) => e.cursor));
@@ -118,11 +145,13 @@ describe('webhooks', () => {
   });
 
   it.each(PROVIDERS)('%s: a webhook delivered twice is answered as a duplicate and records nothing twice', async (provider) => {
-    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`twice-${provider}`) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`twice-${provider}`) })).data!.sendGifts.order!.id;
     await run(provider, 1);
     const history = async () => (await h.gql(OrderDocument, { id })).data!.order!.statusHistory;
     const before = await history();
-    const delivered = sandbox(provider).webhooks.log.filter((d) => d.delivered).at(-1)!;
+    const delivered = sandbox(provider)
+      .webhooks.log.filter((d) => d.delivered)
+      .at(-1)!;
     const calls = sandbox(provider).http.received.length;
     const again = await post(h, provider.toLowerCase(), delivered.body, delivered.headers);
     expect(again.status).toBe(200);
@@ -134,7 +163,7 @@ describe('webhooks', () => {
   it.each(PROVIDERS)('%s: polls racing a webhook yield one event per change', async (provider) => {
     const s = await listen(h);
     subscribers.push(s);
-    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`race-${provider}`) })).data!.sendGifts.order.id;
+    const id = (await h.gql(SendGiftsDocument, { input: inputs[provider](`race-${provider}`) })).data!.sendGifts.order!.id;
     for (let step = 0; step < 6; step++) {
       h.advance(1);
       await Promise.all([h.gql(OrderDocument, { id }), h.gql(OrderDocument, { id }), sandbox(provider).webhooks.settle()]);
@@ -144,4 +173,3 @@ describe('webhooks', () => {
     expectOneChainEach(eventsOf(s, id));
   });
 });
-

@@ -22,6 +22,8 @@ export interface GiftgraphErrorDetails {
   providerCode?: string;
   /** Whether repeating the same request (same idempotency key) is safe and may succeed. */
   retryable?: boolean;
+  /** Not before this time (ISO 8601): the provider asked us to wait (Retry-After), or its calls are paused. */
+  retryAfter?: string;
   /** The order the error concerns, when one was recorded. */
   orderId?: string;
 }
@@ -41,6 +43,7 @@ export class GiftgraphError extends GraphQLError {
     if (details.provider !== undefined) extensions.provider = details.provider;
     if (details.providerCode !== undefined) extensions.providerCode = details.providerCode;
     if (details.retryable !== undefined) extensions.retryable = details.retryable;
+    if (details.retryAfter !== undefined) extensions.retryAfter = details.retryAfter;
     if (details.orderId !== undefined) extensions.orderId = details.orderId;
     super(message, { extensions, path });
     this.name = 'GiftgraphError';

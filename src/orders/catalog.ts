@@ -1,6 +1,7 @@
 import { badInput, GiftgraphError } from '../core/errors.js';
 import type { Money } from '../core/money.js';
 import type { Provider } from '../core/model.js';
+import { problemsOf, type Problem } from '../core/problems.js';
 import { nativeConnection, offsetConnection, type Connection } from '../pagination/connection.js';
 import type { TenantCursors } from '../pagination/cursor.js';
 import type { CatalogEntry } from '../providers/adapter.js';
@@ -9,7 +10,8 @@ import type { ProviderRegistry } from '../providers/registry.js';
 
 /**
  * What the providers offer and hold, read for clients: each catalog, whole or a page at a time, and
- * the balances. A provider's failure leaves here only as a typed GiftgraphError (`providerError`).
+ * the balances. A provider's failure leaves here as a typed GiftgraphError (`providerError`), or,
+ * for a catalog page the provider failed part of the way through, as that page's problem.
  */
 export class CatalogService {
   constructor(private readonly providers: ProviderRegistry) {}
@@ -23,14 +25,24 @@ export class CatalogService {
   /**
    * One page of the provider's catalog as a connection, each item shown by `view`: read live page by
    * page where the provider pages it (Goody products, &Open campaigns), from the whole list elsewhere.
+   * A page the provider failed before any item is a thrown error; one it failed part of the way
+   * through is the items read, with the failure in `problems` (its endCursor resumes after them).
    */
-  async page<T>(provider: Provider, args: { first?: number | null; after?: string | null }, cursors: TenantCursors, view: (entry: CatalogEntry) => T): Promise<Connection<T>> {
+  async page<T>(
+    provider: Provider,
+    args: { first?: number | null; after?: string | null },
+    cursors: TenantCursors,
+    view: (entry: CatalogEntry) => T,
+  ): Promise<Connection<T> & { problems: Problem[] }> {
     const adapter = this.adapter(provider);
     const scope = { list: `catalog:${provider}` };
     return read('could not list its catalog', async () => {
       const pages = adapter.catalogPages;
-      if (pages) return nativeConnection(pages.list, pages.isPosition, args, cursors, scope, view);
-      return offsetConnection(await adapter.catalog(), args, cursors, scope, view);
+      if (!pages) return { ...offsetConnection(await adapter.catalog(), args, cursors, scope, view), problems: [] };
+      const { interrupted, ...page } = await nativeConnection(pages.list, pages.isPosition, args, cursors, scope, view);
+      if (interrupted === undefined) return { ...page, problems: [] };
+      if (!(interrupted instanceof ProviderCallError)) throw interrupted;
+      return { ...page, problems: problemsOf(providerError(interrupted, 'could not list the rest of this page of its catalog'))! };
     });
   }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GiftgraphError, notFound } from '../core/errors.js';
-import { encodeId } from '../core/global-id.js';
 import { isFinalStatus, type Provider } from '../core/model.js';
+import { problemsOf, type Problem } from '../core/problems.js';
 import type { OrderSnapshot, ProviderAdapter } from '../providers/adapter.js';
 import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -12,8 +12,18 @@ import type { Ingest } from './ingest.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';
 import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand, type SettleCommand } from './validate.js';
 
-export interface SendResult {
+/**
+ * What a mutation did to an order that got as far as its provider: the order as it left it, and
+ * what the client must act on. A request refused before (bad input, an unknown order, one its
+ * provider cannot change now) throws its GiftgraphError instead: nothing was recorded or sent.
+ */
+export interface Outcome {
   order: OrderRecord;
+  /** Empty when the request did all it asked. */
+  problems: Problem[];
+}
+
+export interface SendResult extends Outcome {
   /** False when the idempotency key returned an order sent before. */
   created: boolean;
 }
@@ -81,7 +91,7 @@ export class OrdersService {
     }));
 
     const reserved = await this.store.reserveOrder(order, recipients);
-    if (reserved.created) return { order: await this.submit(reserved.order, prepared), created: true };
+    if (reserved.created) return { ...(await this.submit(reserved.order, prepared)), created: true };
 
     const existing = reserved.order;
     if (existing.requestHash !== prepared.hash) {
@@ -93,34 +103,41 @@ export class OrdersService {
     if (existing.submission === 'NOT_SENT') {
       // The provider certainly never took it, so sending it now is the first real send.
       const claimed = await this.ingest.moveSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
-      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared), created: true };
+      if (claimed) return { ...(await this.submit({ ...existing, submission: 'SENDING' }, prepared)), created: true };
     }
     if (existing.submission === 'ACCEPTED' && adapter?.sendsPerRecipient) {
-      return { order: await this.sendMissing(existing, prepared), created: false };
+      return { ...(await this.sendMissing(existing, prepared)), created: false };
     }
     if (existing.submission === 'UNCONFIRMED' && adapter && repeatableForMs(adapter, existing, this.clock()) > 0) {
       // The provider deduplicates on our order id: sending again returns the original if it exists.
       const claimed = await this.ingest.moveSubmission(existing.id, 'UNCONFIRMED', { submission: 'SENDING' });
-      if (claimed) return { order: await this.submit({ ...existing, submission: 'SENDING' }, prepared, { mayExist: true }), created: false };
+      if (claimed) return { ...(await this.submit({ ...existing, submission: 'SENDING' }, prepared, { mayExist: true })), created: false };
     }
     const current = (await this.store.getOrders(tenant, [existing.id]))[0]!;
     if (current.submission === 'SENDING') {
-      throw new GiftgraphError('IDEMPOTENCY_CONFLICT', 'input.idempotencyKey: a request with this key is still being sent; retry shortly', {
+      const problem: Problem = {
+        code: 'IDEMPOTENCY_CONFLICT',
         field: 'input.idempotencyKey',
+        message: 'a request with this key is still being sent; retry shortly',
         retryable: true,
-      });
+      };
+      return { order: current, created: false, problems: [problem] };
     }
-    return { order: current, created: false };
+    // A replay answers as the first answer did: an outcome still unknown is still unknown.
+    const problems: Problem[] = current.submission === 'UNCONFIRMED' ? [unconfirmedReplay(current, adapter, this.clock())] : [];
+    return { order: current, created: false, problems };
   }
 
   /**
    * Sends a reserved order and records the outcome. `mayExist`: an earlier attempt may have been
    * taken, so a refusal now proves nothing about it and the order stays UNCONFIRMED.
    */
-  private async submit(order: OrderRecord, prepared: PreparedSend, { mayExist = false } = {}): Promise<OrderRecord> {
+  private async submit(order: OrderRecord, prepared: PreparedSend, { mayExist = false } = {}): Promise<Outcome> {
     const { adapter } = this.providers.get(order.provider)!;
-    const repeatable = repeatableForMs(adapter, order, this.clock());
-    const until = Number.isFinite(repeatable) ? ` before ${new Date(this.clock().getTime() + repeatable).toISOString()}` : '';
+    const now = this.clock();
+    const repeatable = repeatableForMs(adapter, order, now);
+    const retryBefore = Number.isFinite(repeatable) ? new Date(now.getTime() + repeatable).toISOString() : undefined;
+    const until = retryBefore ? ` before ${retryBefore}` : '';
     let outcome;
     try {
       outcome = await adapter.create({ ...prepared, reference: order.id, ...(Number.isFinite(repeatable) ? { repeatableForMs: repeatable } : {}) });
@@ -130,20 +147,29 @@ export class OrdersService {
       outcome = { kind: 'unknown' as const, error: undefined };
     }
 
+    let problems: Problem[] = [];
     if (outcome.kind === 'accepted') {
-      await this.recordAcceptance(order, outcome.snapshot);
+      const unrecorded = await this.recordAcceptance(order, outcome.snapshot);
+      // Sent one request per recipient, some may have failed while the others were taken.
+      problems = unrecorded ? [unrecorded] : recipientProblems(order.provider, outcome.snapshot, now);
     } else if (outcome.kind === 'not_sent' && mayExist) {
       const error = outcome.error;
       await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'UNCONFIRMED',
         lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
       });
-      throw new GiftgraphError(
-        'PROVIDER_UNAVAILABLE',
-        `${order.provider} did not take this retry (${error.message}). An earlier attempt may have been taken, so the order stays UNCONFIRMED; ` +
-          `retry with the same idempotency key${until}: it will not be sent twice.`,
-        { provider: order.provider, providerCode: error.providerCode, retryable: true, orderId: encodeId('Order', order.provider, order.id) },
-      );
+      problems = [
+        {
+          code: 'OUTCOME_UNKNOWN',
+          message:
+            `${order.provider} did not take this retry (${error.message}). An earlier attempt may have been taken, so the order stays UNCONFIRMED; ` +
+            `retry with the same idempotency key${until}: it will not be sent twice.`,
+          provider: order.provider,
+          ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
+          retryable: true,
+          ...(retryBefore ? { retryBefore } : {}),
+        },
+      ];
     } else if (outcome.kind === 'not_sent') {
       const error = outcome.error;
       await this.ingest.moveSubmission(order.id, 'SENDING', {
@@ -152,7 +178,7 @@ export class OrdersService {
         providerStatus: error.providerCode ?? (error.kind === 'rejected' ? 'REJECTED' : 'UNAVAILABLE'),
         lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
       });
-      throw toGraphQLError(error);
+      problems = problemsOf(notSentError(error, now))!;
     } else {
       await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'UNCONFIRMED',
@@ -163,24 +189,30 @@ export class OrdersService {
       });
       this.log.warn({ orderId: order.id, provider: order.provider }, 'create outcome unknown; order recorded UNCONFIRMED');
       const deduplicates = repeatable > 0;
-      throw new GiftgraphError(
-        'PROVIDER_UNAVAILABLE',
-        `${order.provider} did not confirm the order (${outcome.error?.message ?? 'unexpected failure'}), so it may have been sent. ` +
-          (deduplicates
-            ? `It is recorded as UNCONFIRMED; retry with the same idempotency key${until}: ${order.provider} deduplicates it, so it will not be sent twice.`
-            : 'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.'),
-        { provider: order.provider, retryable: deduplicates, orderId: encodeId('Order', order.provider, order.id) },
-      );
+      problems = [
+        {
+          code: 'OUTCOME_UNKNOWN',
+          message:
+            `${order.provider} did not confirm the order (${outcome.error?.message ?? 'unexpected failure'}), so it may have been sent. ` +
+            (deduplicates
+              ? `It is recorded as UNCONFIRMED; retry with the same idempotency key${until}: ${order.provider} deduplicates it, so it will not be sent twice.`
+              : 'It is recorded as UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.'),
+          provider: order.provider,
+          retryable: deduplicates,
+          ...(deduplicates && retryBefore ? { retryBefore } : {}),
+        },
+      ];
     }
-    return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+    return { order: (await this.store.getOrders(order.tenant, [order.id]))[0]!, problems };
   }
 
   /**
    * A retry of an order sent one request per recipient: sends to the recipients whose create
    * certainly failed, and to no one else: not to those sent, nor to those whose outcome is unknown.
    */
-  private async sendMissing(order: OrderRecord, prepared: PreparedSend): Promise<OrderRecord> {
+  private async sendMissing(order: OrderRecord, prepared: PreparedSend): Promise<Outcome> {
     const claimed = new Set(await this.ingest.claimUnsentRecipients(order.id));
+    let problems: Problem[] = [];
     if (claimed.size > 0) {
       const { adapter } = this.providers.get(order.provider)!;
       const recipients = await this.store.getRecipients([order.id]);
@@ -195,18 +227,20 @@ export class OrdersService {
         snapshot = perRecipientFailure(order, [...positions], 'UNCONFIRMED', undefined);
       }
       await this.ingest.recordSnapshot(order, snapshot, 'MUTATION', { reopens: true, known: recipients });
+      problems = recipientProblems(order.provider, snapshot, this.clock());
     }
-    return (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+    return { order: (await this.store.getOrders(order.tenant, [order.id]))[0]!, problems };
   }
 
   /**
    * The provider took the order: the ledger must say so. If it cannot (disk full, store closing),
    * the provider's reference goes to the log for reconciliation, the order stays UNCONFIRMED
-   * rather than "still being sent", and the client is told not to send it again.
+   * rather than "still being sent", and the problem returned tells the client not to send it again.
    */
-  private async recordAcceptance(order: OrderRecord, snapshot: OrderSnapshot): Promise<void> {
+  private async recordAcceptance(order: OrderRecord, snapshot: OrderSnapshot): Promise<Problem | undefined> {
     try {
       await this.ingest.recordSnapshot(order, snapshot, 'MUTATION', { accept: true });
+      return undefined;
     } catch (error) {
       this.log.error(
         { err: error, orderId: order.id, provider: order.provider, providerRef: snapshot.providerRef },
@@ -218,11 +252,13 @@ export class OrdersService {
           lastError: { code: 'PROVIDER_UNAVAILABLE', message: `accepted by the provider as ${snapshot.providerRef}, but not recorded` },
         })
         .catch(() => undefined);
-      throw new GiftgraphError(
-        'PROVIDER_UNAVAILABLE',
-        `${order.provider} accepted the order as ${snapshot.providerRef}, but giftgraph could not record it. Do not send it again.`,
-        { provider: order.provider, retryable: false, orderId: encodeId('Order', order.provider, order.id) },
-      );
+      // The ledger shows the order UNCONFIRMED: for the client, its outcome is as unknown as a lost answer's.
+      return {
+        code: 'OUTCOME_UNKNOWN',
+        message: `${order.provider} accepted the order as ${snapshot.providerRef}, but giftgraph could not record it. Do not send it again.`,
+        provider: order.provider,
+        retryable: false,
+      };
     }
   }
 
@@ -267,20 +303,22 @@ export class OrdersService {
     return this.store.getStatusEvents(orderIds);
   }
 
-  async cancel(tenant: string, orderId: string): Promise<OrderRecord> {
+  async cancel(tenant: string, orderId: string): Promise<Outcome> {
     const order = await this.mustFind(tenant, orderId);
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.cancel || !adapter.capabilities.canCancel) throw unsupported(order.provider, 'cancel orders');
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'id');
     const recipients = await this.store.getRecipients([order.id]);
+    let problems: Problem[] = [];
     try {
-      await this.ingest.recordSnapshot(order, await providerCall(() => adapter.cancel!(order, recipients)), 'MUTATION', { known: recipients });
+      await this.ingest.recordSnapshot(order, await adapter.cancel(order, recipients), 'MUTATION', { known: recipients });
     } catch (error) {
       // A cancel that failed part of the way may have canceled some gifts: record what is true now.
       await this.refresh(order, 'POLL').catch(() => undefined);
-      throw error;
+      if (!(error instanceof ProviderCallError)) throw error;
+      problems = [providerCallProblem(error, this.clock())];
     }
-    return (await this.store.getOrders(tenant, [order.id]))[0]!;
+    return { order: (await this.store.getOrders(tenant, [order.id]))[0]!, problems };
   }
 
   /**
@@ -307,14 +345,20 @@ export class OrdersService {
     return settleUnconfirmed({ store: this.store, ingest: this.ingest, providers: this.providers, log: this.log, now: this.clock() }, tenant, orderId, cmd, actor);
   }
 
-  async resend(tenant: string, orderId: string, recipients: { email: string; updatedEmail: string | null }[]): Promise<{ order: OrderRecord; requeued: number }> {
+  async resend(tenant: string, orderId: string, recipients: { email: string; updatedEmail: string | null }[]): Promise<Outcome & { requeued: number }> {
     const order = await this.mustFind(tenant, orderId);
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter?.resend || !adapter.capabilities.canResend) throw unsupported(order.provider, 'resend gifts');
     const known = await this.store.getRecipients([order.id]);
     const asked = checkResend(recipients, known);
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'input.orderId');
-    const { requeued } = await providerCall(() => adapter.resend!(order, asked));
+    let requeued: number;
+    try {
+      ({ requeued } = await adapter.resend(order, asked));
+    } catch (error) {
+      if (!(error instanceof ProviderCallError)) throw error;
+      return { order, requeued: 0, problems: [providerCallProblem(error, this.clock())] };
+    }
     // Read the order back, so a corrected address (and a bounced gift now sent) is what the ledger shows.
     try {
       const snapshot = await adapter.refresh(order, known);
@@ -322,7 +366,7 @@ export class OrdersService {
     } catch (error) {
       this.log.warn({ err: error, orderId: order.id }, 'could not read the order back after a resend');
     }
-    return { order: (await this.store.getOrders(tenant, [order.id]))[0]!, requeued };
+    return { order: (await this.store.getOrders(tenant, [order.id]))[0]!, requeued, problems: [] };
   }
 
   /** What this order allows now: the provider's capabilities, narrowed by the order's state. */
@@ -416,12 +460,45 @@ function repeatableForMs(adapter: ProviderAdapter, order: OrderRecord, now: Date
 function perRecipientFailure(order: OrderRecord, positions: number[], submission: 'NOT_SENT' | 'UNCONFIRMED', error: ProviderCallError | undefined): OrderSnapshot {
   const status = submission === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED';
   const providerStatus = error?.providerCode ?? (submission === 'NOT_SENT' ? 'NOT_SENT' : '');
+  const failure = error ?? new ProviderCallError(order.provider, 'unknown', 'the request failed in an unexpected way after it may have been sent');
   return {
     providerRef: order.providerRef ?? '',
     status: order.status,
     providerStatus: order.providerStatus,
-    recipients: positions.map((position) => ({ position, status, providerStatus, submission })),
+    recipients: positions.map((position) => ({ position, status, providerStatus, submission, failure })),
   };
+}
+
+/**
+ * The recipients of a send made one request per recipient whose own request failed, each as a
+ * problem naming the recipient (or the field of it the provider named). A same-key retry sends to
+ * those certainly not sent, and to no one else.
+ */
+function recipientProblems(provider: Provider, snapshot: OrderSnapshot, now: Date): Problem[] {
+  return (snapshot.recipients ?? []).flatMap(({ position, failure: error }): Problem[] => {
+    if (!error) return [];
+    const recipient = `input.recipients[${position}]`;
+    const common = { provider, ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}) };
+    if (error.kind === 'unknown') {
+      const message = `${provider} did not confirm the gift to ${recipient} (${error.message}), so it may have been sent. It is UNCONFIRMED and is not sent again: check it with the provider.`;
+      return [{ ...common, code: 'OUTCOME_UNKNOWN', field: recipient, message, retryable: false }];
+    }
+    if (error.kind === 'unavailable') {
+      const message = `${provider} is unavailable for the gift to ${recipient}: ${error.message}. It was not sent; retry with the same idempotency key: it sends to this recipient alone.`;
+      return [{ ...common, code: 'PROVIDER_UNAVAILABLE', field: recipient, message, retryable: true, ...retryAfter(error, now) }];
+    }
+    // Fields the provider named (this recipient's, or an option's) are named as our own validation names them.
+    const located = error.problems.filter((p) => p.param?.startsWith('input.'));
+    const refused = { ...common, code: 'PROVIDER_REJECTED' as const, retryable: false };
+    if (located.length > 0) return located.map((p) => ({ ...refused, field: p.param!, message: `${provider} refused the gift to ${recipient}: ${p.message}` }));
+    return [
+      {
+        ...refused,
+        field: recipient,
+        message: `${provider} refused the gift to ${recipient}: ${error.message}. Fix the cause, then retry with the same idempotency key: it sends to this recipient alone.`,
+      },
+    ];
+  });
 }
 
 function orderTotal(prepared: PreparedSend): OrderRecord['total'] {
@@ -434,7 +511,10 @@ function orderTotal(prepared: PreparedSend): OrderRecord['total'] {
 
 const providerErrorCode = (error: ProviderCallError) => (error.kind === 'rejected' ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE');
 
-function toGraphQLError(error: ProviderCallError): GiftgraphError {
+const retryAfter = (error: ProviderCallError, now: Date) => (error.retryAfterMs !== undefined ? { retryAfter: new Date(now.getTime() + error.retryAfterMs).toISOString() } : {});
+
+/** A create the provider certainly did not take (the order is FAILED), with every problem it placed in our input. */
+function notSentError(error: ProviderCallError, now: Date): GiftgraphError {
   const rejected = error.kind === 'rejected';
   const hint = rejected ? 'Nothing was sent. Fix the cause, then retry with the same idempotency key.' : 'Nothing was sent; it is safe to retry with the same idempotency key.';
   // Problems the adapter could place in our input are named like our own validation's.
@@ -443,27 +523,50 @@ function toGraphQLError(error: ProviderCallError): GiftgraphError {
     provider: error.provider,
     providerCode: error.providerCode,
     retryable: !rejected,
+    ...retryAfter(error, now),
     ...(problems[0] ? { field: problems[0].field } : {}),
   });
   if (problems.length > 0) (graphqlError.extensions as Record<string, unknown>).problems = problems;
   return graphqlError;
 }
 
-/** Runs a provider call for a mutation, turning its failure into a typed error for the client. */
-async function providerCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (!(error instanceof ProviderCallError)) throw error;
-    const rejected = error.kind === 'rejected';
-    // Only a call the provider certainly did not process is safe to repeat: a lost answer to a
-    // resend may have emailed the recipients already.
-    throw new GiftgraphError(rejected ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${error.provider}: ${error.message}`, {
-      provider: error.provider,
-      providerCode: error.providerCode,
-      retryable: error.kind === 'unavailable',
-    });
+/**
+ * A cancel's or resend's provider call that failed. Only a call the provider certainly did not
+ * process is safe to repeat: a lost answer to a resend may have emailed the recipients already,
+ * so its outcome is unknown.
+ */
+function providerCallProblem(error: ProviderCallError, now: Date): Problem {
+  return {
+    code: error.kind === 'rejected' ? 'PROVIDER_REJECTED' : error.kind === 'unknown' ? 'OUTCOME_UNKNOWN' : 'PROVIDER_UNAVAILABLE',
+    message: `${error.provider}: ${error.message}`,
+    provider: error.provider,
+    ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
+    retryable: error.kind === 'unavailable',
+    ...retryAfter(error, now),
+  };
+}
+
+/**
+ * The answer to a same-key replay of an order whose outcome is still unknown and that was not sent
+ * again: only another request sending it right now (within the provider's memory of the key) keeps
+ * a later replay worth trying.
+ */
+function unconfirmedReplay(order: OrderRecord, adapter: ProviderAdapter | undefined, now: Date): Problem {
+  const repeatable = adapter ? repeatableForMs(adapter, order, now) : 0;
+  const common = { code: 'OUTCOME_UNKNOWN' as const, provider: order.provider };
+  if (repeatable > 0) {
+    return {
+      ...common,
+      message: `${order.provider} has not confirmed this order yet; retry with the same idempotency key: it will not be sent twice.`,
+      retryable: true,
+      ...(Number.isFinite(repeatable) ? { retryBefore: new Date(now.getTime() + repeatable).toISOString() } : {}),
+    };
   }
+  return {
+    ...common,
+    message: `${order.provider} never confirmed this order, so it may have been sent. It is UNCONFIRMED and will not be sent again: check it with the provider before sending anything new.`,
+    retryable: false,
+  };
 }
 
 const notAccepted = (order: OrderRecord, field: string) =>

@@ -52,9 +52,19 @@ export function offsetConnection<I, T = I>(
   };
 }
 
+/** A page that may end early: `interrupted` is why, when a read after the first failed. */
+export interface PartialConnection<T> extends Connection<T> {
+  /**
+   * The failure of a read after the first: the edges are those read before it, the page says it
+   * has a next one, and its `endCursor` resumes right after the last edge. Undefined when whole.
+   */
+  interrupted?: unknown;
+}
+
 /**
  * A connection over a provider's own list, read page by page as the provider pages it. Each edge's
  * cursor is the provider's position right after that item, so no item is skipped or repeated.
+ * A failure before any edge is thrown; a later one ends the page where it was (`interrupted`).
  */
 export async function nativeConnection<I, P, T>(
   list: NativeList<I, P>,
@@ -63,14 +73,22 @@ export async function nativeConnection<I, P, T>(
   cursors: TenantCursors,
   scope: CursorScope,
   view: (item: I) => T,
-): Promise<Connection<T>> {
+): Promise<PartialConnection<T>> {
   const size = pageSize(args.first);
   let position = args.after ? cursors.decode(scope, args.after, 'after', isPosition) : undefined;
   const edges: Connection<T>['edges'] = [];
   let more = true;
   for (let reads = 0; edges.length < size && more && reads < MAX_NATIVE_READS; reads++) {
     const room = size - edges.length;
-    const read = await list.read(position, room);
+    let read: Awaited<ReturnType<typeof list.read>>;
+    try {
+      read = await list.read(position, room);
+    } catch (error) {
+      // Nothing to show, or no cursor to resume from: the page fails whole.
+      if (edges.length === 0) throw error;
+      // A read is made only while the list goes on: the edges so far are a page, and more follows them.
+      return { edges, pageInfo: pageInfo(edges, true, Boolean(args.after)), interrupted: error };
+    }
     for (const entry of read.entries.slice(0, room)) {
       edges.push({ cursor: cursors.encode(scope, entry.after), node: view(entry.item) });
       position = entry.after;

@@ -80,6 +80,8 @@ export interface OrderSnapshot {
     gift?: GiftRecord | null;
     /** This recipient's own create outcome, from an adapter that sends one request per recipient. */
     submission?: Submission;
+    /** Why this recipient's own create failed (submission NOT_SENT or UNCONFIRMED), for the client's problems. */
+    failure?: ProviderCallError;
   }[];
 }
 

@@ -9,6 +9,7 @@ import { CatalogConnection, CatalogItem } from '../schema/catalog.js';
 import { Provider } from '../schema/enums.js';
 import { OrderFilter } from '../schema/inputs.js';
 import { Order, OrderConnection, orderView, ProviderCapabilities } from '../schema/order.js';
+import { Problem } from '../schema/problem.js';
 import { ProviderInfo } from '../schema/provider-info.js';
 import { authorize, type GraphQLContext } from './context.js';
 
@@ -68,14 +69,18 @@ export class QueryResolver {
   }
 
   @Authorized('orders:read')
-  @Query(() => CatalogConnection, { description: 'What a provider can send, with its prices or amount range.' })
+  @Query(() => CatalogConnection, {
+    description:
+      'What a provider can send, with its prices or amount range. Goody and &Open page it live: a page the provider fails part of the way through says so in `complete` and `problems`.',
+  })
   async catalog(
     @Arg('provider', () => Provider) provider: ProviderName,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<CatalogConnection> {
-    return ctx.services.catalog.page(provider, { first, after }, ctx.cursors!, (entry) => CatalogItem.from(provider, entry));
+    const page = await ctx.services.catalog.page(provider, { first, after }, ctx.cursors!, (entry) => CatalogItem.from(provider, entry));
+    return Object.assign(new CatalogConnection(), page, { complete: page.problems.length === 0, problems: page.problems.map(Problem.from) });
   }
 }
 

@@ -4,7 +4,8 @@ import type { Provider as ProviderName } from '../core/model.js';
 import type { CatalogEntry } from '../providers/adapter.js';
 import { CatalogKind, Provider } from './enums.js';
 import { Money } from './money.js';
-import { connectionTypes } from './connection.js';
+import { type Connection, type Edge, PageInfo } from './connection.js';
+import { Problem } from './problem.js';
 
 @ObjectType({
   simpleResolvers: true,
@@ -50,5 +51,33 @@ export class CatalogItem {
   }
 }
 
-export const { EdgeType: CatalogEdge, ConnectionType: CatalogConnection } = connectionTypes('Catalog', CatalogItem);
-export type CatalogConnection = InstanceType<typeof CatalogConnection>;
+@ObjectType({ simpleResolvers: true })
+export class CatalogEdge implements Edge<CatalogItem> {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => CatalogItem)
+  node!: CatalogItem;
+}
+
+/**
+ * A Relay connection that also says whether its page is whole: a provider that fails part of the
+ * way through a page it is read for leaves the items read before, and the failure as a problem.
+ */
+@ObjectType({ simpleResolvers: true })
+export class CatalogConnection implements Connection<CatalogItem> {
+  @Field(() => [CatalogEdge])
+  edges!: CatalogEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Boolean, {
+    description:
+      'False when the provider failed part of the way through this page: the edges are the items read before, and `pageInfo.endCursor` resumes right after them. A page it failed before any item is an error.',
+  })
+  complete!: boolean;
+
+  @Field(() => [Problem], { description: 'Why the page is not complete; empty when it is.' })
+  problems!: Problem[];
+}

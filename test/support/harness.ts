@@ -118,13 +118,15 @@ export class Harness {
       ...options.giftronaut,
     });
     this.goody = new GoodySandbox({ apiKey: this.goodyKey, clock: this.clock, stepMs: STEP_MS, ...hook('goody'), webhookSecret: this.webhookSecrets.goody, ...options.goody });
-    this.andOpen = new AndOpenSandbox({ apiKey: this.andOpenKey, clock: this.clock, stepMs: STEP_MS, ...hook('andopen'), webhookSecret: this.webhookSecrets.andOpen, ...options.andOpen });
-    const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([
-      this.guusto.listen(),
-      this.giftronaut.listen(),
-      this.goody.listen(),
-      this.andOpen.listen(),
-    ]);
+    this.andOpen = new AndOpenSandbox({
+      apiKey: this.andOpenKey,
+      clock: this.clock,
+      stepMs: STEP_MS,
+      ...hook('andopen'),
+      webhookSecret: this.webhookSecrets.andOpen,
+      ...options.andOpen,
+    });
+    const [guustoUrl, giftronautUrl, goodyUrl, andOpenUrl] = await Promise.all([this.guusto.listen(), this.giftronaut.listen(), this.goody.listen(), this.andOpen.listen()]);
     this.urls = { guusto: guustoUrl, giftronaut: giftronautUrl, goody: goodyUrl, andOpen: andOpenUrl };
     const connections: ProviderConnections = {
       guusto: { baseUrl: guustoUrl, token: this.guustoToken, workspaceId: '444' },
@@ -230,3 +232,32 @@ export class Harness {
 
 /** The first error's code, or undefined. */
 export const errorCode = (result: GraphQLResult<unknown>): unknown => result.errors?.[0]?.extensions?.code;
+
+/** A problem as a mutation's payload (or a catalog page) returns it. */
+export interface ProblemShape {
+  code: string;
+  field?: string | null;
+  message: string;
+  retryable?: boolean | null;
+  provider?: string | null;
+  providerCode?: string | null;
+  retryAfter?: string | null;
+  retryBefore?: string | null;
+}
+
+/** The problems of the first payload in `data` that has any (`data.sendGifts.problems`, ...); [] when none. */
+export function problemsOf(result: GraphQLResult<unknown>): ProblemShape[] {
+  const data = (result.data ?? {}) as Record<string, { problems?: ProblemShape[] } | null>;
+  for (const payload of Object.values(data)) if (payload?.problems?.length) return payload.problems;
+  return [];
+}
+
+/** The first problem's code in a payload of `data`, or undefined. */
+export const problemCode = (result: GraphQLResult<unknown>): string | undefined => problemsOf(result)[0]?.code;
+
+/** The first problem in a payload of `data`; fails the test when there is none. */
+export function problemOf(result: GraphQLResult<unknown>): ProblemShape {
+  const [first] = problemsOf(result);
+  if (!first) throw new Error(`no problem in ${JSON.stringify(result)}`);
+  return first;
+}

@@ -169,6 +169,7 @@ export class AndOpenAdapter implements ProviderAdapter {
           status: sent === 'NOT_SENT' ? 'FAILED' : 'UNCONFIRMED',
           providerStatus: error.providerCode ?? (sent === 'NOT_SENT' ? 'NOT_SENT' : ''),
           submission: sent,
+          failure: located,
         },
         error: located,
       };
