@@ -13,6 +13,7 @@ import { Poller, type PollerOptions } from './status/poller.js';
 import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { buildGiftgraphSchema } from './resolvers/build-schema.js';
+import { onUnfitValue } from './schema/scalars.js';
 import { TokenVerifier, type JwtSettings } from './server/auth.js';
 import { withTraceIds } from './server/logger.js';
 import { GiftgraphMetrics } from './server/metrics.js';
@@ -96,6 +97,8 @@ export async function createApp({
     events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
   };
   const schema = await buildGiftgraphSchema();
+  // A provider's value that does not fit its field's scalar is answered as null (src/schema/scalars.ts): say so, never with the value.
+  const stopReportingUnfit = onUnfitValue((unfit) => log.warn(unfit, "a provider's value does not fit its GraphQL scalar: answered as null"));
   const inbox = new WebhookInboxWorker(store, orders, log, DEFAULT_INBOX, clock ? () => clock().getTime() : Date.now);
   inbox.start();
   const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook, clock);
@@ -128,6 +131,7 @@ export async function createApp({
     listen: (port, host) => server.listen(port, host),
     async stop() {
       await server.stop();
+      stopReportingUnfit();
       await inbox.stop();
       await reconciler?.stop();
       await poller?.stop();

@@ -113,6 +113,37 @@ describe('composition', () => {
     }
     expect(giftgraphSdl).toMatch(/type Person\s+@key\(fields: "email"\)/);
   });
+
+  it('composes its typed scalars, and keeps the shared value types as other subgraphs define them', () => {
+    // A budgets subgraph defines Money and PageInfo as they always were: currency a String.
+    const budgets = `
+      extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@shareable"])
+      type Query { "Budgets, each with what is left." budgets: [Budget!]! }
+      type Budget { id: ID! left: Money! }
+      type Money @shareable { amount: String! currency: String! }
+      type PageInfo @shareable { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
+    `;
+    const composed = composeServices([
+      { name: 'giftgraph', typeDefs: parse(giftgraphSdl), url: `${h.url}/graphql` },
+      { name: 'people', typeDefs: parse(PEOPLE_SDL), url: people.url },
+      { name: 'budgets', typeDefs: parse(budgets), url: 'http://127.0.0.1:1/graphql' },
+    ]);
+    expect(composed.errors).toBeUndefined();
+    expect((composed.hints ?? []).map((hint) => hint.definition.code).filter((code) => !(code in ACCEPTED_HINTS))).toEqual([]);
+    const api = composed.schema!.toAPISchema().toGraphQLJSSchema();
+    for (const scalar of ['EmailAddress', 'CurrencyCode', 'TimeZone', 'URL', 'DateTime']) expect(api.getType(scalar)?.toString()).toBe(scalar);
+    expect(String((api.getType('Person') as any).getFields().email.type)).toBe('EmailAddress!');
+    expect(String((api.getType('Money') as any).getFields().currency.type)).toBe('String!');
+  });
+
+  it('does not compose with a subgraph whose Person.email is a String: the key field must be an EmailAddress there too', () => {
+    const stringly = PEOPLE_SDL.replace('scalar EmailAddress', '').replaceAll('EmailAddress!', 'String!');
+    const composed = composeServices([
+      { name: 'giftgraph', typeDefs: parse(giftgraphSdl), url: `${h.url}/graphql` },
+      { name: 'people', typeDefs: parse(stringly), url: people.url },
+    ]);
+    expect(composed.errors?.map((e) => e.message)).toEqual([expect.stringContaining('Type of field "Person.email" is incompatible across subgraphs')]);
+  });
 });
 
 describe('through @apollo/gateway', () => {

@@ -4,6 +4,7 @@ import type { Provider as ProviderName } from '../core/model.js';
 import type { CatalogEntry } from '../providers/adapter.js';
 import { CatalogKind, Provider } from './enums.js';
 import { Money } from './money.js';
+import { CurrencyCodeScalar, fit } from './scalars.js';
 import { type Connection, type Edge, PageInfo } from './connection.js';
 import { Problem } from './problem.js';
 
@@ -25,7 +26,7 @@ export class CatalogItem {
   @Field(() => String)
   name!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => CurrencyCodeScalar, { nullable: true })
   currency!: string | null;
 
   @Field(() => [Money])
@@ -43,7 +44,7 @@ export class CatalogItem {
       provider,
       kind: e.kind,
       name: e.name,
-      currency: e.currency,
+      currency: fit.currency(e.currency, { type: 'CatalogItem', field: 'currency', provider }),
       prices: e.prices.map((p) => Money.from(p)!),
       minAmount: Money.from(e.minAmount),
       maxAmount: Money.from(e.maxAmount),

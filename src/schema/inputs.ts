@@ -2,10 +2,11 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, Provider, SettlementOutcome } from './enums.js';
 import { MoneyInput } from './money.js';
+import { EmailAddressScalar, TimeZoneScalar } from './scalars.js';
 
 @InputType({ description: 'One person to send a gift to. Which fields a provider needs varies: see each provider in the README.' })
 export class RecipientInput {
-  @Field(() => String, { nullable: true })
+  @Field(() => EmailAddressScalar, { nullable: true })
   email?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Guusto: identifies a workspace member when there is no email.' })
@@ -100,7 +101,7 @@ export class SendGiftsInput {
   @Field(() => DateTimeResolver, { nullable: true, description: 'Send later, where the provider can schedule.' })
   sendAt?: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'IANA time zone of sendAt, e.g. America/New_York.' })
+  @Field(() => TimeZoneScalar, { nullable: true, description: 'IANA time zone of sendAt, e.g. America/New_York.' })
   timezone?: string | null;
 
   @Field(() => GuustoOptions, { nullable: true })
@@ -130,16 +131,16 @@ export class OrderFilter {
   @Field(() => DateTimeResolver, { nullable: true })
   createdBefore?: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'Orders with a recipient of this email (case-insensitive).' })
+  @Field(() => EmailAddressScalar, { nullable: true, description: 'Orders with a recipient of this email (case-insensitive).' })
   recipientEmail?: string | null;
 }
 
 @InputType()
 export class ResendRecipientInput {
-  @Field(() => String)
+  @Field(() => EmailAddressScalar, { description: "The recipient's address, as the order has it (in any letter case)." })
   email!: string;
 
-  @Field(() => String, { nullable: true, description: 'Send to this address instead.' })
+  @Field(() => EmailAddressScalar, { nullable: true, description: 'Send to this address instead.' })
   updatedEmail?: string | null;
 }
 

@@ -6,6 +6,7 @@ import type { OrderRecord, StatusEventRecord } from '../core/records.js';
 import { GiftronautCardType, GiftStatus, GoodySendMethod, GuustoLanguage, OrderOrigin, Provider, StatusSource } from './enums.js';
 import { Money } from './money.js';
 import { connectionTypes } from './connection.js';
+import { fit, TimeZoneScalar } from './scalars.js';
 
 @ObjectType({ simpleResolvers: true, description: 'What can be done with an order now, at its provider.' })
 export class ProviderCapabilities {
@@ -150,7 +151,7 @@ export class GiftronautOrder extends Order {
   @Field(() => Boolean, { description: 'True: links expire after 30 days and 70% of unredeemed funds return. False: 180 days.' })
   refundOption!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'IANA time zone of a scheduled send.' })
+  @Field(() => TimeZoneScalar, { nullable: true, description: 'IANA time zone of a scheduled send.' })
   timezone!: string | null;
 }
 
@@ -201,7 +202,7 @@ export function orderView(record: OrderRecord): Order {
     status: record.status,
     providerStatus: record.providerStatus,
     createdAt: new Date(record.createdAt),
-    scheduledFor: record.scheduledFor ? new Date(record.scheduledFor) : null,
+    scheduledFor: fit.dateTime(record.scheduledFor, { type: 'Order', field: 'scheduledFor', provider: record.provider }),
     total: Money.from(record.total),
     origin: record.origin,
     providerDetails: record.details,
@@ -225,7 +226,7 @@ export function orderView(record: OrderRecord): Order {
         productId: text(d.productId),
         productName: text(d.productName),
         refundOption: d.refundOption === true,
-        timezone: text(d.timezone),
+        timezone: fit.timeZone(text(d.timezone), { type: 'GiftronautOrder', field: 'timezone', provider: record.provider }),
       });
     case 'GOODY':
       return Object.assign(new GoodyOrderBatch(), common, {
@@ -234,7 +235,7 @@ export function orderView(record: OrderRecord): Order {
         sendMethod: text(d.sendMethod)?.toUpperCase() ?? null,
         ordersCount: typeof d.ordersCount === 'number' ? d.ordersCount : null,
         productId: text(d.productId),
-        expiresAt: text(d.expiresAt) ? new Date(text(d.expiresAt)!) : null,
+        expiresAt: fit.dateTime(text(d.expiresAt), { type: 'GoodyOrderBatch', field: 'expiresAt', provider: record.provider }),
       });
     case 'ANDOPEN':
       return Object.assign(new AndOpenOrder(), common, { campaignId: text(d.campaignId) });

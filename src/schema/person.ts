@@ -1,5 +1,6 @@
 import { Directive, Field, ObjectType } from 'type-graphql';
 import { isEmailAddress, normalizeEmail } from '../core/email.js';
+import { EmailAddressScalar } from './scalars.js';
 
 /**
  * Someone gifts are sent to, known by email: the entity that joins giftgraph to a people
@@ -10,7 +11,7 @@ import { isEmailAddress, normalizeEmail } from '../core/email.js';
 @Directive('@key(fields: "email")')
 @ObjectType({ simpleResolvers: true, description: 'Someone gifts are sent to, known by their email. A people subgraph adds who they are.' })
 export class Person {
-  @Field(() => String, {
+  @Field(() => EmailAddressScalar, {
     description: 'The address trimmed and in lower case, however it was spelled: the key every spelling of one address resolves to.',
   })
   email!: string;

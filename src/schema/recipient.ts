@@ -5,6 +5,7 @@ import type { Provider } from '../core/model.js';
 import type { GiftRecord, RecipientRecord } from '../core/records.js';
 import { GiftStatus } from './enums.js';
 import { Money } from './money.js';
+import { EmailAddressScalar, fit, URLScalar } from './scalars.js';
 
 @ObjectType({ simpleResolvers: true, description: 'A gift certificate with its redemption tokens (Guusto).' })
 export class Certificate {
@@ -20,7 +21,7 @@ export class Certificate {
   @Field(() => String, { nullable: true, description: 'Long redemption token, where the provider gives a token rather than a URL.' })
   longToken!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Where the recipient redeems it, where the provider gives a URL.' })
+  @Field(() => URLScalar, { nullable: true, description: 'Where the recipient redeems it, where the provider gives a URL (http or https).' })
   redemptionUrl!: string | null;
 
   @Field(() => String, { nullable: true })
@@ -32,7 +33,7 @@ export class Certificate {
 
 @ObjectType({ simpleResolvers: true, description: 'A link the recipient opens to claim the gift.' })
 export class GiftLink {
-  @Field(() => String)
+  @Field(() => URLScalar, { description: 'An http or https URL.' })
   url!: string;
 
   @Field(() => DateTimeResolver, { nullable: true })
@@ -45,15 +46,19 @@ export const Gift = createUnionType({
   types: () => [Certificate, GiftLink] as const,
 });
 
+/** A recipient's gift; a link whose URL cannot be opened (malformed, or not http or https) is no gift the recipient can claim: null, and reported. */
 export function giftView(provider: Provider, gift: GiftRecord | null): Certificate | GiftLink | null {
   if (!gift) return null;
-  if (gift.kind === 'link') return Object.assign(new GiftLink(), { url: gift.url, expiresAt: gift.expiresAt ? new Date(gift.expiresAt) : null });
+  if (gift.kind === 'link') {
+    const url = fit.url(gift.url, { type: 'GiftLink', field: 'url', provider });
+    return url ? Object.assign(new GiftLink(), { url, expiresAt: fit.dateTime(gift.expiresAt, { type: 'GiftLink', field: 'expiresAt', provider }) }) : null;
+  }
   return Object.assign(new Certificate(), {
     id: encodeId('Certificate', provider, gift.id),
     amount: Money.from(gift.amount)!,
     shortToken: gift.shortToken ?? null,
     longToken: gift.longToken ?? null,
-    redemptionUrl: gift.redemptionUrl ?? null,
+    redemptionUrl: fit.url(gift.redemptionUrl, { type: 'Certificate', field: 'redemptionUrl', provider }),
     message: gift.message ?? null,
     senderName: gift.senderName ?? null,
   });
@@ -64,7 +69,7 @@ export class Recipient {
   @Field(() => ID)
   id!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => EmailAddressScalar, { nullable: true, description: 'As it was sent to; `person` has it normalized.' })
   email!: string | null;
 
   @Field(() => String, { nullable: true })
@@ -94,7 +99,7 @@ export class Recipient {
   static from(provider: Provider, r: RecipientRecord): Recipient {
     return Object.assign(new Recipient(), {
       id: encodeId('Recipient', provider, r.id),
-      email: r.email,
+      email: fit.email(r.email, { type: 'Recipient', field: 'email', provider }),
       employeeNumber: r.employeeNumber,
       firstName: r.firstName,
       lastName: r.lastName,

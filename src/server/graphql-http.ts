@@ -7,6 +7,7 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'gr
 import type { Logger } from 'pino';
 import { GiftgraphError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
+import { namesRefusedLiterals, scalarProblem } from '../schema/scalars.js';
 import { readBody, refuse } from './connections.js';
 import { costLimitPlugin } from './cost.js';
 import { MAX_TOKENS, queryLimits } from './limits.js';
@@ -18,10 +19,17 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * What reaches clients of an error, on HTTP and WebSocket alike: our own typed errors and GraphQL's
  * own (syntax, validation, variable) errors, with personal data and echoed values removed; anything
  * unexpected as a bare INTERNAL_SERVER_ERROR, logged here. `defaultCode` names GraphQL's own errors
- * where nothing gave them a code (graphql-ws does not).
+ * where nothing gave them a code (graphql-ws does not). A value a typed scalar refused, in a
+ * variable or a literal, is a BAD_USER_INPUT shaped as the service's own: `field` is its input path
+ * and the message `<field>: <reason>`, with no trace of the value.
  */
 export function formatError(log: Logger, defaultCode = 'GRAPHQL_VALIDATION_FAILED') {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const refused = scalarProblem(error);
+    if (refused) {
+      const extensions = { code: 'BAD_USER_INPUT', field: refused.field, problems: [refused] };
+      return { message: `${refused.field}: ${refused.message}`, locations: formatted.locations, extensions };
+    }
     const original = unwrapResolverError(error);
     const code = formatted.extensions?.code;
     // GraphQL's own errors carry no cause, or wrap another GraphQLError (variable coercion does).
@@ -49,7 +57,8 @@ export function createApollo<C extends BaseContext>(schema: GraphQLSchema, log: 
     // The process's own shutdown stops Apollo in order; Apollo must not race it on SIGTERM.
     stopOnTerminationSignals: false,
     parseOptions: { maxTokens: MAX_TOKENS },
-    validationRules: [queryLimits()],
+    // After graphql's own rules, which parse literals: a refused literal is then given its path.
+    validationRules: [queryLimits(), namesRefusedLiterals],
     // Every answer is per tenant and per token, so no response is cacheable: skip cache hints per field.
     plugins: [ApolloServerPluginCacheControlDisabled(), costLimitPlugin<C>(), operationTracingPlugin<C>(), ...plugins],
     // Apollo's CSRF prevention stays on: a browser cannot send a simple request that runs an operation.

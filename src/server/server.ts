@@ -21,6 +21,7 @@ import { createApollo, formatError, operationMetricsPlugin, serveGraphQL, type T
 import { DocumentCache } from './document-cache.js';
 import { bearerMatches, tokenDigest, type GiftgraphMetrics } from './metrics.js';
 import { queryLimits } from './limits.js';
+import { namesRefusedLiterals } from '../schema/scalars.js';
 import { SocketDelivery } from './socket-delivery.js';
 import { MAX_OPERATIONS_PER_SOCKET, SocketsPerToken } from './socket-limits.js';
 import { EventStreams, wantsEventStream } from './sse.js';
@@ -127,7 +128,7 @@ export class GiftgraphServer {
       });
     this.groups = groups('ws');
     this.streamGroups = groups('sse');
-    this.documents = new DocumentCache(deps.schema, [...specifiedRules, queryLimits()]);
+    this.documents = new DocumentCache(deps.schema, [...specifiedRules, queryLimits(), namesRefusedLiterals]);
     this.streams = new EventStreams({
       schema: deps.schema,
       documents: this.documents,

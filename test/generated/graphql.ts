@@ -14,10 +14,18 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
+  /** An ISO 4217 code of a currency in circulation, in upper case (USD, EUR, JPY); given in any letter case. Fund, precious-metal and testing codes (XAU, XTS, XXX) are not currencies gifts are priced in. */
+  CurrencyCode: { input: string; output: string; }
   /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar. */
   DateTime: { input: string; output: string; }
+  /** A field whose value conforms to the standard internet email address format as specified in HTML Spec: https://html.spec.whatwg.org/multipage/input.html#valid-e-mail-address. */
+  EmailAddress: { input: string; output: string; }
   /** The `JSONObject` scalar type represents JSON objects as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
   JSONObject: { input: any; output: any; }
+  /** A field whose value exists in the standard IANA Time Zone Database: https://www.iana.org/time-zones */
+  TimeZone: { input: string; output: string; }
+  /** A field whose value conforms to the standard URL format as specified in RFC3986: https://www.ietf.org/rfc/rfc3986.txt. */
+  URL: { input: string; output: string; }
 };
 
 /** Options only &Open understands. The campaign defines the gift; each recipient gets one gift request. */
@@ -88,7 +96,7 @@ export type CatalogEdge = {
 /** Something a provider can send. Its id is what sendGifts options take (productId, campaignId). Priced either at fixed points (prices) or in a range (minAmount..maxAmount). */
 export type CatalogItem = {
   __typename?: 'CatalogItem';
-  currency?: Maybe<Scalars['String']['output']>;
+  currency?: Maybe<Scalars['CurrencyCode']['output']>;
   id: Scalars['ID']['output'];
   kind: CatalogKind;
   maxAmount?: Maybe<Money>;
@@ -114,8 +122,8 @@ export type Certificate = {
   /** Long redemption token, where the provider gives a token rather than a URL. */
   longToken?: Maybe<Scalars['String']['output']>;
   message?: Maybe<Scalars['String']['output']>;
-  /** Where the recipient redeems it, where the provider gives a URL. */
-  redemptionUrl?: Maybe<Scalars['String']['output']>;
+  /** Where the recipient redeems it, where the provider gives a URL (http or https). */
+  redemptionUrl?: Maybe<Scalars['URL']['output']>;
   senderName?: Maybe<Scalars['String']['output']>;
   /** Short redemption code. */
   shortToken?: Maybe<Scalars['String']['output']>;
@@ -137,7 +145,8 @@ export type Gift = Certificate | GiftLink;
 export type GiftLink = {
   __typename?: 'GiftLink';
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
-  url: Scalars['String']['output'];
+  /** An http or https URL. */
+  url: Scalars['URL']['output'];
 };
 
 /** One lifecycle for orders and for each recipient's gift. An order's status summarizes its recipients'. */
@@ -221,7 +230,7 @@ export type GiftronautOrder = Order & {
   /** Every change of the order-level status, oldest first. */
   statusHistory: Array<StatusChange>;
   /** IANA time zone of a scheduled send. */
-  timezone?: Maybe<Scalars['String']['output']>;
+  timezone?: Maybe<Scalars['TimeZone']['output']>;
   /** Null where the provider prices nothing (&Open), or not yet (Goody). */
   total?: Maybe<Money>;
 };
@@ -356,7 +365,7 @@ export type Money = {
   __typename?: 'Money';
   /** Decimal string with the currency's own number of decimals, e.g. "25.00" or "500" (JPY). */
   amount: Scalars['String']['output'];
-  /** ISO 4217 currency code. */
+  /** ISO 4217 currency code, in upper case. */
   currency: Scalars['String']['output'];
 };
 
@@ -364,7 +373,8 @@ export type Money = {
 export type MoneyInput = {
   /** Decimal string, e.g. "25" or "25.50"; no more decimals than the currency has. */
   amount: Scalars['String']['input'];
-  currency: Scalars['String']['input'];
+  /** In any letter case: `cad` is CAD. */
+  currency: Scalars['CurrencyCode']['input'];
 };
 
 export type Mutation = {
@@ -448,7 +458,7 @@ export type OrderFilter = {
   createdBefore?: InputMaybe<Scalars['DateTime']['input']>;
   providers?: InputMaybe<Array<Provider>>;
   /** Orders with a recipient of this email (case-insensitive). */
-  recipientEmail?: InputMaybe<Scalars['String']['input']>;
+  recipientEmail?: InputMaybe<Scalars['EmailAddress']['input']>;
   statuses?: InputMaybe<Array<GiftStatus>>;
 };
 
@@ -491,7 +501,7 @@ export type PageInfo = {
 export type Person = {
   __typename?: 'Person';
   /** The address trimmed and in lower case, however it was spelled: the key every spelling of one address resolves to. */
-  email: Scalars['String']['output'];
+  email: Scalars['EmailAddress']['output'];
   /** The gifts your tenant sent this person, newest order first. */
   giftsReceived: RecipientConnection;
 };
@@ -639,7 +649,8 @@ export type Recipient = {
   __typename?: 'Recipient';
   /** What this recipient is sent, where the provider prices gifts. */
   amount?: Maybe<Money>;
-  email?: Maybe<Scalars['String']['output']>;
+  /** As it was sent to; `person` has it normalized. */
+  email?: Maybe<Scalars['EmailAddress']['output']>;
   employeeNumber?: Maybe<Scalars['String']['output']>;
   firstName?: Maybe<Scalars['String']['output']>;
   /** Null until the provider has issued the gift. */
@@ -675,7 +686,7 @@ export type RecipientInput = {
   amount?: InputMaybe<MoneyInput>;
   company?: InputMaybe<Scalars['String']['input']>;
   department?: InputMaybe<Scalars['String']['input']>;
-  email?: InputMaybe<Scalars['String']['input']>;
+  email?: InputMaybe<Scalars['EmailAddress']['input']>;
   /** Guusto: identifies a workspace member when there is no email. */
   employeeNumber?: InputMaybe<Scalars['String']['input']>;
   firstName?: InputMaybe<Scalars['String']['input']>;
@@ -698,9 +709,10 @@ export type ResendGiftPayload = {
 };
 
 export type ResendRecipientInput = {
-  email: Scalars['String']['input'];
+  /** The recipient's address, as the order has it (in any letter case). */
+  email: Scalars['EmailAddress']['input'];
   /** Send to this address instead. */
-  updatedEmail?: InputMaybe<Scalars['String']['input']>;
+  updatedEmail?: InputMaybe<Scalars['EmailAddress']['input']>;
 };
 
 export type SendGiftsInput = {
@@ -720,7 +732,7 @@ export type SendGiftsInput = {
   /** Shown as the sender where the provider shows one (Guusto shows the workspace name). */
   senderName?: InputMaybe<Scalars['String']['input']>;
   /** IANA time zone of sendAt, e.g. America/New_York. */
-  timezone?: InputMaybe<Scalars['String']['input']>;
+  timezone?: InputMaybe<Scalars['TimeZone']['input']>;
 };
 
 export type SendGiftsPayload = {

@@ -3,12 +3,14 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import DataLoader from 'dataloader';
 import { parse } from 'graphql';
+import { GraphQLEmailAddress } from 'graphql-scalars';
 
 /**
  * A second subgraph for federation tests: a people directory that owns `Person` by email and adds
  * what giftgraph does not know (a display name, a team). Plain @apollo/server + @apollo/subgraph.
  * Like giftgraph, it keys a person by the address trimmed and lower-cased, whatever the directory's
- * own spelling, so both subgraphs name one person with one key.
+ * own spelling, so both subgraphs name one person with one key; and its key field has giftgraph's
+ * type, EmailAddress (graphql-scalars' own here), or the two would not compose.
  */
 export const PEOPLE_SDL = `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -17,11 +19,13 @@ export const PEOPLE_SDL = `
     "Everyone in the directory, in name order."
     people(first: Int = 20): [Person!]!
     "One person, by any spelling of their address."
-    person(email: String!): Person
+    person(email: EmailAddress!): Person
   }
 
+  scalar EmailAddress
+
   type Person @key(fields: "email") {
-    email: String!
+    email: EmailAddress!
     displayName: String!
     team: String
   }
@@ -52,6 +56,7 @@ export async function startPeopleSubgraph(directory: readonly DirectoryEntry[]):
   const schema = buildSubgraphSchema({
     typeDefs: parse(PEOPLE_SDL),
     resolvers: {
+      EmailAddress: GraphQLEmailAddress,
       Query: {
         people: (_: unknown, { first }: { first: number }) => directory.slice(0, first),
         person: (_: unknown, { email }: { email: string }) => byEmail.get(normalize(email)) ?? null,
