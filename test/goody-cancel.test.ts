@@ -112,6 +112,7 @@ describe('a Goody cancel, which Goody reports as failed', () => {
     expect(result.errors).toBeUndefined();
     expect(result.data!.cancelOrder.order!.status).toBe('CANCELED');
     await h.goody.webhooks.settle();
+    await h.app.inbox.idle(); // and the orders they named, read
 
     // Goody said failed, in the answer, in its events and in its reads, as its documentation shows.
     const canceledEvents = h.goody.webhooks.log.map((d) => JSON.parse(d.body) as { event_type: string; data: { status: string } }).filter((e) => e.event_type === 'order.canceled');
@@ -131,6 +132,7 @@ describe('a Goody cancel, which Goody reports as failed', () => {
 
     h.advance(5);
     await h.goody.webhooks.settle();
+    await h.app.inbox.idle(); // and the orders they named, read
     const later = (await h.gql(GoodyBatchDocument, { id })).data!.order!;
     expect(later.status).toBe('CANCELED');
     expect(later.recipients.edges.map((e) => e.node.status)).toEqual(['CANCELED', 'CANCELED', 'CANCELED']);
@@ -150,6 +152,7 @@ describe('a Goody cancel, which Goody reports as failed', () => {
     const cancels = h.goody.http.count('POST', '/v1/orders/:id/cancel');
     expect((await h.gql(CancelOrderDocument, { id })).errors).toBeUndefined();
     await h.goody.webhooks.settle();
+    await h.app.inbox.idle(); // and the orders they named, read
     expect(h.goody.http.count('POST', '/v1/orders/:id/cancel')).toBe(cancels + 2);
     const after = await rows(h, id);
     expect(after.recipients.map((r) => [r.status, r.providerStatus])).toEqual([
