@@ -29,7 +29,8 @@ describe('npm start', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-main-'));
     const { child, output } = start({ PORT: '0', GIFTGRAPH_DB: path.join(dir, 'giftgraph.db'), GIFTGRAPH_SANDBOX_STEP_MS: '150' });
     children.push(child);
-    await expect.poll(() => /Send a gift:[\s\S]*-d '/.test(output()), { timeout: 15_000 }).toBe(true);
+    // The banner is written directly and the line naming the URL through the logger: either may come first.
+    await expect.poll(() => /Send a gift:[\s\S]*-d '/.test(output()) && /"url":"[^"]+\/graphql"/.test(output()), { timeout: 15_000 }).toBe(true);
 
     const url = /"url":"([^"]+)\/graphql"/.exec(output())![1]!;
     const token = /every scope[^\n]*\n(\S+)/.exec(output())![1]!;
