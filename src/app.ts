@@ -8,7 +8,7 @@ import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
 import { eventsAfter, EventTail } from './status/feed.js';
-import { DEFAULT_INBOX, WebhookInboxWorker } from './status/inbox.js';
+import { DEFAULT_INBOX, type InboxOptions, WebhookInboxWorker } from './status/inbox.js';
 import { Poller, type PollerOptions } from './status/poller.js';
 import { WebhookReceiver } from './status/webhooks.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -37,6 +37,8 @@ export interface AppOptions {
   metricsToken?: string;
   /** How long a read of a moving order from its provider serves later reads of it (`order(id)`); 2 s unless given. */
   freshnessMs?: number;
+  /** The webhook inbox's concurrency, gathering window and retry delay; DEFAULT_INBOX unless given. */
+  inbox?: Partial<InboxOptions>;
 }
 
 export interface App {
@@ -68,6 +70,7 @@ export async function createApp({
   keepAliveTimeoutMs,
   metricsToken,
   freshnessMs = DEFAULT_FRESHNESS_MS,
+  inbox: inboxOptions,
 }: AppOptions): Promise<App> {
   const log = withTraceIds(given);
   const ingest = new Ingest(store, clock);
@@ -99,7 +102,7 @@ export async function createApp({
   const schema = await buildGiftgraphSchema();
   // A provider's value that does not fit its field's scalar is answered as null (src/schema/scalars.ts): say so, never with the value.
   const stopReportingUnfit = onUnfitValue((unfit) => log.warn(unfit, "a provider's value does not fit its GraphQL scalar: answered as null"));
-  const inbox = new WebhookInboxWorker(store, orders, log, DEFAULT_INBOX, clock ? () => clock().getTime() : Date.now);
+  const inbox = new WebhookInboxWorker(store, orders, log, { ...DEFAULT_INBOX, ...inboxOptions }, clock ? () => clock().getTime() : Date.now);
   inbox.start();
   const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook, clock);
   const cursors = CursorCodec.derivedFrom(jwt.secret);

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type DocumentNode } from 'graphql';
 import pino from 'pino';
-import { createApp, type App } from '../../src/app.js';
+import { type App, type AppOptions, createApp } from '../../src/app.js';
 import { LOG_REDACT_PATHS } from '../../src/core/redact.js';
 import type { Provider } from '../../src/core/model.js';
 import type { GuardOptions } from '../../src/providers/guard.js';
@@ -62,6 +62,8 @@ export interface HarnessOptions {
    * test that moves a sandbox sees the change on its next read (concurrent reads still share one call).
    */
   freshnessMs?: number;
+  /** The webhook inbox's options (a long gathering window holds a burst for one read). */
+  inbox?: AppOptions['inbox'];
 }
 
 /**
@@ -194,6 +196,7 @@ export class Harness {
       polling: options.polling ?? false,
       clock: options.sharedClock ? () => new Date(this.clock.now()) : undefined,
       freshnessMs: options.freshnessMs ?? 0,
+      inbox: options.inbox,
     });
     this.url = await this.app.listen(0, '127.0.0.1');
   }
