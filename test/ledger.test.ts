@@ -10,10 +10,22 @@ import { Ingest } from '../src/orders/ingest.js';
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-store-')), 'ledger.db');
 
 const order = (id: string, submission: OrderRecord['submission']): OrderRecord => ({
-  id, tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH',
-  idempotencyKey: `key-${id}`, requestHash: 'h', submission, providerRef: null,
-  status: 'UNCONFIRMED', providerStatus: '', total: { minor: 1000, currency: 'CAD' }, scheduledFor: null, details: {},
-  lastError: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+  id,
+  tenant: 't',
+  provider: 'GUUSTO',
+  origin: 'GIFTGRAPH',
+  idempotencyKey: `key-${id}`,
+  requestHash: 'h',
+  submission,
+  providerRef: null,
+  status: 'UNCONFIRMED',
+  providerStatus: '',
+  total: { minor: 1000, currency: 'CAD' },
+  scheduledFor: null,
+  details: {},
+  lastError: null,
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
 });
 
 describe('the SQLite ledger', () => {

@@ -37,20 +37,20 @@ async function placeInGoodysApp(email: string): Promise<string> {
   return outcome.snapshot.providerRef;
 }
 
-const listed = async (email: string) =>
-  (await h.gql(OrdersWithGiftsDocument, { first: 10, filter: { recipientEmail: email } })).data!.orders.edges.map((e) => e.node);
+const listed = async (email: string) => (await h.gql(OrdersWithGiftsDocument, { first: 10, filter: { recipientEmail: email } })).data!.orders.edges.map((e) => e.node);
 
 it('shows an order placed in the provider app once the poller has synced its list, with no request from a reader', async () => {
   await placeInGoodysApp('placed-in-app@example.com');
   const pages = h.goody.http.count('GET', '/v1/order_batches');
-  await expect.poll(() => listed('placed-in-app@example.com'), { timeout: 5_000, interval: 20 }).toEqual([
-    expect.objectContaining({ origin: 'PROVIDER', provider: 'GOODY' }),
-  ]);
+  await expect.poll(() => listed('placed-in-app@example.com'), { timeout: 5_000, interval: 20 }).toEqual([expect.objectContaining({ origin: 'PROVIDER', provider: 'GOODY' })]);
   // The list was read by the sync, newest first, and stopped at what the ledger already had.
   expect(h.goody.http.count('GET', '/v1/order_batches')).toBeGreaterThan(pages);
 
-  const sync = ((await h.gql(`{ providers { name ordersSync { syncedAt failedAt } } }`)).data as { providers: { name: string; ordersSync: { syncedAt: string | null; failedAt: string | null } | null }[] })
-    .providers;
+  const sync = (
+    (await h.gql(`{ providers { name ordersSync { syncedAt failedAt } } }`)).data as {
+      providers: { name: string; ordersSync: { syncedAt: string | null; failedAt: string | null } | null }[];
+    }
+  ).providers;
   expect(sync).toEqual(
     expect.arrayContaining([
       { name: 'GOODY', ordersSync: { syncedAt: expect.any(String), failedAt: null } },

@@ -338,7 +338,14 @@ describe('the PromQL reader', () => {
     expect(refs.metrics).toEqual(['a_seconds_bucket', 'b_total']);
     const uses = refs.labels.map((l) => `${l.label}@${l.on.join('+')}${l.any ? '?' : ''}`);
     expect(uses.sort()).toEqual(
-      ['provider@a_seconds_bucket', 'outcome@a_seconds_bucket', 'le@a_seconds_bucket', 'provider@a_seconds_bucket', 'provider@b_total', 'provider@a_seconds_bucket+b_total?'].sort(),
+      [
+        'provider@a_seconds_bucket',
+        'outcome@a_seconds_bucket',
+        'le@a_seconds_bucket',
+        'provider@a_seconds_bucket',
+        'provider@b_total',
+        'provider@a_seconds_bucket+b_total?',
+      ].sort(),
     );
     expect([...refs.grouped].sort()).toEqual(['le', 'provider']);
     expect(readPromql('time() - x_seconds{status="UNCONFIRMED"} > 3600')).toMatchObject({ metrics: ['x_seconds'], aggregated: false });
@@ -372,7 +379,9 @@ describe('the Grafana dashboard and the Prometheus alert rules', () => {
     expect(errorCode(await h.gql(OrderDocument, { id: 'not-an-order-id' }))).toBe('BAD_USER_INPUT');
     const hook = await fetch(`${h.url}/webhooks/goody`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":"order.updated"}' });
     expect(hook.status).toBeGreaterThanOrEqual(400);
-    await vi.waitFor(async () => expect(parsePrometheusText(await scrape(h.url)).get('giftgraph_polls_total')?.samples.length, 'no poll was counted').toBeGreaterThan(0), { timeout: 5_000 });
+    await vi.waitFor(async () => expect(parsePrometheusText(await scrape(h.url)).get('giftgraph_polls_total')?.samples.length, 'no poll was counted').toBeGreaterThan(0), {
+      timeout: 5_000,
+    });
     await h.app.tail.flush();
     const families = parsePrometheusText(await scrape(h.url));
 
@@ -415,19 +424,24 @@ describe('the Grafana dashboard and the Prometheus alert rules', () => {
     return problems;
   }
 
-  it("is a Grafana dashboard on a Prometheus data source chosen at import, with a provider variable", () => {
+  it('is a Grafana dashboard on a Prometheus data source chosen at import, with a provider variable', () => {
     expect(dashboard.schemaVersion).toBe(39);
     expect(dashboard.uid).toBe('giftgraph');
     expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
     const datasource = dashboard.templating.list.find((v) => v.name === 'datasource');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${…} variable syntax, not a template literal.
     expect(datasource).toMatchObject({ type: 'datasource', query: 'prometheus', current: { value: '${DS_PROMETHEUS}' } });
-    expect(variableQueries).toEqual([{ name: 'provider', text: 'label_values(giftgraph_provider_requests_total, provider)', metric: 'giftgraph_provider_requests_total', label: 'provider' }]);
+    expect(variableQueries).toEqual([
+      { name: 'provider', text: 'label_values(giftgraph_provider_requests_total, provider)', metric: 'giftgraph_provider_requests_total', label: 'provider' },
+    ]);
 
     const ids = panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const p of panels.filter((p) => p.type !== 'row')) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${…} variable syntax, not a template literal.
       expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
       expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${…} variable syntax, not a template literal.
       for (const t of p.targets ?? []) expect(t.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
       expect(p.gridPos!.x + p.gridPos!.w, p.title).toBeLessThanOrEqual(24);
     }

@@ -59,7 +59,8 @@ describe('an operation whose lists multiply past the cost limit', () => {
   });
 
   it('is not let through by a first request whose variables do not coerce', async () => {
-    const query = 'query Poison($id: ID!, $n: Int) { order(id: $id) { id } orders(first: $n) { edges { node { recipients(first: $n) { edges { node { order { recipients(first: $n) { edges { node { id } } } } } } } } } } }';
+    const query =
+      'query Poison($id: ID!, $n: Int) { order(id: $id) { id } orders(first: $n) { edges { node { recipients(first: $n) { edges { node { order { recipients(first: $n) { edges { node { id } } } } } } } } } } }';
     const unset = await h.gql(query, { n: 100 });
     expect(unset.errors![0]!.message).toMatch(/\$id/);
     expect(unset.errors![0]!.message).not.toMatch(/costs/);

@@ -127,9 +127,7 @@ directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE
       'DIRECTIVE_USAGE_FIELD_DEFINITION_ADDED Order.origin.@inaccessible',
       'DIRECTIVE_USAGE_OBJECT_REMOVED Person.@key',
     ]);
-    expect((await checkSchema({ released: current, current: rekeyed })).breaking.map((change) => change.id)).toEqual([
-      'DIRECTIVE_USAGE_ARGUMENT_REMOVED Order.@key.fields',
-    ]);
+    expect((await checkSchema({ released: current, current: rekeyed })).breaking.map((change) => change.id)).toEqual(['DIRECTIVE_USAGE_ARGUMENT_REMOVED Order.@key.fields']);
     // Taking @inaccessible off exposes a field: safe.
     expect((await checkSchema({ released: hidden, current })).ok).toBe(true);
   });

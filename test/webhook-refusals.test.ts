@@ -85,16 +85,33 @@ const PROVIDERS = ['GIFTRONAUT', 'GOODY', 'ANDOPEN'] as const;
 
 /** An item of each webhook provider's catalog to send. */
 async function catalogOf(h: Harness): Promise<Record<string, string>> {
-  const first = async (provider: Provider, kind: string) =>
-    (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
+  const first = async (provider: Provider, kind: string) => (await h.gql(CatalogDocument, { provider, first: 50 })).data!.catalog.edges.find((e) => e.node.kind === kind)!.node.id;
   return { GIFTRONAUT: await first('GIFTRONAUT', 'CHOICE_CARD'), GOODY: await first('GOODY', 'PRODUCT'), ANDOPEN: await first('ANDOPEN', 'CAMPAIGN') };
 }
 
 /** A one-recipient send to each webhook provider, of the catalog items `ids`. */
 const inputs: Record<(typeof PROVIDERS)[number], (key: string, ids: Record<string, string>) => SendGiftsInput> = {
-  GIFTRONAUT: (key, ids) => ({ provider: 'GIFTRONAUT', idempotencyKey: key, senderName: 'Acme', amount: { amount: '20', currency: 'USD' }, recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], giftronaut: { productId: ids.GIFTRONAUT! } }),
-  GOODY: (key, ids) => ({ provider: 'GOODY', idempotencyKey: key, senderName: 'Acme', recipients: [{ email: 'ada@example.com', firstName: 'Ada' }], goody: { productId: ids.GOODY! } }),
-  ANDOPEN: (key, ids) => ({ provider: 'ANDOPEN', idempotencyKey: key, recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }], andOpen: { campaignId: ids.ANDOPEN! } }),
+  GIFTRONAUT: (key, ids) => ({
+    provider: 'GIFTRONAUT',
+    idempotencyKey: key,
+    senderName: 'Acme',
+    amount: { amount: '20', currency: 'USD' },
+    recipients: [{ email: 'ada@example.com', firstName: 'Ada' }],
+    giftronaut: { productId: ids.GIFTRONAUT! },
+  }),
+  GOODY: (key, ids) => ({
+    provider: 'GOODY',
+    idempotencyKey: key,
+    senderName: 'Acme',
+    recipients: [{ email: 'ada@example.com', firstName: 'Ada' }],
+    goody: { productId: ids.GOODY! },
+  }),
+  ANDOPEN: (key, ids) => ({
+    provider: 'ANDOPEN',
+    idempotencyKey: key,
+    recipients: [{ email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' }],
+    andOpen: { campaignId: ids.ANDOPEN! },
+  }),
 };
 const sandbox = (provider: (typeof PROVIDERS)[number], of: Harness): { webhooks: WebhookSender } =>
   provider === 'GIFTRONAUT' ? of.giftronaut : provider === 'GOODY' ? of.goody : of.andOpen;

@@ -198,9 +198,7 @@ export class Poller {
   /** A provider's orders not in flight and due by the end of the first delay, the longest overdue first. */
   private dueSoon(provider: Provider, now: number): Entry[] {
     const horizon = now + this.options.firstDelayMs;
-    return [...this.schedule.values()]
-      .filter((e) => e.order.provider === provider && !e.alone && e.dueAt <= horizon)
-      .sort((a, b) => a.dueAt - b.dueAt);
+    return [...this.schedule.values()].filter((e) => e.order.provider === provider && !e.alone && e.dueAt <= horizon).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   /** Within the provider's concurrency cap and rate; counts the start when it is. */
@@ -218,8 +216,7 @@ export class Poller {
     this.nextSync.delete(provider);
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
     const traced = tracer.startActiveSpan('sync', { root: true, attributes: { 'giftgraph.provider': provider } }, (span) =>
-      this.sync!
-        .run(provider)
+      this.sync!.run(provider)
         .then((run) => {
           for (const order of run.recorded) this.track(order);
         })
@@ -244,9 +241,7 @@ export class Poller {
     const traced = tracer.startActiveSpan('poll', { root: true, attributes: { 'giftgraph.provider': provider, 'giftgraph.poll.orders': entries.length } }, (span) =>
       poll(entries).finally(() => span.end()),
     );
-    const run = traced
-      .finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1))
-      .finally(() => this.running.delete(run));
+    const run = traced.finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1)).finally(() => this.running.delete(run));
     this.running.add(run);
     return run;
   }

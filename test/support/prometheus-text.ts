@@ -47,7 +47,7 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
         families.set(name!, family);
       } else if (family !== current) fail('metadata of a family after its samples ended');
       current = family;
-      if (kind === 'HELP') family.help = unescape(rest, false, fail);
+      if (kind === 'HELP') family.help = unescapeValue(rest, false, fail);
       else {
         if (!TYPES.includes(rest)) fail('unknown type');
         if (family.samples.length > 0) fail('TYPE after samples');
@@ -104,7 +104,7 @@ function parseSample(line: string, fail: (why: string) => never): PromSample {
       }
       at += 1;
       if (label![1]! in labels) fail('label given twice');
-      labels[label![1]!] = unescape(raw, true, fail);
+      labels[label![1]!] = unescapeValue(raw, true, fail);
       if (line[at] === ',') at += 1;
       else if (line[at] !== '}') fail('expected , or }');
     }
@@ -124,7 +124,7 @@ function parseValue(text: string, fail: (why: string) => never): number {
   return Number(text);
 }
 
-function unescape(text: string, quoted: boolean, fail: (why: string) => never): string {
+function unescapeValue(text: string, quoted: boolean, fail: (why: string) => never): string {
   return text.replace(/\\(.)/g, (_, c: string) => {
     if (c === 'n') return '\n';
     if (c === '\\') return '\\';

@@ -15,11 +15,14 @@ export const wsClient = (httpUrl: string, token: string): Client =>
 export const runOverSocket = (client: Client, query: string, variables?: Record<string, unknown>, operationName?: string): Promise<OperationResult> =>
   new Promise((resolve, reject) => {
     let result: OperationResult = {};
-    client.subscribe({ query, variables, operationName }, {
-      next: (value) => (result = value as OperationResult),
-      error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
-      complete: () => resolve(result),
-    });
+    client.subscribe(
+      { query, variables, operationName },
+      {
+        next: (value) => (result = value as OperationResult),
+        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+        complete: () => resolve(result),
+      },
+    );
   });
 
 /** The server's side of a graphql-ws connection (graphql-ws's context, which the server keeps to itself). */

@@ -60,7 +60,7 @@ describe("a Giftronaut order's status", () => {
   });
 });
 
-describe("a Giftronaut catalog entry", () => {
+describe('a Giftronaut catalog entry', () => {
   it('is read with price points, a range, both, or neither, ignoring fields we do not know', () => {
     expect(readProduct({ productId: 1, name: 'A', currency: 'usd', pricePoints: [10, '25.50'], extra: { x: 1 } })).toEqual({
       productId: '1',
@@ -70,8 +70,17 @@ describe("a Giftronaut catalog entry", () => {
       minAmount: null,
       maxAmount: null,
     });
-    expect(readProduct({ productId: 'B', name: 'B', currencyCode: 'JPY', minAmount: 500, maxAmount: '30000' })).toMatchObject({ currency: 'JPY', pricePoints: null, minAmount: 500, maxAmount: 30000 });
-    expect(readProduct({ productId: 'C', name: 'C', currency: 'USD', pricePoints: [{ value: 10 }], minAmount: 50, maxAmount: 5 })).toMatchObject({ pricePoints: null, minAmount: null, maxAmount: null });
+    expect(readProduct({ productId: 'B', name: 'B', currencyCode: 'JPY', minAmount: 500, maxAmount: '30000' })).toMatchObject({
+      currency: 'JPY',
+      pricePoints: null,
+      minAmount: 500,
+      maxAmount: 30000,
+    });
+    expect(readProduct({ productId: 'C', name: 'C', currency: 'USD', pricePoints: [{ value: 10 }], minAmount: 50, maxAmount: 5 })).toMatchObject({
+      pricePoints: null,
+      minAmount: null,
+      maxAmount: null,
+    });
   });
 
   it('keeps a currency it cannot know as unknown, and is left out only without a product id', () => {

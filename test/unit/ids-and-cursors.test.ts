@@ -173,4 +173,3 @@ describe('native paging', () => {
     expect(await walk((after) => nativeConnection(byId, isChainPosition, { first: 3, after }, acme, { list: 'b' }, (s) => s))).toEqual(all);
   });
 });
-

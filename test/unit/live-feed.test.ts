@@ -67,9 +67,22 @@ describe('a live subscriber', () => {
     const tail = new EventTail(store, bus, pino({ level: 'silent' }));
     await tail.start();
     const order: OrderRecord = {
-      id: 'o1', tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH', idempotencyKey: 'k', requestHash: 'h', submission: 'ACCEPTED',
-      providerRef: 'r', status: 'UNCONFIRMED', providerStatus: '', total: null, scheduledFor: null, details: {}, lastError: null,
-      createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+      id: 'o1',
+      tenant: 't',
+      provider: 'GUUSTO',
+      origin: 'GIFTGRAPH',
+      idempotencyKey: 'k',
+      requestHash: 'h',
+      submission: 'ACCEPTED',
+      providerRef: 'r',
+      status: 'UNCONFIRMED',
+      providerStatus: '',
+      total: null,
+      scheduledFor: null,
+      details: {},
+      lastError: null,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
     };
     await store.reserveOrder(order, []);
     const change = async (status: GiftStatus) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { currencyExponent, formatAmount, minorFromDecimal, parseMoney, wholeUnits } from '../../src/core/money.js';
 
 describe('money', () => {
-  it('knows each currency\'s minor unit', () => {
+  it("knows each currency's minor unit", () => {
     expect([currencyExponent('USD'), currencyExponent('JPY'), currencyExponent('KWD')]).toEqual([2, 0, 3]);
   });
 
@@ -28,7 +28,7 @@ describe('money', () => {
     expect(() => parseMoney({ amount, currency }, 'input.amount')).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ field }) }));
   });
 
-  it('formats with the currency\'s own decimals and never through a float', () => {
+  it("formats with the currency's own decimals and never through a float", () => {
     expect(formatAmount({ minor: 2550, currency: 'USD' })).toBe('25.50');
     expect(formatAmount({ minor: 7, currency: 'USD' })).toBe('0.07');
     expect(formatAmount({ minor: 500, currency: 'JPY' })).toBe('500');

@@ -32,7 +32,7 @@ describe('query limits', () => {
     expect(check(`{ ${aliases} }`, 5, 20)[0]).toMatch(/selects 22 fields; the limit is 20/);
   });
 
-  it('leave fragment cycles to graphql\'s own rule without looping', () => {
+  it("leave fragment cycles to graphql's own rule without looping", () => {
     const errors = check('{ node { ...A } } fragment A on Node { next { ...B } } fragment B on Node { next { ...A } }');
     expect(errors.some((m) => /Cannot spread fragment/.test(m))).toBe(true);
   });

@@ -22,9 +22,7 @@ describe('redact', () => {
   });
 
   it('drops a rejected value GraphQL would echo, keeping where it was', () => {
-    expect(redact('Variable "$input" got invalid value { email: "x" }; Field "bogus" is not defined')).toBe(
-      'Variable "$input" got an invalid value; Field "bogus" is not defined',
-    );
+    expect(redact('Variable "$input" got invalid value { email: "x" }; Field "bogus" is not defined')).toBe('Variable "$input" got an invalid value; Field "bogus" is not defined');
     expect(redact('Variable "$input" got invalid value "1e3" at "input.amount.amount"; Expected a decimal')).toBe(
       'Variable "$input" got an invalid value at "input.amount.amount"; Expected a decimal',
     );
@@ -32,7 +30,12 @@ describe('redact', () => {
 
   it('keeps emails and secrets out of log lines, on the line itself and one level down', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+    const sink = new Writable({
+      write: (chunk, _encoding, done) => {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const log = pino({ redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink);
     log.info({ email: 'ada@example.com', token: 'abc', recipient: { email: 'grace@example.com', secret: 's3' } }, 'sent');
     expect(lines.join('')).not.toMatch(/example\.com|abc|s3/);

@@ -4,13 +4,39 @@ import { planObservation } from '../../src/orders/plan.js';
 import type { OrderRecord, RecipientRecord } from '../../src/core/records.js';
 
 const order = (status: OrderRecord['status'], providerStatus = ''): OrderRecord => ({
-  id: 'o1', tenant: 't', provider: 'GUUSTO', origin: 'GIFTGRAPH',
-  idempotencyKey: 'k', requestHash: 'h', submission: 'ACCEPTED', providerRef: 'r',
-  status, providerStatus, total: null, scheduledFor: null, details: {}, lastError: null, createdAt: '', updatedAt: '',
+  id: 'o1',
+  tenant: 't',
+  provider: 'GUUSTO',
+  origin: 'GIFTGRAPH',
+  idempotencyKey: 'k',
+  requestHash: 'h',
+  submission: 'ACCEPTED',
+  providerRef: 'r',
+  status,
+  providerStatus,
+  total: null,
+  scheduledFor: null,
+  details: {},
+  lastError: null,
+  createdAt: '',
+  updatedAt: '',
 });
 const recipient = (status: RecipientRecord['status']): RecipientRecord => ({
-  id: 'r1', orderId: 'o1', position: 0, email: null, employeeNumber: null, firstName: null, lastName: null, company: null,
-  department: null, amount: null, status, providerStatus: '', providerRef: null, gift: null, submission: null,
+  id: 'r1',
+  orderId: 'o1',
+  position: 0,
+  email: null,
+  employeeNumber: null,
+  firstName: null,
+  lastName: null,
+  company: null,
+  department: null,
+  amount: null,
+  status,
+  providerStatus: '',
+  providerRef: null,
+  gift: null,
+  submission: null,
 });
 const seen = (status: OrderRecord['status'], providerStatus: string) => ({ orderId: 'o1', source: 'POLL' as const, occurredAt: 't', status, providerStatus });
 
@@ -51,7 +77,7 @@ describe('status changes', () => {
     expect(planObservation(order('FAILED', 'REJECTED'), [], seen('UNKNOWN', 'ON_HOLD')).order).toEqual({});
   });
 
-  it('record a recipient\'s gift once and keep it', () => {
+  it("record a recipient's gift once and keep it", () => {
     const gift = { kind: 'link' as const, url: 'https://x' };
     const plan = planObservation(order('PENDING'), [recipient('PENDING')], {
       ...seen('SENT', 'COMPLETED'),

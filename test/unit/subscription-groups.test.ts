@@ -47,7 +47,9 @@ function setup() {
     lagged: (_args, last) => new GraphQLError(`behind; resume after ${(last as { n: number }).n}`),
     maxBacklogBytes: 100,
   });
-  const args = (query = 'subscription { tick }'): (() => ExecutionArgs) => () => ({ schema, document: parse(query) });
+  const args =
+    (query = 'subscription { tick }'): (() => ExecutionArgs) =>
+    () => ({ schema, document: parse(query) });
   return { groups, sources, args, resolved: () => resolved };
 }
 

@@ -20,7 +20,7 @@ export async function allCertificates(api: GuustoApi, requestId: string, pageSiz
   let base = 1;
   if (seen.size < first.totalElements) {
     const zero = await tryPage(api, requestId, 0, pageSize);
-    if (zero && zero.certificates.some((c) => !seen.has(String(c.id)))) {
+    if (zero?.certificates.some((c) => !seen.has(String(c.id)))) {
       base = 0;
       pages.set(0, zero.certificates);
       for (const c of zero.certificates) seen.add(String(c.id));
