@@ -51,6 +51,8 @@ export interface OrderRecord {
   lastError: { code: string; providerCode?: string; message: string } | null;
   createdAt: string;
   updatedAt: string;
+  /** When it was last read from its provider (refreshed or polled), as the ledger holds it; null when never. */
+  checkedAt?: string | null;
 }
 
 export interface RecipientRecord {

@@ -61,13 +61,13 @@ export class CatalogService {
 }
 
 /**
- * A provider call's failure as a client sees it: PROVIDER_REJECTED when the provider refused,
+ * A provider read's failure as a client sees it: PROVIDER_REJECTED when the provider refused,
  * PROVIDER_UNAVAILABLE otherwise, with the provider, its own code and whether asking again may
- * succeed. `doing` says what failed ("could not list its catalog"). A read may be asked again
- * whatever became of it; a write only when it certainly was not processed, so writes pass
- * `retryable`.
+ * succeed (a read may be asked again whatever became of it). `doing` says what failed ("could not
+ * list its catalog").
  */
-export function providerError(error: ProviderCallError, doing: string, { retryable = error.kind !== 'rejected' }: { retryable?: boolean } = {}): GiftgraphError {
+function providerError(error: ProviderCallError, doing: string): GiftgraphError {
+  const retryable = error.kind !== 'rejected';
   return new GiftgraphError(error.kind === 'rejected' ? 'PROVIDER_REJECTED' : 'PROVIDER_UNAVAILABLE', `${error.provider} ${doing}: ${error.message}`, {
     provider: error.provider,
     providerCode: error.providerCode,

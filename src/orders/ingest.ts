@@ -94,7 +94,6 @@ export class Ingest {
    */
   moveSubmission(orderId: string, expected: Submission, move: SubmissionMove): Promise<boolean> {
     return this.store.transaction('updateSubmission', async (tx) => {
-      const traceParent = activeTraceParent();
       const order = await tx.order(orderId);
       if (!order || order.submission !== expected) return false;
       const creating = expected === 'SENDING' && (await isCreation(tx, order));
@@ -107,18 +106,8 @@ export class Ingest {
         now,
       );
       const events: NewStatusEvent[] = [];
-      const event = (recipientId: string | null, from: GiftStatus): NewStatusEvent => ({
-        tenant: order.tenant,
-        orderId,
-        recipientId,
-        from: creating && from === 'UNCONFIRMED' ? null : from,
-        to: status,
-        providerStatus: move.providerStatus ?? '',
-        occurredAt: now,
-        source: 'MUTATION',
-        actor: null,
-        traceParent,
-      });
+      const event = (recipientId: string | null, from: GiftStatus) =>
+        mutationEvent(order.tenant, orderId, recipientId, creating && from === 'UNCONFIRMED' ? null : from, status, now, move.providerStatus);
       if (moved) events.push(event(null, order.status));
       for (const r of await tx.recipients(orderId)) {
         // Each recipient that changes with its order gets its own event, as any other change would.
@@ -182,15 +171,25 @@ export class Ingest {
    * Orders a provider listed that giftgraph did not send: recorded (origin PROVIDER) for the tenant
    * owning the account the first time they are seen, and what changed on those seen before applied
    * as a poll. `unsure`: an order that may be one of our own sends whose answer was lost is not
-   * recorded yet. Returns the recorded orders as they now stand, by the provider's reference.
+   * recorded yet. Returns the recorded orders as they now stand, by the provider's reference, and
+   * those this call recorded for the first time.
    */
-  async recordListed(provider: Provider, tenant: string, listed: readonly ListedOrder[], unsure: (o: ListedOrder) => boolean): Promise<Map<string, OrderRecord>> {
+  async recordListed(
+    provider: Provider,
+    tenant: string,
+    listed: readonly ListedOrder[],
+    unsure: (o: ListedOrder) => boolean,
+  ): Promise<{ recorded: Map<string, OrderRecord>; adopted: OrderRecord[] }> {
     const now = this.clock().toISOString();
+    const adoptions = listed.filter((o) => !unsure(o)).map((o) => adoption(provider, tenant, o, now));
     const recorded = await this.store.adoptOrders(
       provider,
-      listed.filter((o) => !unsure(o)).map((o) => adoption(provider, tenant, o, now)),
+      adoptions,
       listed.map((o) => o.providerRef),
     );
+    // An order recorded under the id made for it here was first seen now; one seen before keeps its own.
+    const made = new Set(adoptions.map((a) => a.order.id));
+    const adopted = [...recorded.values()].filter((o) => made.has(o.id));
     for (const item of listed) {
       const order = recorded.get(item.providerRef);
       if (order && (order.status !== item.status || order.providerStatus !== item.providerStatus)) {
@@ -198,7 +197,7 @@ export class Ingest {
         if (events.length > 0) recorded.set(item.providerRef, (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order);
       }
     }
-    return recorded;
+    return { recorded, adopted };
   }
 }
 
@@ -217,13 +216,14 @@ function activeTraceParent(): string | null {
   return span && isSpanContextValid(span) ? formatTraceParent(span) : null;
 }
 
-const mutationEvent = (tenant: string, orderId: string, recipientId: string | null, from: GiftStatus, to: GiftStatus, at: string): NewStatusEvent => ({
+/** An event a mutation appends, inside its transaction (whose span it keeps as its cause). */
+const mutationEvent = (tenant: string, orderId: string, recipientId: string | null, from: GiftStatus | null, to: GiftStatus, at: string, providerStatus = ''): NewStatusEvent => ({
   tenant,
   orderId,
   recipientId,
   from,
   to,
-  providerStatus: '',
+  providerStatus,
   occurredAt: at,
   source: 'MUTATION',
   actor: null,

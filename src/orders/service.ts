@@ -270,18 +270,10 @@ export class OrdersService {
    */
   async load(tenant: string, ids: readonly string[], { refresh }: { refresh: boolean }): Promise<(OrderRecord | undefined)[]> {
     const found = await this.store.getOrders(tenant, ids);
-    const live = refresh ? found.filter((o) => this.isLive(o)) : [];
-    let byId = new Map(found.map((o) => [o.id, o]));
-    if (live.length > 0) {
-      const checked = await this.store.checkedAt(live.map((o) => o.id));
-      const now = this.clock().getTime();
-      const stale = live.filter((o) => {
-        const at = checked.get(o.id);
-        return at === undefined || now - Date.parse(at) >= this.freshnessMs;
-      });
-      const refreshed = await Promise.all(stale.map((order) => this.refreshShared(order)));
-      if (refreshed.length > 0) byId = new Map([...byId, ...refreshed.map((o) => [o.id, o] as const)]);
-    }
+    const now = this.clock().getTime();
+    const stale = (o: OrderRecord) => !o.checkedAt || now - Date.parse(o.checkedAt) >= this.freshnessMs;
+    const current = refresh ? await Promise.all(found.map((o) => (this.isLive(o) && stale(o) ? this.refreshShared(o) : o))) : found;
+    const byId = new Map(current.map((o) => [o.id, o]));
     return ids.map((id) => byId.get(id));
   }
 
@@ -414,16 +406,17 @@ export class OrdersService {
   async refresh(order: OrderRecord, source: 'POLL' | 'WEBHOOK'): Promise<OrderRecord> {
     const adapter = this.providers.get(order.provider)!.adapter;
     const recipients = await this.store.getRecipients([order.id]);
-    const snapshot = await adapter.refresh(order, recipients);
-    const events = await this.ingest.recordSnapshot(order, snapshot, source, { known: recipients });
-    await this.store.markChecked([order.id], this.clock().toISOString());
-    if (events.length === 0) return order;
-    return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;
+    return this.recordRead(order, await adapter.refresh(order, recipients), source, recipients);
   }
 
   /** Records a provider's snapshot of an order read in a batch (from its list), as a poll; returns the order as now recorded. */
-  async recordPolled(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
-    const events = await this.ingest.recordSnapshot(order, snapshot, 'POLL');
+  recordPolled(order: OrderRecord, snapshot: OrderSnapshot): Promise<OrderRecord> {
+    return this.recordRead(order, snapshot, 'POLL');
+  }
+
+  /** Records what a read of the order from its provider found, and when it was read (its freshness); returns the order as now recorded. */
+  private async recordRead(order: OrderRecord, snapshot: OrderSnapshot, source: 'POLL' | 'WEBHOOK', known?: readonly RecipientRecord[]): Promise<OrderRecord> {
+    const events = await this.ingest.recordSnapshot(order, snapshot, source, { known });
     await this.store.markChecked([order.id], this.clock().toISOString());
     if (events.length === 0) return order;
     return (await this.store.getOrders(order.tenant, [order.id]))[0] ?? order;

@@ -81,25 +81,13 @@ export class ListingSync {
         listed.map((o) => ({ ref: o.providerRef, reference: o.reference })),
       );
       const foreign = listed.filter((o) => !placed.has(o.providerRef));
-      const known = new Set(
-        (
-          await this.store.adoptOrders(
-            adapter.provider,
-            [],
-            foreign.map((o) => o.providerRef),
-          )
-        ).keys(),
-      );
       // Where the provider echoes our reference, an order without it is never one of our sends.
       const unsure = (o: ListedOrder) => !adapter.echoesReference && mayBeUnresolvedSend(o, unresolved);
-      const now = await this.ingest.recordListed(adapter.provider, accountTenant, foreign, unsure);
-      for (const o of foreign) {
-        const order = now.get(o.providerRef);
-        if (order && !known.has(o.providerRef)) recorded.push(order);
-      }
+      const { adopted } = await this.ingest.recordListed(adapter.provider, accountTenant, foreign, unsure);
+      recorded.push(...adopted);
       // Newest first: a page that held nothing new means everything older was seen before, unless
       // an order on it is still held back as possibly one of our own sends.
-      const fresh = foreign.some((o) => !known.has(o.providerRef) || unsure(o));
+      const fresh = adopted.length > 0 || foreign.some(unsure);
       if (!read.more || !fresh) break;
       position = read.end;
     }

@@ -38,6 +38,7 @@ interface OrderRow {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  checked_at: string | null;
 }
 
 interface RecipientRow {
@@ -90,6 +91,7 @@ const toOrder = (r: OrderRow): OrderRecord => ({
   lastError: r.last_error ? (JSON.parse(r.last_error) as OrderRecord['lastError']) : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  checkedAt: r.checked_at,
 });
 
 const orderParams = (order: OrderRecord) => ({
@@ -489,16 +491,6 @@ export class SqliteStore implements Store {
       `INSERT INTO provider_sync (provider, synced_at, failed_at, last_error) VALUES (@provider, @syncedAt, @failedAt, @lastError)
        ON CONFLICT (provider) DO UPDATE SET synced_at = excluded.synced_at, failed_at = excluded.failed_at, last_error = excluded.last_error`,
     ).run(state);
-  }
-
-  async checkedAt(orderIds: readonly string[]): Promise<Map<string, string>> {
-    if (orderIds.length === 0) return new Map();
-    if (this.busy) await this.idle();
-    const rows = this.sql(`SELECT id, checked_at FROM orders WHERE checked_at IS NOT NULL AND id IN (${placeholders(orderIds.length)})`).all(...orderIds) as {
-      id: string;
-      checked_at: string;
-    }[];
-    return new Map(rows.map((r) => [r.id, r.checked_at]));
   }
 
   async markChecked(orderIds: readonly string[], at: string): Promise<void> {

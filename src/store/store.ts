@@ -105,8 +105,6 @@ export interface OrderLedger {
   listUnconfirmedOrders(providers: readonly Provider[], before: string, limit: number, after?: { createdAt: string; id: string }): Promise<OrderRecord[]>;
   /** The order a provider's webhook speaks of, by the provider's reference for the order or for one recipient. */
   findOrderByProviderRef(provider: Provider, ref: string): Promise<OrderRecord | undefined>;
-  /** When each of these orders was last read from its provider (refreshed or polled), by id; absent when never. */
-  checkedAt(orderIds: readonly string[]): Promise<Map<string, string>>;
   /** Records that these orders were just read from their provider, whether or not anything changed. */
   markChecked(orderIds: readonly string[], at: string): Promise<void>;
   /**
