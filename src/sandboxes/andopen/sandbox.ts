@@ -90,8 +90,8 @@ export class AndOpenSandbox {
       .route('GET', '/campaigns/:id', (req) => this.guard(req, (v) => this.campaign(req, v)));
   }
 
-  async listen(port = 0): Promise<string> {
-    this.baseUrl = await this.http.listen(port);
+  async listen(port = 0, host?: string): Promise<string> {
+    this.baseUrl = await this.http.listen(port, host);
     return this.baseUrl;
   }
 

@@ -134,8 +134,8 @@ export class GiftronautSandbox {
       .route('GET', `${api}/catalog/choice-cards`, (req) => this.guard(req, 'catalog.read', () => ({ status: 200, body: { data: this.catalog('CHOICE_CARD') } })));
   }
 
-  listen(port = 0): Promise<string> {
-    return this.http.listen(port);
+  listen(port = 0, host?: string): Promise<string> {
+    return this.http.listen(port, host);
   }
 
   async close(): Promise<void> {

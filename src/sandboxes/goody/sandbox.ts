@@ -108,8 +108,8 @@ export class GoodySandbox {
       .route('GET', `${v1}/cards`, (req) => this.guard(req, () => this.paged(req, CARDS, (c) => c)));
   }
 
-  listen(port = 0): Promise<string> {
-    return this.http.listen(port);
+  listen(port = 0, host?: string): Promise<string> {
+    return this.http.listen(port, host);
   }
 
   async close(): Promise<void> {

@@ -90,8 +90,8 @@ export class GuustoSandbox {
       .route('GET', `${api}/balances/members/:employeeNumber/currencies/:currency`, (req) => this.authorized(req, () => this.memberBalance(req)));
   }
 
-  listen(port = 0): Promise<string> {
-    return this.http.listen(port);
+  listen(port = 0, host?: string): Promise<string> {
+    return this.http.listen(port, host);
   }
 
   close(): Promise<void> {

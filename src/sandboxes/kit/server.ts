@@ -40,6 +40,8 @@ export class SandboxHttpServer {
   readonly faults = new FaultPlan();
   /** Every request received, in order, for tests that count provider calls. */
   readonly received: { method: string; path: string }[] = [];
+  /** How many of the latest requests `received` keeps: all unless lowered (a long-running process lowers it). */
+  recordLimit = Number.POSITIVE_INFINITY;
   private readonly routes: Route[] = [];
   private readonly server: http.Server;
 
@@ -76,6 +78,7 @@ export class SandboxHttpServer {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const method = req.method ?? 'GET';
     this.received.push({ method, path: url.pathname });
+    if (this.received.length > this.recordLimit) this.received.splice(0, this.received.length - this.recordLimit);
     try {
       const raw = await readBody(req);
       const faults = this.faults.take(method, url.pathname);

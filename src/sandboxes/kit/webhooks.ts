@@ -22,10 +22,15 @@ export interface DeliveryRecord {
  */
 export class WebhookSender {
   readonly log: DeliveryRecord[] = [];
+  /** How many of the latest deliveries `log` keeps: all unless lowered (a long-running process lowers it). */
+  recordLimit = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
 
-  /** `target` may be known only later (the receiver's port): it is asked at each send. */
+  /**
+   * `target` may be known only later (the receiver's port), or change (a round-robin over several
+   * receivers): it is asked at each attempt, so a retry may go to another receiver than the try before.
+   */
   constructor(
     private readonly target: WebhookTarget | undefined,
     private readonly options: { attempts?: number; baseDelayMs?: number } = {},
@@ -36,6 +41,7 @@ export class WebhookSender {
     if (!url || this.closed) return;
     const record: DeliveryRecord = { body: delivery.body, headers: {}, attempts: 0, delivered: false };
     this.log.push(record);
+    if (this.log.length > this.recordLimit) this.log.splice(0, this.log.length - this.recordLimit);
     const task = this.deliver(url, delivery, record).finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
   }
@@ -50,10 +56,13 @@ export class WebhookSender {
     await this.settle();
   }
 
-  private async deliver(url: string, delivery: WebhookDelivery, record: DeliveryRecord): Promise<void> {
+  private async deliver(first: string, delivery: WebhookDelivery, record: DeliveryRecord): Promise<void> {
     const attempts = this.options.attempts ?? 5;
     const base = this.options.baseDelayMs ?? 200;
+    let url = first;
     for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+      // The first attempt goes where `send` was told; a retry asks again, keeping the last URL when there is none now.
+      if (attempt > 1) url = (typeof this.target === 'function' ? this.target() : this.target) ?? url;
       record.attempts = attempt;
       record.headers = typeof delivery.headers === 'function' ? delivery.headers() : delivery.headers;
       try {
