@@ -6,22 +6,16 @@
  * default, or over its /ws with the token in `connectionParams` (`transportEntries`). Clients talk
  * to the gateway over HTTP, and subscribe with graphql-sse's client.
  *
- * The runtime loads a subgraph's transport by kind, as the module `@graphql-mesh/transport-<kind>`,
- * which this project does not install (the `@graphql-hive/gateway` package brings them).
- * `transports` below stands in for `@graphql-mesh/transport-http` and `@graphql-mesh/transport-ws`
- * with the executors those are built on, configured the same way: `@graphql-tools/executor-http`
- * (queries and mutations as POST, a subscription as a GET with `Accept: text/event-stream`),
- * `@graphql-tools/executor-graphql-ws`, and Hive's `{context.…}` interpolation of connectionParams.
+ * The runtime loads each subgraph's transport by kind, as the module `@graphql-mesh/transport-<kind>`,
+ * as an operator's gateway does: no `transports` option, so `@graphql-mesh/transport-http` serves
+ * giftgraph (queries and mutations as POST, a subscription as a GET with `Accept: text/event-stream`)
+ * and, in the /ws configuration, hands subscriptions to `@graphql-mesh/transport-ws`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { composeServices } from '@apollo/composition';
-import { createGatewayRuntime, DisposableSymbols, type GatewayConfigSupergraph, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { getInterpolatedHeadersFactory } from '@graphql-mesh/string-interpolation';
-import type { TransportGetSubgraphExecutorOptions } from '@graphql-mesh/transport-common';
-import { buildGraphQLWSExecutor } from '@graphql-tools/executor-graphql-ws';
-import { buildHTTPExecutor } from '@graphql-tools/executor-http';
-import type { ExecutionRequest, Executor } from '@graphql-tools/utils';
+import { createGatewayRuntime, type GatewayConfigSupergraph, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
+import type { WSTransportOptions } from '@graphql-mesh/transport-ws';
 import { parse } from 'graphql';
 import { type Client, createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,58 +24,6 @@ import { Harness } from './support/harness.js';
 import { parsePrometheusText, sumOf } from './support/prometheus-text.js';
 
 type Answer = { data?: any; errors?: { message: string; path?: unknown[]; extensions?: Record<string, unknown> }[] };
-type Transports = NonNullable<GatewayConfigSupergraph['transports']>;
-
-const disposable = (executor: Executor, dispose: () => Promise<unknown>): Executor => Object.assign(executor, { [DisposableSymbols.asyncDispose]: dispose });
-const disposeOf = (executor: Executor): Promise<unknown> | undefined =>
-  (executor as unknown as Partial<Record<symbol, () => Promise<unknown>>>)[DisposableSymbols.asyncDispose]?.();
-
-/** What `@graphql-mesh/transport-http` and `@graphql-mesh/transport-ws` do, for the options used here (see above). */
-const transports: Transports = {
-  http: {
-    getSubgraphExecutor({ transportEntry, fetch, getDisposeReason, getTransportExecutor }: TransportGetSubgraphExecutorOptions) {
-      const { subscriptions, ...options } = (transportEntry.options ?? {}) as { subscriptions?: { kind: string; location?: string; options?: Record<string, unknown> } };
-      const http = buildHTTPExecutor({ endpoint: transportEntry.location, fetch: fetch as never, getDisposeReason, ...options });
-      if (!subscriptions) return http;
-      // A subscription goes to the transport `subscriptions` names, at its location resolved against the subgraph's URL.
-      let other: Promise<Executor> | undefined;
-      const viaOther = (request: ExecutionRequest) => {
-        other ??= Promise.resolve(
-          getTransportExecutor({
-            ...transportEntry,
-            kind: subscriptions.kind,
-            location: new URL(subscriptions.location ?? transportEntry.location!, transportEntry.location).toString(),
-            headers: [],
-            options: subscriptions.options ?? {},
-          }),
-        );
-        return other.then((executor) => executor(request));
-      };
-      return disposable(
-        (request) => (request.operationType === 'subscription' ? viaOther(request) : http(request)),
-        () => Promise.all([disposeOf(http), other?.then(disposeOf)]),
-      );
-    },
-  },
-  ws: {
-    getSubgraphExecutor({ transportEntry }: TransportGetSubgraphExecutorOptions) {
-      const url = transportEntry.location!.replace(/^http/, 'ws');
-      const paramsFor = getInterpolatedHeadersFactory((transportEntry.options?.connectionParams as Record<string, string>) ?? {});
-      // One connection per distinct set of connection parameters (per token, here), as the transport keeps them.
-      const clients = new Map<string, Executor>();
-      return disposable(
-        (request) => {
-          const connectionParams = paramsFor({ env: process.env as Record<string, string>, root: request.rootValue, context: request.context, info: request.info });
-          const key = JSON.stringify(connectionParams);
-          let executor = clients.get(key);
-          if (!executor) clients.set(key, (executor = buildGraphQLWSExecutor({ url, lazy: true, connectionParams })));
-          return executor(request);
-        },
-        () => Promise.all([...clients.values()].map(disposeOf)),
-      );
-    },
-  },
-};
 
 let h: Harness;
 const gateways: { runtime: GatewayRuntime; server: Server }[] = [];
@@ -92,7 +34,7 @@ const urls = { sse: '', ws: '' };
 const subgraphRequests: { method: string; url: string; headers: Record<string, string> }[] = [];
 
 async function startGateway(config: Omit<GatewayConfigSupergraph, 'supergraph'>, supergraph: string): Promise<string> {
-  const runtime = createGatewayRuntime({ supergraph, logging: false, transports, ...config });
+  const runtime = createGatewayRuntime({ supergraph, logging: false, ...config });
   const server = createServer(runtime);
   gateways.push({ runtime, server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -132,7 +74,7 @@ beforeAll(async () => {
             subscriptions: {
               kind: 'ws',
               location: '/ws', // resolved against giftgraph's URL: ws://<host>:4000/ws
-              options: { connectionParams: { authorization: '{context.headers.authorization}' } },
+              options: { connectionParams: { authorization: '{context.headers.authorization}' } } satisfies WSTransportOptions,
             },
           },
         },
