@@ -4,6 +4,7 @@ import { Ingest } from './orders/ingest.js';
 import { OrderListing } from './orders/listing.js';
 import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js';
 import { DEFAULT_FRESHNESS_MS, OrdersService } from './orders/service.js';
+import { DEFAULT_PRESENCE, type PresenceOptions, ReplicaPresence } from './orders/presence.js';
 import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
@@ -39,6 +40,8 @@ export interface AppOptions {
   freshnessMs?: number;
   /** The webhook inbox's concurrency, gathering window and retry delay; DEFAULT_INBOX unless given. */
   inbox?: Partial<InboxOptions>;
+  /** How often this replica beats, and how long a silent one counts as alive; DEFAULT_PRESENCE unless given. */
+  presence?: Partial<PresenceOptions>;
 }
 
 export interface App {
@@ -71,11 +74,13 @@ export async function createApp({
   metricsToken,
   freshnessMs = DEFAULT_FRESHNESS_MS,
   inbox: inboxOptions,
+  presence: presenceOptions,
 }: AppOptions): Promise<App> {
   const log = withTraceIds(given);
   const ingest = new Ingest(store, clock);
-  const recovered = await ingest.recoverInterruptedSends();
-  if (recovered > 0) log.warn({ recovered }, 'orders interrupted mid-send by the last stop are UNCONFIRMED; check them with their provider');
+  // Sends a stopped process (or a replica gone since) left in flight become UNCONFIRMED, before anything is served.
+  const presence = new ReplicaPresence(store, ingest, log, { ...DEFAULT_PRESENCE, ...presenceOptions }, clock);
+  await presence.start();
   const orders = new OrdersService(store, providers, ingest, log, clock, freshnessMs);
   // Before polling resumes, so each order is polled (and its events published) as its owner's.
   const listing = new OrderListing(store, providers);
@@ -87,7 +92,7 @@ export async function createApp({
   const tail = new EventTail(store, bus, log);
   tail.onPublished(metrics.published);
   await tail.start();
-  poller = polling ? new Poller({ orders, store, providers, log, sync, observe: metrics.poll }, polling) : undefined;
+  poller = polling ? new Poller({ orders, store, providers, log, sync, observe: metrics.poll, presence }, polling) : undefined;
   if (poller) {
     tail.onPublished((events) => void poller.onEvents(events).catch((error) => log.warn({ err: error }, 'poller could not watch new orders')));
     await poller.start();
@@ -138,8 +143,9 @@ export async function createApp({
       await inbox.stop();
       await reconciler?.stop();
       await poller?.stop();
+      await presence.stop();
       await providers.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -14,6 +14,8 @@ export interface Config {
   host: string;
   port: number;
   dbPath: string;
+  /** A PostgreSQL ledger that several replicas share; the SQLite file at `dbPath` when absent. */
+  databaseUrl?: string;
   logLevel: string;
   /** Tenant that owns work not placed by a tenant (sandbox demo tokens, provider-side orders). */
   defaultTenant: string;
@@ -59,6 +61,11 @@ const base = z.object({
   HOST: z.string().min(1).optional(),
   GIFTGRAPH_MODE: z.enum(['sandbox', 'live']).optional(),
   GIFTGRAPH_DB: z.string().min(1).default('./data/giftgraph.db'),
+  // The URL may hold a password: the message never repeats it.
+  GIFTGRAPH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   GIFTGRAPH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GIFTGRAPH_DEFAULT_TENANT: tenant.default('default'),
   // The tenant that owns each listing provider's account, and so the orders placed in its own app.
@@ -115,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST ?? (mode === 'live' ? '0.0.0.0' : '127.0.0.1'),
     port: e.PORT,
     dbPath: path.resolve(e.GIFTGRAPH_DB),
+    databaseUrl: e.GIFTGRAPH_DATABASE_URL,
     logLevel: e.GIFTGRAPH_LOG_LEVEL,
     defaultTenant: e.GIFTGRAPH_DEFAULT_TENANT,
     accountTenants: { GIFTRONAUT: e.GIFTRONAUT_ACCOUNT_TENANT, GOODY: e.GOODY_ACCOUNT_TENANT },

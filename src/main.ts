@@ -8,7 +8,7 @@ import { loadOrCreateDevSecret, signToken } from './server/auth.js';
 import { createLogger } from './server/logger.js';
 import { startTracing } from './server/tracing.js';
 import { DEFAULT_POLLING } from './status/poller.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 
 async function main(): Promise<void> {
   let config;
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const tracing = await startTracing();
   const log = createLogger(config.logLevel);
   if (tracing) log.info('tracing: spans are exported as the OTEL_* variables say');
-  const store = SqliteStore.open(config.dbPath);
+  const store = await openStore(config, { onListenError: (error) => log.warn({ err: error }, 'lost the connection that listens for new events; reconnecting') });
 
   const owners = { defaultTenant: config.defaultTenant, accounts: config.accountTenants };
   let sandboxes: RunningSandboxes | undefined;

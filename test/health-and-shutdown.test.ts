@@ -41,7 +41,7 @@ describe('graceful shutdown', () => {
     expect(result.data!.sendGifts.order!.status).toBe('PENDING');
     await stopped;
     await expect(fetch(`${local.url}/healthz`)).rejects.toThrow();
-    expect(local.store.ping()).toBe(false);
+    expect(await local.store.ping()).toBe(false);
     await local.guusto.close();
   });
 });

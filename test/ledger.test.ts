@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../src/store/migrations.js';
+import { SQLITE_MIGRATIONS as MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { OrderRecord } from '../src/core/records.js';
 import { Ingest } from '../src/orders/ingest.js';
@@ -51,7 +51,7 @@ describe('the SQLite ledger', () => {
     crashed.close();
 
     const restarted = SqliteStore.open(file);
-    expect(await new Ingest(restarted).recoverInterruptedSends()).toBe(1);
+    expect(await new Ingest(restarted).recoverInterruptedSends(new Date().toISOString())).toBe(1);
     const [midSend] = await restarted.getOrders('t', ['o-mid-send']);
     expect(midSend).toMatchObject({ submission: 'UNCONFIRMED', status: 'UNCONFIRMED' });
     const [done] = await restarted.getOrders('t', ['o-done']);
@@ -96,7 +96,7 @@ describe('one process per ledger', () => {
     const store = SqliteStore.open(tempDb());
     await store.reserveOrder(order('late-accept', 'SENDING'), []);
     const ingest = new Ingest(store);
-    await ingest.recoverInterruptedSends();
+    await ingest.recoverInterruptedSends(new Date().toISOString());
     await ingest.observe(
       { orderId: 'late-accept', source: 'MUTATION', occurredAt: new Date().toISOString(), status: 'PENDING', providerStatus: 'ACCEPTED', providerRef: 'req-1' },
       { accept: true },

@@ -123,13 +123,14 @@ export class Ingest {
   }
 
   /**
-   * Orders (and recipients) left SENDING by a previous process stay UNCONFIRMED for good: we cannot
-   * know whether the provider took them. Returns how many were marked.
+   * Orders (and recipients) left SENDING by a replica that is gone (stopped, or silent since
+   * `staleBefore`) become UNCONFIRMED: we cannot know whether the provider took them, so they are
+   * never sent again by themselves. A live replica's sends are never touched. Returns how many were marked.
    */
-  recoverInterruptedSends(): Promise<number> {
+  recoverInterruptedSends(staleBefore: string): Promise<number> {
     return this.store.transaction('recoverInterruptedSends', async (tx) => {
       const now = this.clock().toISOString();
-      const { orders, recipients } = await tx.interruptedSends();
+      const { orders, recipients } = await tx.interruptedSends(staleBefore);
       const events: NewStatusEvent[] = [];
       for (const r of recipients) {
         await tx.updateRecipient(r.id, { submission: 'UNCONFIRMED', status: 'UNCONFIRMED', providerStatus: '' });

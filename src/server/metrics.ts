@@ -170,8 +170,8 @@ export class GiftgraphMetrics implements OperationRecorder {
       name: 'giftgraph_ledger_up',
       help: '1 when the ledger answers a query, else 0',
       registers: [this.registry],
-      collect() {
-        this.set(sources.store.ping() ? 1 : 0);
+      async collect() {
+        this.set((await sources.store.ping()) ? 1 : 0);
       },
     });
     new Gauge({

@@ -214,7 +214,7 @@ export class GiftgraphServer {
       case '/healthz':
         return json(res, 200, { status: 'ok' });
       case '/readyz': {
-        const storeOpen = this.deps.store.ping();
+        const storeOpen = await this.deps.store.ping();
         const providers = this.deps.services.providers.all().map((p) => ({ name: p.adapter.provider, mode: p.mode }));
         const ready = storeOpen && providers.length > 0 && !this.stopping;
         return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', store: storeOpen ? 'open' : 'closed', providers });

@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Provider } from '../core/model.js';
+import { DEFAULT_PRESENCE, type ReplicaPresence } from '../orders/presence.js';
 import type { OrdersService } from '../orders/service.js';
 import type { ListingSync } from '../orders/sync.js';
 import type { OrderSnapshot } from '../providers/adapter.js';
@@ -47,6 +48,12 @@ export type PollResult = 'open' | 'settled' | 'failed' | 'unlisted';
 /** Told of every poll of an order (metrics). */
 export type PollObserver = (provider: Provider, result: PollResult) => void;
 
+/**
+ * A slot in a provider's shared poll budget lapses this long after it was taken, should its replica
+ * die mid-poll: longer than any poll lasts (a provider call times out well before).
+ */
+const SLOT_LEASE_MS = 30_000;
+
 /** At most this many orders in one batch poll: one page of a provider's list. */
 const BATCH = 100;
 
@@ -84,6 +91,7 @@ export class Poller {
   private readonly sync: ListingSync | undefined;
   private readonly observe: PollObserver;
   private readonly now: () => number;
+  private readonly presence: Pick<ReplicaPresence, 'staleBefore'>;
 
   constructor(
     deps: {
@@ -96,6 +104,8 @@ export class Poller {
       observe?: PollObserver;
       /** The clock polls are scheduled by: the system's unless given. */
       now?: () => number;
+      /** This replica among those sharing the ledger: which of them are alive. One replica alone unless given. */
+      presence?: Pick<ReplicaPresence, 'staleBefore'>;
     },
     private readonly options: PollerOptions = DEFAULT_POLLING,
   ) {
@@ -106,6 +116,7 @@ export class Poller {
     this.sync = deps.sync;
     this.observe = deps.observe ?? (() => undefined);
     this.now = deps.now ?? Date.now;
+    this.presence = deps.presence ?? { staleBefore: () => new Date(this.now() - DEFAULT_PRESENCE.staleMs).toISOString() };
   }
 
   async start(): Promise<void> {
@@ -215,10 +226,12 @@ export class Poller {
   private launchSync(provider: Provider): Promise<void> {
     this.nextSync.delete(provider);
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
+    let budgetSpent = false;
     const traced = tracer.startActiveSpan('sync', { root: true, attributes: { 'giftgraph.provider': provider } }, (span) =>
-      this.sync!.run(provider)
+      this.withSlot(provider, () => this.sync!.run(provider))
         .then((run) => {
-          for (const order of run.recorded) this.track(order);
+          if (!run) budgetSpent = true;
+          for (const order of run?.recorded ?? []) this.track(order);
         })
         .catch((error: unknown) => this.log.warn({ err: error, provider }, "could not sync the provider's list of orders; the next sync tries again"))
         .finally(() => span.end()),
@@ -226,7 +239,7 @@ export class Poller {
     const run = traced
       .finally(() => {
         this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1);
-        this.nextSync.set(provider, this.now() + this.options.syncMs);
+        this.nextSync.set(provider, this.now() + (budgetSpent ? this.options.tickMs : this.options.syncMs));
       })
       .finally(() => this.running.delete(run));
     this.running.add(run);
@@ -239,11 +252,62 @@ export class Poller {
     this.inFlight.set(provider, (this.inFlight.get(provider) ?? 0) + 1);
     // One trace per poll: its provider reads, the ledger write and the events it appends.
     const traced = tracer.startActiveSpan('poll', { root: true, attributes: { 'giftgraph.provider': provider, 'giftgraph.poll.orders': entries.length } }, (span) =>
-      poll(entries).finally(() => span.end()),
+      this.pollLeased(provider, entries, poll).finally(() => span.end()),
     );
     const run = traced.finally(() => this.inFlight.set(provider, (this.inFlight.get(provider) ?? 1) - 1)).finally(() => this.running.delete(run));
     this.running.add(run);
     return run;
+  }
+
+  /**
+   * Runs `work` in a slot of the provider's poll budget, which every replica shares; undefined,
+   * with nothing done, when the budget is spent now.
+   */
+  private async withSlot<T>(provider: Provider, work: () => Promise<T>): Promise<T | undefined> {
+    const slot = await this.store.takePollSlot(provider, new Date(this.now()).toISOString(), {
+      concurrency: this.options.concurrency,
+      perSecond: this.options.perSecond,
+      leaseMs: SLOT_LEASE_MS,
+    });
+    if (!slot) return undefined;
+    try {
+      return await work();
+    } finally {
+      await this.store
+        .releasePollSlot(slot, new Date(this.now()).toISOString())
+        .catch((error: unknown) => this.log.warn({ err: error, provider }, 'could not give back a poll slot; it lapses by itself'));
+    }
+  }
+
+  /**
+   * Polls those of `entries` this replica holds the lease of (taking it where no live replica
+   * does), in a slot of the provider's shared budget. The others are polled by their replica: this
+   * one looks again later, and takes them over once that replica is gone. When the budget is spent,
+   * all wait for the next tick.
+   */
+  private async pollLeased(provider: Provider, entries: Entry[], poll: (entries: Entry[]) => Promise<void>): Promise<void> {
+    try {
+      const done = await this.withSlot(provider, async () => {
+        const mine = new Set(
+          await this.store.leasePolls(
+            entries.map((e) => e.order.id),
+            this.presence.staleBefore(),
+          ),
+        );
+        for (const entry of entries) {
+          if (mine.has(entry.order.id)) continue;
+          entry.polls += 1;
+          entry.dueAt = this.now() + this.delay(entry.order, entry.polls);
+        }
+        const own = entries.filter((e) => mine.has(e.order.id));
+        if (own.length > 0) await poll(own);
+        return true;
+      });
+      if (!done) for (const entry of entries) entry.dueAt = this.now() + this.options.tickMs;
+    } catch (error) {
+      this.log.warn({ err: error, provider }, 'could not take the lease of a poll; will try again later');
+      for (const entry of entries) if (entry.dueAt === Number.POSITIVE_INFINITY) entry.dueAt = this.now() + this.delay(entry.order, entry.polls);
+    }
   }
 
   private async poll(entry: Entry): Promise<void> {

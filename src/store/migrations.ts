@@ -1,8 +1,15 @@
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
 /**
- * Versioned schema migrations, applied in order at start-up inside one transaction each.
- * Never edit a released migration: add a new one.
+ * Versioned schema migrations of each engine, applied in order at start-up inside one transaction
+ * each. Never edit a released migration: add a new one, to both lists, with the same version, so a
+ * version names the same schema on either engine.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'ledger',
@@ -180,4 +187,149 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX status_events_order ON status_events (order_id, seq);
     `,
   },
+  {
+    version: 11,
+    name: 'replicas',
+    sql: `
+      -- The replica whose create call is in flight: recovery takes over only the sends of replicas that are gone.
+      ALTER TABLE orders ADD COLUMN sending_by TEXT;
+      ALTER TABLE recipients ADD COLUMN sending_by TEXT;
+      -- The replica that polls the order: a lease that lapses when that replica stops or goes silent.
+      ALTER TABLE orders ADD COLUMN poll_owner TEXT;
+      -- Emails are matched through lower(), which both engines index the same way.
+      CREATE INDEX recipients_email_lower ON recipients (lower(email));
+      CREATE TABLE replicas (
+        id            TEXT PRIMARY KEY,
+        started_at    TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL
+      );
+      CREATE TABLE poll_slots (
+        id          TEXT PRIMARY KEY,
+        provider    TEXT NOT NULL,
+        replica     TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        until       TEXT NOT NULL
+      );
+      CREATE INDEX poll_slots_provider ON poll_slots (provider, until);
+    `,
+  },
 ];
+
+/**
+ * PostgreSQL came with schema version 11: its first step creates the ledger as SQLite's steps 1 to
+ * 11 left it. Times stay ISO-8601 text, as in SQLite, so every query compares them the same way.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 11,
+    name: 'ledger',
+    sql: `
+      CREATE TABLE orders (
+        id               TEXT PRIMARY KEY,
+        tenant           TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        origin           TEXT NOT NULL DEFAULT 'GIFTGRAPH' CHECK (origin IN ('GIFTGRAPH','PROVIDER')),
+        idempotency_key  TEXT NOT NULL,
+        request_hash     TEXT NOT NULL,
+        submission       TEXT NOT NULL CHECK (submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED')),
+        provider_ref     TEXT,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        total_minor      BIGINT,
+        currency         TEXT,
+        scheduled_for    TEXT,
+        details          TEXT NOT NULL DEFAULT '{}',
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        checked_at       TEXT,
+        sending_by       TEXT,
+        poll_owner       TEXT,
+        UNIQUE (tenant, idempotency_key)
+      );
+      CREATE INDEX orders_tenant_created ON orders (tenant, created_at DESC, id DESC);
+      CREATE INDEX orders_provider_ref ON orders (provider, provider_ref);
+      CREATE UNIQUE INDEX orders_adopted ON orders (provider, provider_ref) WHERE origin = 'PROVIDER';
+      CREATE INDEX orders_open ON orders (submission, status, created_at, id);
+
+      CREATE TABLE recipients (
+        id               TEXT PRIMARY KEY,
+        order_id         TEXT NOT NULL REFERENCES orders (id),
+        position         INTEGER NOT NULL,
+        email            TEXT,
+        employee_number  TEXT,
+        first_name       TEXT,
+        last_name        TEXT,
+        company          TEXT,
+        department       TEXT,
+        amount_minor     BIGINT,
+        currency         TEXT,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        provider_ref     TEXT,
+        gift             TEXT,
+        submission       TEXT CHECK (submission IS NULL OR submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED')),
+        sending_by       TEXT,
+        UNIQUE (order_id, position)
+      );
+      CREATE INDEX recipients_email_lower ON recipients (lower(email));
+      CREATE INDEX recipients_provider_ref ON recipients (provider_ref);
+
+      -- Positions are handed out in commit order: see appendEvents in src/store/postgres.ts.
+      CREATE TABLE status_events (
+        seq              BIGSERIAL PRIMARY KEY,
+        order_id         TEXT NOT NULL REFERENCES orders (id),
+        recipient_id     TEXT REFERENCES recipients (id),
+        from_status      TEXT,
+        to_status        TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        occurred_at      TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        actor            TEXT,
+        trace_parent     TEXT
+      );
+      CREATE INDEX status_events_order ON status_events (order_id, seq);
+
+      CREATE TABLE webhook_receipts (
+        provider     TEXT NOT NULL,
+        delivery_id  TEXT NOT NULL,
+        received_at  TEXT NOT NULL,
+        PRIMARY KEY (provider, delivery_id)
+      );
+      CREATE TABLE webhook_nudges (
+        order_id      TEXT NOT NULL REFERENCES orders (id),
+        received_at   TEXT NOT NULL,
+        trace_parent  TEXT,
+        PRIMARY KEY (order_id, received_at)
+      );
+      CREATE INDEX webhook_nudges_received ON webhook_nudges (received_at);
+      CREATE TABLE provider_sync (
+        provider    TEXT PRIMARY KEY,
+        synced_at   TEXT,
+        failed_at   TEXT,
+        last_error  TEXT
+      );
+      CREATE TABLE replicas (
+        id            TEXT PRIMARY KEY,
+        started_at    TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL
+      );
+      CREATE TABLE poll_slots (
+        id          TEXT PRIMARY KEY,
+        provider    TEXT NOT NULL,
+        replica     TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        until       TEXT NOT NULL
+      );
+      CREATE INDEX poll_slots_provider ON poll_slots (provider, until);
+    `,
+  },
+];
+
+/** A ledger migrated past what this build knows was migrated by a newer giftgraph: serving it could corrupt it. */
+export function assertKnownSchema(applied: number, migrations: readonly Migration[]): void {
+  const latest = migrations.at(-1)!.version;
+  if (applied > latest) {
+    throw new Error(`The ledger is at schema version ${applied}, newer than this giftgraph knows (${latest}): run a giftgraph release that knows it.`);
+  }
+}

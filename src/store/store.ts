@@ -63,8 +63,11 @@ export interface LedgerTransaction {
   appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]>;
   /** Whether a provider's reference already names another order of this provider, or a gift of one. */
   isReferenceHeld(provider: Provider, ref: string, exceptOrderId: string): Promise<boolean>;
-  /** Orders whose create was in flight (SENDING), and recipients claimed for one, when this process started. */
-  interruptedSends(): Promise<{ orders: OrderRecord[]; recipients: InterruptedRecipient[] }>;
+  /**
+   * Creates left in flight (orders SENDING, and recipients claimed for one) by replicas that are
+   * gone: whose last heartbeat is older than `staleBefore`, or that left. Never a live replica's.
+   */
+  interruptedSends(staleBefore: string): Promise<{ orders: OrderRecord[]; recipients: InterruptedRecipient[] }>;
 }
 
 /** Orders and their recipients: what was sent, to whom, and where each stands. */
@@ -121,7 +124,10 @@ export interface EventLog {
   getEventsAfter(query: { afterSeq: number; tenant?: string; orderId?: string; limit: number }): Promise<StatusEventRecord[]>;
   /** The newest position in the log (0 when empty). */
   lastEventSeq(): Promise<number>;
-  /** Called after every commit that appended events, so they can be published. */
+  /**
+   * Called after every commit that appended events, on this replica or (PostgreSQL) on any other,
+   * so they can be published; a call may come with nothing new (the log stays the truth).
+   */
   onAppend(listener: () => void): void;
 }
 
@@ -165,16 +171,50 @@ export interface SyncLog {
   recordSync(state: SyncState): Promise<void>;
 }
 
+/** The replicas serving one ledger: each says it lives by a heartbeat, and says so no more when it stops. */
+export interface ReplicaRegistry {
+  /** This replica's id: it marks the creates it has in flight and the polls it owns. */
+  readonly replica: string;
+  heartbeat(at: string): Promise<void>;
+  /** This replica stops: its poll leases and slots are released at once, for the others to take. */
+  leave(): Promise<void>;
+}
+
+/** How many polls of one provider may run at once and start per second, across every replica. */
+export interface PollBudget {
+  concurrency: number;
+  perSecond: number;
+  /** A slot lapses this long after it was taken, if its replica died before giving it back. */
+  leaseMs: number;
+}
+
+/** Who polls what: leases on orders, and each provider's poll budget, shared by every replica. */
+export interface PollLeases {
+  /**
+   * Takes the polling of these orders for this replica, where no other live replica holds it;
+   * returns the ids this replica now polls. A lease lapses when its replica leaves or has not
+   * beaten since `staleBefore`, and another replica then takes it over.
+   */
+  leasePolls(orderIds: readonly string[], staleBefore: string): Promise<string[]>;
+  /** A slot in the provider's shared poll budget, or null when its concurrency or rate is spent now. */
+  takePollSlot(provider: Provider, now: string, budget: PollBudget): Promise<string | null>;
+  /** The poll is over: its slot no longer counts against the provider's concurrency (it still counts against the rate). */
+  releasePollSlot(slot: string, at: string): Promise<void>;
+}
+
 /**
  * The ledger of everything sent through giftgraph, by concern. Async so that a networked database
  * can take SQLite's place; every method that writes more than one row does it in one transaction.
  */
-export interface Store extends OrderLedger, EventLog, WebhookInbox, SyncLog {
+export interface Store extends OrderLedger, EventLog, WebhookInbox, SyncLog, ReplicaRegistry, PollLeases {
+  /** `sqlite`: one process owns the ledger. `postgresql`: any number of replicas share it. */
+  readonly engine: 'sqlite' | 'postgresql';
   /**
    * Runs `fn` in one transaction that commits when it resolves and rolls back when it throws; the
    * log's listeners hear of appended events after the commit. `fn` uses only `tx`, never the store.
    */
   transaction<T>(name: string, fn: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
-  ping(): boolean;
-  close(): void;
+  /** Whether the ledger answers a query now. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
 }
