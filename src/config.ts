@@ -16,6 +16,8 @@ export interface Config {
   dbPath: string;
   /** A PostgreSQL ledger that several replicas share; the SQLite file at `dbPath` when absent. */
   databaseUrl?: string;
+  /** The PostgreSQL schema holding the ledger (`public` unless set). */
+  databaseSchema?: string;
   logLevel: string;
   /** Tenant that owns work not placed by a tenant (sandbox demo tokens, provider-side orders). */
   defaultTenant: string;
@@ -65,6 +67,10 @@ const base = z.object({
   GIFTGRAPH_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  GIFTGRAPH_DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case PostgreSQL identifier')
     .optional(),
   GIFTGRAPH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GIFTGRAPH_DEFAULT_TENANT: tenant.default('default'),
@@ -123,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     dbPath: path.resolve(e.GIFTGRAPH_DB),
     databaseUrl: e.GIFTGRAPH_DATABASE_URL,
+    databaseSchema: e.GIFTGRAPH_DATABASE_SCHEMA,
     logLevel: e.GIFTGRAPH_LOG_LEVEL,
     defaultTenant: e.GIFTGRAPH_DEFAULT_TENANT,
     accountTenants: { GIFTRONAUT: e.GIFTRONAUT_ACCOUNT_TENANT, GOODY: e.GOODY_ACCOUNT_TENANT },
