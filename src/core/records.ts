@@ -6,8 +6,22 @@ import type { GiftStatus, Provider, StatusSource } from './model.js';
  * - ACCEPTED: the provider took it.
  * - NOT_SENT: the provider certainly did not take it (rejected, rate limited, unreachable); a retry may send it.
  * - UNCONFIRMED: the provider may or may not have taken it; it is never sent again automatically.
+ * - HELD: recorded and nothing sent: giftgraph sends it at `scheduledFor` (a provider that cannot
+ *   schedule), unless it is canceled first (status CANCELED), and then never.
  */
-export type Submission = 'SENDING' | 'ACCEPTED' | 'NOT_SENT' | 'UNCONFIRMED';
+export type Submission = 'SENDING' | 'ACCEPTED' | 'NOT_SENT' | 'UNCONFIRMED' | 'HELD';
+
+/**
+ * What a send held by giftgraph needs at its time that the ledger keeps nowhere else: its recipients
+ * are in their table, its time is the order's `scheduledFor` and its provider's options its `details`
+ * (kept here too, as the provider's answers may add to `details`).
+ */
+export interface HeldRequest {
+  message: string | null;
+  senderName: string | null;
+  timezone: string | null;
+  options: Record<string, unknown>;
+}
 
 export interface MoneyRecord {
   minor: number;
@@ -53,6 +67,8 @@ export interface OrderRecord {
   updatedAt: string;
   /** When it was last read from its provider (refreshed or polled), as the ledger holds it; null when never. */
   checkedAt?: string | null;
+  /** The request of a send giftgraph holds until `scheduledFor` (submission HELD); absent otherwise. */
+  heldRequest?: HeldRequest | null;
 }
 
 export interface RecipientRecord {

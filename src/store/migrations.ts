@@ -213,6 +213,52 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX poll_slots_provider ON poll_slots (provider, until);
     `,
   },
+  {
+    version: 12,
+    name: 'held sends',
+    sql: `
+      -- A send to a provider that cannot schedule is held by giftgraph until its time: submission
+      -- HELD, with what was asked that the ledger keeps nowhere else (held_request, JSON), sent at
+      -- scheduled_for. SQLite cannot change a CHECK in place, so orders is copied into a new table
+      -- (migrations run with foreign keys off, and are checked before they commit), and every index
+      -- of orders is made again.
+      CREATE TABLE orders_v12 (
+        id               TEXT PRIMARY KEY,
+        tenant           TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        origin           TEXT NOT NULL DEFAULT 'GIFTGRAPH' CHECK (origin IN ('GIFTGRAPH','PROVIDER')),
+        idempotency_key  TEXT NOT NULL,
+        request_hash     TEXT NOT NULL,
+        submission       TEXT NOT NULL CHECK (submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED','HELD')),
+        provider_ref     TEXT,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        total_minor      INTEGER,
+        currency         TEXT,
+        scheduled_for    TEXT,
+        details          TEXT NOT NULL DEFAULT '{}',
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        checked_at       TEXT,
+        sending_by       TEXT,
+        poll_owner       TEXT,
+        held_request     TEXT,
+        UNIQUE (tenant, idempotency_key)
+      );
+      INSERT INTO orders_v12 (id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+                              total_minor, currency, scheduled_for, details, last_error, created_at, updated_at, checked_at, sending_by, poll_owner)
+        SELECT id, tenant, provider, origin, idempotency_key, request_hash, submission, provider_ref, status, provider_status,
+               total_minor, currency, scheduled_for, details, last_error, created_at, updated_at, checked_at, sending_by, poll_owner FROM orders;
+      DROP TABLE orders;
+      ALTER TABLE orders_v12 RENAME TO orders;
+      CREATE INDEX orders_tenant_created ON orders (tenant, created_at DESC, id DESC);
+      CREATE INDEX orders_provider_ref ON orders (provider, provider_ref);
+      CREATE UNIQUE INDEX orders_adopted ON orders (provider, provider_ref) WHERE origin = 'PROVIDER';
+      -- Also where the scheduler looks for held sends that are due (submission HELD, status SCHEDULED).
+      CREATE INDEX orders_open ON orders (submission, status, created_at, id);
+    `,
+  },
 ];
 
 /**
@@ -322,6 +368,18 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         until       TEXT NOT NULL
       );
       CREATE INDEX poll_slots_provider ON poll_slots (provider, until);
+    `,
+  },
+  {
+    version: 12,
+    name: 'held sends',
+    sql: `
+      -- A send to a provider that cannot schedule is held by giftgraph until its time: submission
+      -- HELD, with what was asked that the ledger keeps nowhere else (held_request, JSON), sent at
+      -- scheduled_for.
+      ALTER TABLE orders DROP CONSTRAINT orders_submission_check;
+      ALTER TABLE orders ADD CONSTRAINT orders_submission_check CHECK (submission IN ('SENDING','ACCEPTED','NOT_SENT','UNCONFIRMED','HELD'));
+      ALTER TABLE orders ADD COLUMN held_request TEXT;
     `,
   },
 ];

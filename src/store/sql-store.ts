@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SpanKind, SpanStatusCode, trace, type SpanOptions } from '@opentelemetry/api';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { GiftStatus, Provider, StatusSource } from '../core/model.js';
-import type { OrderRecord, RecipientRecord, StatusEventRecord, Submission } from '../core/records.js';
+import type { HeldRequest, OrderRecord, RecipientRecord, StatusEventRecord, Submission } from '../core/records.js';
 import type {
   InterruptedRecipient,
   LedgerTransaction,
@@ -43,6 +43,7 @@ const toOrder = (r: OrderRow): OrderRecord => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   checkedAt: r.checked_at,
+  ...(r.held_request ? { heldRequest: JSON.parse(r.held_request) as HeldRequest } : {}),
 });
 
 const toRecipient = (r: RecipientRow): RecipientRecord => ({
@@ -98,6 +99,7 @@ const orderRow = (order: OrderRecord, sendingBy: string | null): LedgerTables['o
   checked_at: order.checkedAt ?? null,
   sending_by: order.submission === 'SENDING' ? sendingBy : null,
   poll_owner: null,
+  held_request: order.heldRequest ? JSON.stringify(order.heldRequest) : null,
 });
 
 const recipientRow = (r: RecipientRecord, sendingBy: string | null): LedgerTables['recipients'] => ({
@@ -191,8 +193,9 @@ export class SqlStore implements Store {
     return ledgerSpan(this.traits.name, operation, run);
   }
 
-  async reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult> {
-    return this.write('reserveOrder', () =>
+  async reserveOrder(order: OrderRecord, recipients: RecipientRecord[], events: readonly NewStatusEvent[] = []): Promise<ReserveResult> {
+    let appended = false;
+    const reserved = await this.write('reserveOrder', () =>
       this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
         // Two replicas reserving one key at once: the unique key lets one insert; the other waits for
         // its commit, inserts nothing, and reads the order the first one reserved.
@@ -212,9 +215,14 @@ export class SqlStore implements Store {
           return { created: false, order: toOrder(existing) };
         }
         await this.insertRecipients(trx, recipients);
+        // A send held until its time is created now: its creation events commit with it.
+        if (events.length > 0) appended = (await new SqlTransaction(trx, this.traits, this.replica).appendEvents(events)).length > 0;
         return { created: true, order };
       }),
     );
+    // Listeners read the log: only after the commit are the events visible.
+    if (appended) this.appended();
+    return reserved;
   }
 
   async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
@@ -804,5 +812,33 @@ class SqlTransaction implements LedgerTransaction {
       .$if(this.traits.locksRows, (q) => q.forUpdate().skipLocked())
       .execute();
     return { orders: orders.map(toOrder), recipients: recipients.map((r) => ({ ...r, status: r.status as GiftStatus })) };
+  }
+
+  async claimHeldSends(dueBy: string, limit: number, providers: readonly Provider[]): Promise<OrderRecord[]> {
+    if (providers.length === 0) return [];
+    // One statement: a row is taken by whichever replica's update reaches it first. Where replicas
+    // run side by side, the subselect locks the rows it picks and skips those another transaction
+    // holds (a claim, or a cancel of the order), so claims at once take different orders.
+    const due = this.trx
+      .selectFrom('orders')
+      .select('id')
+      .where('submission', '=', 'HELD')
+      .where('status', '=', 'SCHEDULED')
+      .where('provider', 'in', providers)
+      .where('scheduled_for', '<=', dueBy)
+      .orderBy('scheduled_for')
+      .orderBy('id')
+      .limit(limit)
+      .$if(this.traits.locksRows, (q) => q.forUpdate().skipLocked());
+    const rows = await this.trx
+      .updateTable('orders')
+      // The replica making the create calls: if it dies, the others know they are no longer in flight.
+      .set({ submission: 'SENDING', sending_by: this.replica })
+      .where('id', 'in', due)
+      .where('submission', '=', 'HELD')
+      .where('status', '=', 'SCHEDULED')
+      .returningAll()
+      .execute();
+    return rows.map(toOrder).sort((a, b) => (a.scheduledFor! < b.scheduledFor! ? -1 : a.scheduledFor! > b.scheduledFor! ? 1 : 0));
   }
 }

@@ -68,15 +68,24 @@ export interface LedgerTransaction {
    * gone: whose last heartbeat is older than `staleBefore`, or that left. Never a live replica's.
    */
   interruptedSends(staleBefore: string): Promise<{ orders: OrderRecord[]; recipients: InterruptedRecipient[] }>;
+  /**
+   * Claims held sends of these providers that are due (submission HELD, status SCHEDULED,
+   * scheduled for `dueBy` or earlier), at most `limit`, earliest first, for this replica to send
+   * now: moves each to SENDING in one statement, so a held send is claimed once whichever replicas
+   * look at once, and never one another transaction holds (a cancel). Returns them as they now are.
+   */
+  claimHeldSends(dueBy: string, limit: number, providers: readonly Provider[]): Promise<OrderRecord[]>;
 }
 
 /** Orders and their recipients: what was sent, to whom, and where each stands. */
 export interface OrderLedger {
   /**
    * Records the intent to send, before any provider is called: inserts the order and its
-   * recipients, or returns the order already holding this tenant's idempotency key.
+   * recipients, or returns the order already holding this tenant's idempotency key. `events`:
+   * appended in the same transaction when the order is inserted (the creation of a send held until
+   * its time).
    */
-  reserveOrder(order: OrderRecord, recipients: RecipientRecord[]): Promise<ReserveResult>;
+  reserveOrder(order: OrderRecord, recipients: RecipientRecord[], events?: readonly NewStatusEvent[]): Promise<ReserveResult>;
   getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
   /** The order holding this tenant's idempotency key, if any. */
   findOrderByKey(tenant: string, idempotencyKey: string): Promise<OrderRecord | undefined>;
