@@ -5,6 +5,7 @@ import { OrderListing } from './orders/listing.js';
 import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js';
 import { DEFAULT_FRESHNESS_MS, OrdersService } from './orders/service.js';
 import { DEFAULT_PRESENCE, type PresenceOptions, ReplicaPresence } from './orders/presence.js';
+import { DEFAULT_SCHEDULER, HeldSendScheduler, type SchedulerOptions } from './orders/scheduler.js';
 import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
@@ -30,6 +31,12 @@ export interface AppOptions {
   bus?: StatusBus;
   /** Poll open orders in the background (on in `npm start`); off unless given. */
   polling?: PollerOptions | false;
+  /**
+   * Send the sends giftgraph holds (for providers that cannot schedule) at their time, in the
+   * background: on with `polling` unless given, `false` for off. `App.scheduler.sendDue()` sends
+   * those due now either way.
+   */
+  scheduling?: Partial<SchedulerOptions> | false;
   /** What "now" is for the ledger (when orders are created, sends validated); the system clock unless given. */
   clock?: () => Date;
   /** How long idle keep-alive connections stay open; the server's default unless given. */
@@ -51,6 +58,8 @@ export interface App {
   tail: EventTail;
   /** Reads the orders webhooks named; `inbox.idle()` resolves once all recorded so far were read. */
   inbox: WebhookInboxWorker;
+  /** Sends the held sends that are due: by itself when scheduling is on; `sendDue()` does it now. */
+  scheduler: HeldSendScheduler;
   /**
    * Syncs every listing provider's own list into the ledger now (the poller does it on its
    * schedule): the runs that succeeded; a provider whose list failed is logged and recorded as failing.
@@ -69,6 +78,7 @@ export async function createApp({
   log: given,
   bus = new InProcessStatusBus(),
   polling = false,
+  scheduling,
   clock,
   keepAliveTimeoutMs,
   metricsToken,
@@ -100,6 +110,9 @@ export async function createApp({
   // Background work runs with the poller: UNCONFIRMED orders a provider can look up are settled by themselves.
   const reconciler = polling ? new UnconfirmedReconciler(store, providers, orders, log, { ...DEFAULT_RECONCILER, clock }) : undefined;
   reconciler?.start();
+  // Sends held until their time, the ones a stop made late first.
+  const scheduler = new HeldSendScheduler(orders, log, { ...DEFAULT_SCHEDULER, ...(scheduling || {}) });
+  if (scheduling ?? polling) scheduler.start();
   const live = {
     lastSeq: () => store.lastEventSeq(),
     events: (query: Parameters<typeof eventsAfter>[2]) => eventsAfter(store, bus, query, metrics.live),
@@ -127,6 +140,7 @@ export async function createApp({
     orders,
     tail,
     inbox,
+    scheduler,
     async syncListings() {
       const runs: SyncRun[] = [];
       for (const result of await Promise.allSettled(sync.listing().map((provider) => sync.run(provider)))) {
@@ -142,6 +156,7 @@ export async function createApp({
       stopReportingUnfit();
       await inbox.stop();
       await reconciler?.stop();
+      await scheduler.stop();
       await poller?.stop();
       await presence.stop();
       await providers.close();

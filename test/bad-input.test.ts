@@ -30,7 +30,7 @@ const cases: [name: string, input: SendGiftsInput, field: string][] = [
   ['a currency Guusto does not send', { ...valid, amount: { amount: '25', currency: 'EUR' } }, 'input.recipients[0].amount.currency'],
   ['no amount at all', { ...valid, amount: null }, 'input.recipients[0].amount'],
   ['no message (Guusto requires one)', { ...valid, message: null }, 'input.message'],
-  ['a scheduled send (Guusto cannot schedule)', { ...valid, sendAt: '2099-01-01T09:00:00Z', timezone: 'America/Toronto' }, 'input.sendAt'],
+  ['a send time more than a year ahead', { ...valid, sendAt: '2099-01-01T09:00:00Z', timezone: 'America/Toronto' }, 'input.sendAt'],
   ['a send time in the past', { ...valid, sendAt: '2001-01-01T09:00:00Z' }, 'input.sendAt'],
   ['an idempotency key with spaces', { ...valid, idempotencyKey: 'two words' }, 'input.idempotencyKey'],
   ['an empty idempotency key', { ...valid, idempotencyKey: '' }, 'input.idempotencyKey'],

@@ -16,22 +16,22 @@ describe('providers', () => {
       {
         name: 'GUUSTO',
         mode: 'SANDBOX',
-        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },
+        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: true, schedulesNatively: false, hasWebhooks: false, deduplicatesCreates: false },
       },
       {
         name: 'GIFTRONAUT',
         mode: 'SANDBOX',
-        capabilities: { canCancel: true, canResend: true, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
+        capabilities: { canCancel: true, canResend: true, canListOrders: true, canSchedule: true, schedulesNatively: true, hasWebhooks: true, deduplicatesCreates: true },
       },
       {
         name: 'GOODY',
         mode: 'SANDBOX',
-        capabilities: { canCancel: true, canResend: false, canListOrders: true, canSchedule: true, hasWebhooks: true, deduplicatesCreates: true },
+        capabilities: { canCancel: true, canResend: false, canListOrders: true, canSchedule: true, schedulesNatively: true, hasWebhooks: true, deduplicatesCreates: true },
       },
       {
         name: 'ANDOPEN',
         mode: 'SANDBOX',
-        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: true, deduplicatesCreates: false },
+        capabilities: { canCancel: false, canResend: false, canListOrders: false, canSchedule: true, schedulesNatively: false, hasWebhooks: true, deduplicatesCreates: false },
       },
     ]);
   });

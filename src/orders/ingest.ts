@@ -160,6 +160,54 @@ export class Ingest {
   }
 
   /**
+   * Claims the held sends that are due (of these providers) for this replica to send now, in one
+   * transaction: each moves from HELD to SENDING, its status from SCHEDULED to UNCONFIRMED (we
+   * do not know what the provider does with it until it answers), and its recipients with it, each
+   * change an event. Where the provider takes one recipient per request, each recipient is claimed
+   * too, as a send's are when it is reserved. A send is claimed once, whichever replicas look at once.
+   */
+  claimHeldSends(providers: readonly Provider[], limit: number, sendsPerRecipient: (provider: Provider) => boolean): Promise<OrderRecord[]> {
+    if (providers.length === 0) return Promise.resolve([]);
+    return this.store.transaction('claimHeldSends', async (tx) => {
+      const now = this.clock().toISOString();
+      const claimed = await tx.claimHeldSends(now, limit, providers);
+      const events: NewStatusEvent[] = [];
+      for (const order of claimed) {
+        await tx.updateOrder(order.id, { status: 'UNCONFIRMED', providerStatus: '' }, now);
+        if (order.status !== 'UNCONFIRMED') events.push(mutationEvent(order.tenant, order.id, null, order.status, 'UNCONFIRMED', now));
+        const perRecipient = sendsPerRecipient(order.provider);
+        for (const r of await tx.recipients(order.id)) {
+          await tx.updateRecipient(r.id, { status: 'UNCONFIRMED', providerStatus: '', ...(perRecipient ? { submission: 'SENDING' as const } : {}) });
+          if (r.status !== 'UNCONFIRMED') events.push(mutationEvent(order.tenant, order.id, r.id, r.status, 'UNCONFIRMED', now));
+        }
+      }
+      await tx.appendEvents(events);
+      return claimed.map((o) => ({ ...o, status: 'UNCONFIRMED' as const, providerStatus: '', updatedAt: now }));
+    });
+  }
+
+  /**
+   * Cancels a held send before its time, in one transaction: CANCELED, with its recipients, and never
+   * sent. False when it is not held and SCHEDULED now (the scheduler claimed it first, or it was
+   * canceled already): a claim and a cancel of one order never both win.
+   */
+  cancelHeld(orderId: string): Promise<boolean> {
+    return this.store.transaction('cancelHeld', async (tx) => {
+      const order = await tx.order(orderId);
+      if (order?.submission !== 'HELD' || order.status !== 'SCHEDULED') return false;
+      const now = this.clock().toISOString();
+      await tx.updateOrder(orderId, { status: 'CANCELED', providerStatus: '' }, now);
+      const events = [mutationEvent(order.tenant, orderId, null, order.status, 'CANCELED', now)];
+      for (const r of await tx.recipients(orderId)) {
+        await tx.updateRecipient(r.id, { status: 'CANCELED', providerStatus: '' });
+        if (r.status !== 'CANCELED') events.push(mutationEvent(order.tenant, orderId, r.id, r.status, 'CANCELED', now));
+      }
+      await tx.appendEvents(events);
+      return true;
+    });
+  }
+
+  /**
    * Records, in one transaction, what a person found at the provider about UNCONFIRMED outcomes, with
    * OPERATOR events that name them. Changes nothing when any of it is not UNCONFIRMED now, or when a
    * provider reference given is already another order's or gift's.
@@ -200,6 +248,14 @@ export class Ingest {
     }
     return { recorded, adopted };
   }
+}
+
+/**
+ * The creation of a send held until its time (reserved SCHEDULED, nothing sent): one event from no
+ * status for the order and for each recipient, appended with the reservation itself.
+ */
+export function heldCreationEvents(order: OrderRecord, recipients: readonly RecipientRecord[]): NewStatusEvent[] {
+  return [null, ...recipients.map((r) => r.id)].map((recipientId) => mutationEvent(order.tenant, order.id, recipientId, null, order.status, order.createdAt));
 }
 
 /**

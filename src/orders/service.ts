@@ -8,7 +8,8 @@ import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 import type { Store } from '../store/store.js';
-import type { Ingest } from './ingest.js';
+import { type ClientCapabilities, clientCapabilities, heldByGiftgraph, heldRequestOf, heldSend } from './held.js';
+import { heldCreationEvents, type Ingest } from './ingest.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';
 import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand, type SettleCommand } from './validate.js';
 
@@ -50,6 +51,8 @@ export class OrdersService {
     const adapter = this.providers.get(cmd.provider)?.adapter;
     const prior = await this.store.findOrderByKey(tenant, cmd.idempotencyKey);
     const prepared = await prepareSend(cmd, adapter, this.clock(), { replay: prior !== undefined });
+    // A send time its provider cannot schedule: recorded SCHEDULED, nothing sent, sent by the scheduler then.
+    const held = adapter !== undefined && heldByGiftgraph(adapter, prepared.sendAt);
     const now = this.clock().toISOString();
     const orderId = randomUUID();
     const order: OrderRecord = {
@@ -59,10 +62,10 @@ export class OrdersService {
       origin: 'GIFTGRAPH',
       idempotencyKey: prepared.idempotencyKey,
       requestHash: prepared.hash,
-      submission: 'SENDING',
+      submission: held ? 'HELD' : 'SENDING',
       providerRef: null,
       // Until the provider answers we do not know whether it took the order.
-      status: 'UNCONFIRMED',
+      status: held ? 'SCHEDULED' : 'UNCONFIRMED',
       providerStatus: '',
       total: orderTotal(prepared),
       scheduledFor: prepared.sendAt,
@@ -71,6 +74,7 @@ export class OrdersService {
       lastError: null,
       createdAt: now,
       updatedAt: now,
+      ...(held ? { heldRequest: heldRequestOf(prepared) } : {}),
     };
     const recipients: RecipientRecord[] = prepared.recipients.map((r) => ({
       id: randomUUID(),
@@ -83,15 +87,16 @@ export class OrdersService {
       company: r.company,
       department: r.department,
       amount: r.amount,
-      status: 'UNCONFIRMED',
+      status: held ? 'SCHEDULED' : 'UNCONFIRMED',
       providerStatus: '',
       providerRef: null,
       gift: null,
-      submission: adapter?.sendsPerRecipient ? 'SENDING' : null,
+      // A held send's recipients follow their order until the scheduler claims them with it.
+      submission: adapter?.sendsPerRecipient && !held ? 'SENDING' : null,
     }));
 
-    const reserved = await this.store.reserveOrder(order, recipients);
-    if (reserved.created) return { ...(await this.submit(reserved.order, prepared)), created: true };
+    const reserved = await this.store.reserveOrder(order, recipients, held ? heldCreationEvents(order, recipients) : []);
+    if (reserved.created) return { ...(held ? { order: reserved.order, problems: [] } : await this.submit(reserved.order, prepared)), created: true };
 
     const existing = reserved.order;
     if (existing.requestHash !== prepared.hash) {
@@ -123,9 +128,36 @@ export class OrdersService {
       };
       return { order: current, created: false, problems: [problem] };
     }
-    // A replay answers as the first answer did: an outcome still unknown is still unknown.
+    // A replay answers as the first answer did: an outcome still unknown is still unknown. A send
+    // held until its time (or canceled while held) is returned as it stands: only the scheduler
+    // sends it, at its time, never a retry.
     const problems: Problem[] = current.submission === 'UNCONFIRMED' ? [unconfirmedReplay(current, adapter, this.clock())] : [];
     return { order: current, created: false, problems };
+  }
+
+  /**
+   * Claims the held sends that are due, at most `limit`, for this replica to send now (see
+   * Ingest.claimHeldSends): each is then SENDING and UNCONFIRMED, as a send just reserved is.
+   */
+  claimDueHeldSends(limit: number): Promise<OrderRecord[]> {
+    const configured = this.providers.all().map(({ adapter }) => adapter.provider);
+    return this.ingest.claimHeldSends(configured, limit, (provider) => this.providers.get(provider)?.adapter.sendsPerRecipient === true);
+  }
+
+  /**
+   * Sends a held send this replica claimed, through the path every send takes (submit): the same
+   * outcomes, the same UNCONFIRMED rules, the same per-recipient handling. A failure before any
+   * outcome is recorded leaves it UNCONFIRMED: it may have reached the provider.
+   */
+  async sendHeld(order: OrderRecord): Promise<Outcome> {
+    try {
+      return await this.submit(order, heldSend(order, await this.store.getRecipients([order.id])));
+    } catch (error) {
+      await this.ingest
+        .moveSubmission(order.id, 'SENDING', { submission: 'UNCONFIRMED', lastError: { code: 'PROVIDER_UNAVAILABLE', message: 'the scheduled send failed in an unexpected way' } })
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -296,9 +328,19 @@ export class OrdersService {
   }
 
   async cancel(tenant: string, orderId: string): Promise<Outcome> {
-    const order = await this.mustFind(tenant, orderId);
+    let order = await this.mustFind(tenant, orderId);
+    const wasHeld = order.submission === 'HELD';
+    if (wasHeld) {
+      // Held by giftgraph, nothing sent: canceled here, whatever its provider can cancel. A cancel
+      // repeated finds it canceled already. One the scheduler claimed first is being sent (or was):
+      // from then on it is canceled at its provider, where the provider can.
+      if (order.status === 'CANCELED' || (await this.ingest.cancelHeld(order.id))) return { order: await this.mustFind(tenant, orderId), problems: [] };
+      order = await this.mustFind(tenant, orderId);
+    }
     const adapter = this.providers.get(order.provider)?.adapter;
-    if (!adapter?.cancel || !adapter.capabilities.canCancel) throw unsupported(order.provider, 'cancel orders');
+    if (!adapter?.cancel || !adapter.capabilities.canCancel) {
+      throw unsupported(order.provider, wasHeld ? 'cancel orders, and this one was sent at its time before it could be canceled' : 'cancel orders');
+    }
     if (order.submission !== 'ACCEPTED') throw notAccepted(order, 'id');
     const recipients = await this.store.getRecipients([order.id]);
     let problems: Problem[] = [];
@@ -362,16 +404,18 @@ export class OrdersService {
   }
 
   /** What this order allows now: the provider's capabilities, narrowed by the order's state. */
-  capabilities(order: OrderRecord, recipients: readonly RecipientRecord[]): (ProviderAdapter['capabilities'] & { canCancel: boolean; canResend: boolean }) | undefined {
+  capabilities(order: OrderRecord, recipients: readonly RecipientRecord[]): (ClientCapabilities & { canCancel: boolean; canResend: boolean }) | undefined {
     const adapter = this.providers.get(order.provider)?.adapter;
     if (!adapter) return undefined;
+    // Held by giftgraph until its time: it can be canceled here, and nothing else, until it is sent.
+    if (order.submission === 'HELD') return { ...clientCapabilities(adapter), deduplicatesCreates: false, canCancel: order.status === 'SCHEDULED', canResend: false };
     const accepted = order.submission === 'ACCEPTED';
     const now = adapter.orderCapabilities?.(order, recipients, this.clock()) ?? {
       canCancel: !isFinalStatus(order.status),
       canResend: order.status !== 'CANCELED',
     };
     return {
-      ...adapter.capabilities,
+      ...clientCapabilities(adapter),
       deduplicatesCreates: repeatableForMs(adapter, order, this.clock()) > 0,
       canCancel: adapter.capabilities.canCancel && accepted && now.canCancel,
       canResend: adapter.capabilities.canResend && accepted && now.canResend,

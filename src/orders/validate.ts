@@ -121,8 +121,9 @@ export function checkSend(cmd: SendGiftsCommand, adapter: ProviderAdapter | unde
     else {
       sendAt = cmd.sendAt.toISOString();
       if (!replay && cmd.sendAt.getTime() <= now.getTime()) errors.add('input.sendAt', 'must be in the future');
-      // giftgraph's horizon, as no provider documents one; a provider that cannot schedule refuses sendAt itself.
-      if (!replay && adapter?.capabilities.canSchedule && cmd.sendAt.getTime() - now.getTime() > LIMITS.sendAheadMs) {
+      // giftgraph's horizon, as no provider documents one: the same for a send the provider schedules
+      // and one giftgraph holds until its time (see held.ts).
+      if (!replay && cmd.sendAt.getTime() - now.getTime() > LIMITS.sendAheadMs) {
         errors.add('input.sendAt', `must be at most ${SEND_AHEAD_DAYS} days ahead`);
       }
     }

@@ -22,7 +22,11 @@ export interface ProviderCapabilities {
   canCancel: boolean;
   canResend: boolean;
   canListOrders: boolean;
-  canSchedule: boolean;
+  /**
+   * The provider itself sends at a later time (sendAt, timezone). Elsewhere giftgraph holds a send
+   * with a send time and sends it then (src/orders/held.ts): every provider takes sendAt.
+   */
+  schedulesNatively: boolean;
   hasWebhooks: boolean;
   /** The provider deduplicates creates, so a create whose outcome is unknown may be sent again safely. */
   deduplicatesCreates: boolean;

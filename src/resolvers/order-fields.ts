@@ -32,7 +32,7 @@ export class OrderFieldsResolver {
     const now = ctx.services.orders.capabilities(order.record, await ctx.loaders!.recipients.load(order.record.id));
     return Object.assign(
       new ProviderCapabilities(),
-      now ?? { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, hasWebhooks: false, deduplicatesCreates: false },
+      now ?? { canCancel: false, canResend: false, canListOrders: false, canSchedule: false, schedulesNatively: false, hasWebhooks: false, deduplicatesCreates: false },
     );
   }
 }

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 import { badInput, notFound } from '../core/errors.js';
 import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
+import { clientCapabilities } from '../orders/held.js';
 import { isOrderPosition, type OrderFilterValues } from '../orders/listing.js';
 import { checkRecipientEmailFilter } from '../orders/validate.js';
 import { pageInfo, pageSize } from '../pagination/connection.js';
@@ -63,7 +64,7 @@ export class QueryResolver {
       Object.assign(new ProviderInfo(), {
         name: adapter.provider,
         mode,
-        capabilities: Object.assign(new ProviderCapabilities(), adapter.capabilities),
+        capabilities: Object.assign(new ProviderCapabilities(), clientCapabilities(adapter)),
       }),
     );
   }

@@ -19,8 +19,17 @@ export class ProviderCapabilities {
   @Field(() => Boolean, { description: 'The provider lists its orders, including ones placed outside giftgraph.' })
   canListOrders!: boolean;
 
-  @Field(() => Boolean, { description: 'The provider can send at a later time (sendAt).' })
+  @Field(() => Boolean, {
+    description:
+      'A send can be scheduled for a later time (sendAt): true for every provider, as giftgraph holds a send until its time where the provider cannot schedule (see schedulesNatively).',
+  })
   canSchedule!: boolean;
+
+  @Field(() => Boolean, {
+    description:
+      'The provider itself schedules a send for later. Where it does not, giftgraph holds the send, recorded SCHEDULED with nothing sent, and sends it at its time (cancelOrder cancels it until then).',
+  })
+  schedulesNatively!: boolean;
 
   @Field(() => Boolean, { description: 'The provider pushes status changes; otherwise giftgraph polls it.' })
   hasWebhooks!: boolean;

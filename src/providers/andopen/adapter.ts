@@ -57,7 +57,7 @@ export class AndOpenAdapter implements ProviderAdapter {
     canCancel: false,
     canResend: false,
     canListOrders: false,
-    canSchedule: false,
+    schedulesNatively: false,
     hasWebhooks: true,
     deduplicatesCreates: false,
   };
@@ -94,7 +94,6 @@ export class AndOpenAdapter implements ProviderAdapter {
     if (!options.campaignId) errors.add('input.andOpen.campaignId', '&Open needs a campaignId from catalog(provider: ANDOPEN)');
     else if (!campaignOf(options)) errors.add('input.andOpen.campaignId', 'is not an &Open campaign id');
     if (input.message) errors.add('input.message', '&Open sends what the campaign defines, with no message of ours');
-    if (input.sendAt) errors.add('input.sendAt', '&Open cannot schedule a send; leave sendAt empty');
     for (const r of input.recipients) {
       const field = `input.recipients[${r.position}]`;
       for (const [key, value] of [

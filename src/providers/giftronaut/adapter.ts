@@ -48,7 +48,7 @@ export class GiftronautAdapter implements ProviderAdapter {
     canCancel: true,
     canResend: true,
     canListOrders: true,
-    canSchedule: true,
+    schedulesNatively: true,
     hasWebhooks: true,
     deduplicatesCreates: true,
   };

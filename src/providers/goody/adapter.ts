@@ -58,7 +58,7 @@ export class GoodyAdapter implements ProviderAdapter {
     canCancel: true,
     canResend: false,
     canListOrders: true,
-    canSchedule: true,
+    schedulesNatively: true,
     hasWebhooks: true,
     deduplicatesCreates: true,
   };

@@ -31,7 +31,7 @@ export class GuustoAdapter implements ProviderAdapter {
     canCancel: false,
     canResend: false,
     canListOrders: false,
-    canSchedule: false,
+    schedulesNatively: false,
     hasWebhooks: false,
     deduplicatesCreates: false,
   };
@@ -45,8 +45,6 @@ export class GuustoAdapter implements ProviderAdapter {
 
   validate(input: ValidationInput, errors: InputErrors): void {
     if (!input.message) errors.add('input.message', 'Guusto requires a message with every gift');
-    if (input.sendAt) errors.add('input.sendAt', 'Guusto cannot schedule a send; leave sendAt empty');
-    if (input.timezone) errors.add('input.timezone', 'Guusto cannot schedule a send; leave timezone empty');
     const currencies = new Set<string>();
     for (const r of input.recipients) {
       const field = `input.recipients[${r.position}]`;
