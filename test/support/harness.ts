@@ -64,6 +64,8 @@ export interface HarnessOptions {
   freshnessMs?: number;
   /** The webhook inbox's options (a long gathering window holds a burst for one read). */
   inbox?: AppOptions['inbox'];
+  /** Send held sends at their time in the background; off unless given (`app.scheduler.sendDue()` sends those due now). */
+  scheduling?: AppOptions['scheduling'];
 }
 
 /**
@@ -153,11 +155,13 @@ export class Harness {
 
   /**
    * Stops giftgraph (the sandboxes keep running) and starts it again on the same ledger, as a
-   * restart would; `changed` is configuration that differs after the restart.
+   * restart would; `changed` is configuration that differs after the restart, and `whileStopped`
+   * runs while giftgraph is down (time passing, say).
    */
-  async restart(changed: Pick<HarnessOptions, 'accountTenant'> = {}): Promise<void> {
+  async restart(changed: Pick<HarnessOptions, 'accountTenant'> = {}, whileStopped?: () => void): Promise<void> {
     await this.app.stop();
     this.url = '';
+    whileStopped?.();
     this.options = { ...this.options, ...changed };
     await this.startApp();
   }
@@ -194,6 +198,7 @@ export class Harness {
       jwt: this.jwt,
       log,
       polling: options.polling ?? false,
+      scheduling: options.scheduling ?? false,
       clock: options.sharedClock ? () => new Date(this.clock.now()) : undefined,
       freshnessMs: options.freshnessMs ?? 0,
       inbox: options.inbox,
