@@ -6,6 +6,8 @@ import { DEFAULT_RECONCILER, UnconfirmedReconciler } from './orders/reconcile.js
 import { DEFAULT_FRESHNESS_MS, OrdersService } from './orders/service.js';
 import { DEFAULT_PRESENCE, type PresenceOptions, ReplicaPresence } from './orders/presence.js';
 import { DEFAULT_SCHEDULER, HeldSendScheduler, type SchedulerOptions } from './orders/scheduler.js';
+import { SendPreviewer } from './orders/preview.js';
+import { SpendingService } from './orders/spending.js';
 import { ListingSync, type SyncRun } from './orders/sync.js';
 import { CursorCodec } from './pagination/cursor.js';
 import { InProcessStatusBus, type StatusBus } from './status/bus.js';
@@ -124,9 +126,20 @@ export async function createApp({
   inbox.start();
   const webhooks = new WebhookReceiver(store, providers, inbox, log, metrics.webhook, clock);
   const cursors = CursorCodec.derivedFrom(jwt.secret);
+  const catalog = new CatalogService(providers);
   const server = new GiftgraphServer({
     schema,
-    services: { orders, listing, catalog: new CatalogService(providers), cursors, providers, live, log },
+    services: {
+      orders,
+      listing,
+      catalog,
+      spending: new SpendingService(store, clock),
+      previews: new SendPreviewer(store, providers, catalog, clock),
+      cursors,
+      providers,
+      live,
+      log,
+    },
     store,
     verifier: new TokenVerifier(jwt),
     webhooks,

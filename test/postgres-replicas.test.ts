@@ -84,7 +84,7 @@ describe.skipIf(!reachable)('replicas sharing one PostgreSQL ledger', () => {
       const key = `same-${round}`;
       const results = await Promise.all(replicas.map((r) => r.reserveOrder(order({ idempotencyKey: key }), [])));
       expect(results.filter((r) => r.created)).toHaveLength(1);
-      expect(new Set(results.map((r) => r.order.id)).size).toBe(1);
+      expect(new Set(results.map((r) => r.order!.id)).size).toBe(1);
     }
   });
 
@@ -151,6 +151,20 @@ describe.skipIf(!reachable)('replicas sharing one PostgreSQL ledger', () => {
     const rate = { concurrency: 100, perSecond: 5, leaseMs: 30_000 };
     const started = await Promise.all(Array.from({ length: 12 }, (_, i) => replicas[i % 3]!.takePollSlot('GIFTRONAUT', at, rate)));
     expect(started.filter(Boolean)).toHaveLength(5);
+  });
+
+  it('never lets concurrent sends on several replicas overshoot a spending limit together', async () => {
+    await replicas[0]!.setSpendingLimit({ tenant: 'limited', currency: 'CAD', perDayMinor: 20 * 2_500, per30DaysMinor: null }, now(), 'operator');
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => {
+        const o = order({ tenant: 'limited', idempotencyKey: `limited-${i}` });
+        return replicas[i % 3]!.reserveOrder(o, [{ ...recipientOf(o), amount: { minor: 2_500, currency: 'CAD' } }]);
+      }),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(20);
+    expect(results.filter((r) => r.refused?.window === 'DAY')).toHaveLength(30);
+    const [cad] = await replicas[2]!.spending('limited', now());
+    expect(cad).toEqual({ currency: 'CAD', perDayMinor: 50_000, per30DaysMinor: null, perDaySpentMinor: 50_000, per30DaysSpentMinor: 50_000 });
   });
 
   it('wakes every replica when any one appends to the log', async () => {

@@ -300,6 +300,33 @@ describe.each(engines)('the store contract on $name', (engine) => {
       expect(await store.takePollSlot('GOODY', at(1_001), budget)).not.toBeNull();
     }));
 
+  it('reserves within spending limits, counts what may have been spent, and gives back what certainly was not', () =>
+    withStore(async (store) => {
+      await store.setSpendingLimit({ tenant: 'acme', currency: 'USD', perDayMinor: 10_000, per30DaysMinor: 12_000 }, at(), 'operator');
+      const send = (minor: number, over: Partial<OrderRecord> = {}) => {
+        const o = order({ createdAt: at(), ...over });
+        return store.reserveOrder(o, [recipient(o.id, 0, { amount: { minor, currency: 'USD' } })]);
+      };
+      expect((await send(6_000)).created).toBe(true);
+      expect(await store.checkSpending('acme', [{ minor: 4_000, currency: 'USD' }], at())).toBeUndefined();
+      const refused = await send(4_001);
+      expect(refused).toEqual({ created: false, refused: { currency: 'USD', window: 'DAY', limitMinor: 10_000, spentMinor: 6_000, askedMinor: 4_001 } });
+      expect(await store.checkSpending('acme', [{ minor: 4_001, currency: 'USD' }], at())).toEqual(refused.refused);
+      // Not sent, failed or canceled: given back. Another currency, another tenant: not counted.
+      await send(5_000, { submission: 'NOT_SENT', status: 'FAILED' });
+      await send(5_000, { status: 'CANCELED' });
+      await send(5_000, { tenant: 'globex' });
+      expect(await store.spending('acme', at())).toEqual([{ currency: 'USD', perDayMinor: 10_000, per30DaysMinor: 12_000, perDaySpentMinor: 6_000, per30DaysSpentMinor: 6_000 }]);
+      // Two days later the day is free again, the 30 days are not.
+      clock += 2 * 24 * 3_600_000;
+      const later = await send(6_001);
+      expect(later.refused).toEqual({ currency: 'USD', window: 'THIRTY_DAYS', limitMinor: 12_000, spentMinor: 6_000, askedMinor: 6_001 });
+      expect((await send(6_000)).created).toBe(true);
+      expect(await store.spending('acme', at())).toEqual([{ currency: 'USD', perDayMinor: 10_000, per30DaysMinor: 12_000, perDaySpentMinor: 6_000, per30DaysSpentMinor: 12_000 }]);
+      await store.setSpendingLimit({ tenant: 'acme', currency: 'USD', perDayMinor: null, per30DaysMinor: null }, at(), 'operator');
+      expect((await store.spending('acme', at()))[0]).toMatchObject({ perDayMinor: null, per30DaysMinor: null });
+    }));
+
   it('leases the polling of an order to this replica', () =>
     withStore(async (store) => {
       const o = order();

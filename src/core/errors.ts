@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_REJECTED'
   | 'IDEMPOTENCY_CONFLICT'
+  /** A send would take its tenant over a spending limit; nothing was recorded or sent. */
+  | 'SPENDING_LIMIT_EXCEEDED'
   /** A subscriber fell too far behind and was cut off; resume with `extensions.resumeAfter`. */
   | 'SUBSCRIPTION_LAGGED';
 

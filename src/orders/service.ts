@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import { type ClientCapabilities, clientCapabilities, heldByGiftgraph, heldRequestOf, heldSend } from './held.js';
 import { heldCreationEvents, type Ingest } from './ingest.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';
+import { spendingLimitExceeded } from './spending.js';
 import { checkResend, prepareSend, type PreparedSend, type SendGiftsCommand, type SettleCommand } from './validate.js';
 
 /**
@@ -97,6 +98,8 @@ export class OrdersService {
 
     const reserved = await this.store.reserveOrder(order, recipients, held ? heldCreationEvents(order, recipients) : []);
     if (reserved.created) return { ...(held ? { order: reserved.order, problems: [] } : await this.submit(reserved.order, prepared)), created: true };
+    // Over a spending limit: nothing was recorded, and no provider is called.
+    if (reserved.refused) throw spendingLimitExceeded(reserved.refused);
 
     const existing = reserved.order;
     if (existing.requestHash !== prepared.hash) {

@@ -6,6 +6,8 @@ import type { Provider } from '../core/model.js';
 import type { CatalogService } from '../orders/catalog.js';
 import type { OrderListing } from '../orders/listing.js';
 import type { OrdersService } from '../orders/service.js';
+import type { SendPreviewer } from '../orders/preview.js';
+import type { SpendingService } from '../orders/spending.js';
 import type { CursorCodec, TenantCursors } from '../pagination/cursor.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { requireScope, type AuthContext, type Scope, type Viewer } from './access.js';
@@ -23,6 +25,10 @@ export interface Services {
   listing: OrderListing;
   /** Catalogs and balances, asked of the providers. */
   catalog: CatalogService;
+  /** Spending limits, and what was committed against them. */
+  spending: SpendingService;
+  /** What a send would do, found without sending. */
+  previews: SendPreviewer;
   cursors: CursorCodec;
   providers: ProviderRegistry;
   live: LiveStatus;

@@ -8,6 +8,7 @@ import { ResendGiftInput, SendGiftsInput, SettleOrderInput } from '../schema/inp
 import { orderView } from '../schema/order.js';
 import { CancelOrderPayload, ResendGiftPayload, SendGiftsPayload, SettleOrderPayload } from '../schema/payloads.js';
 import { Problem } from '../schema/problem.js';
+import { SetSpendingLimitPayload, SpendingLimitInput, SpendingWindow } from '../schema/spending.js';
 import { authorize, type GraphQLContext } from './context.js';
 
 /**
@@ -62,6 +63,22 @@ export class MutationResolver {
       if (!decoded) throw badInput('input.orderId', 'is not an Order id');
       return { ...(await ctx.services.orders.settle(viewer.tenant, decoded.local, input, viewer.subject)), problems: [] };
     });
+  }
+
+  @Mutation(() => SetSpendingLimitPayload, {
+    description:
+      "For operators (scope orders:admin): sets a tenant's spending limits in one currency over a rolling day and a rolling 30 days. A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called.",
+  })
+  async setSpendingLimit(@Arg('input', () => SpendingLimitInput) input: SpendingLimitInput, @Ctx() ctx: GraphQLContext): Promise<SetSpendingLimitPayload> {
+    const { viewer } = authorize(ctx, 'orders:admin');
+    try {
+      const state = await ctx.services.spending.setLimit(input, viewer.subject);
+      return Object.assign(new SetSpendingLimitPayload(), { spending: SpendingWindow.from(state), problems: [] });
+    } catch (error) {
+      const problems = problemsOf(error);
+      if (!problems) throw error;
+      return Object.assign(new SetSpendingLimitPayload(), { spending: null, problems: problems.map(Problem.from) });
+    }
   }
 }
 

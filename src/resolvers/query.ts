@@ -4,14 +4,16 @@ import { decodeId } from '../core/global-id.js';
 import type { GiftStatus, Provider as ProviderName } from '../core/model.js';
 import { clientCapabilities } from '../orders/held.js';
 import { isOrderPosition, type OrderFilterValues } from '../orders/listing.js';
-import { checkRecipientEmailFilter } from '../orders/validate.js';
+import { checkRecipientEmailFilter, type SendGiftsCommand } from '../orders/validate.js';
 import { pageInfo, pageSize } from '../pagination/connection.js';
 import { CatalogConnection, CatalogItem } from '../schema/catalog.js';
 import { Provider } from '../schema/enums.js';
-import { OrderFilter } from '../schema/inputs.js';
+import { OrderFilter, SendGiftsInput } from '../schema/inputs.js';
 import { Order, OrderConnection, orderView, ProviderCapabilities } from '../schema/order.js';
 import { Problem } from '../schema/problem.js';
+import { SendPreview } from '../schema/preview.js';
 import { ProviderInfo } from '../schema/provider-info.js';
+import { SpendingWindow } from '../schema/spending.js';
 import { authorize, type GraphQLContext } from './context.js';
 
 @Resolver()
@@ -55,6 +57,23 @@ export class QueryResolver {
       return { cursor: cursors.encode(scope, position), node: orderView(node) };
     });
     return { edges, pageInfo: pageInfo(edges, page.hasNextPage, Boolean(after)) };
+  }
+
+  @Query(() => SendPreview, {
+    description:
+      'What sendGifts would do with this input now, without sending: the same checks and problems, the totals per currency, where the send would wait, the balance and spending limits. Needs orders:write.',
+  })
+  async previewSend(@Arg('input', () => SendGiftsInput) input: SendGiftsInput, @Ctx() ctx: GraphQLContext): Promise<SendPreview> {
+    const { viewer } = authorize(ctx, 'orders:write');
+    return SendPreview.from(await ctx.services.previews.preview(viewer.tenant, input as SendGiftsCommand));
+  }
+
+  @Query(() => [SpendingWindow], {
+    description: "Your tenant's spending per currency: each limit an operator set (setSpendingLimit), what your sends committed against it, and what remains.",
+  })
+  async spending(@Ctx() ctx: GraphQLContext): Promise<SpendingWindow[]> {
+    const { viewer } = authorize(ctx, 'orders:read');
+    return (await ctx.services.spending.spending(viewer.tenant)).map(SpendingWindow.from);
   }
 
   @Authorized('orders:read')

@@ -15,6 +15,9 @@ registerEnumType(ProblemCode, {
     IDEMPOTENCY_CONFLICT: {
       description: 'The idempotency key was used for a different request (`retryable` false), or a request with it is still being sent (`retryable` true).',
     },
+    SPENDING_LIMIT_EXCEEDED: {
+      description: 'The send would take the tenant over a spending limit (see `spending`); the message says the limit and what remains. Nothing was recorded or sent.',
+    },
     PROVIDER_REJECTED: { description: 'The provider refused (`providerCode` says why): nothing was done there. A send is recorded FAILED.' },
     PROVIDER_UNAVAILABLE: {
       description:

@@ -259,6 +259,23 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX orders_open ON orders (submission, status, created_at, id);
     `,
   },
+  {
+    version: 13,
+    name: 'spending limits',
+    sql: `
+      -- Each tenant's limit per currency over a rolling day and a rolling 30 days (NULL: none). What was
+      -- spent is the ledger's own sends in the window, so it needs no table of its own.
+      CREATE TABLE spending_limits (
+        tenant              TEXT NOT NULL,
+        currency            TEXT NOT NULL,
+        per_day_minor       INTEGER,
+        per_30_days_minor   INTEGER,
+        updated_at          TEXT NOT NULL,
+        updated_by          TEXT NOT NULL,
+        PRIMARY KEY (tenant, currency)
+      );
+    `,
+  },
 ];
 
 /**
@@ -382,11 +399,31 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE orders ADD COLUMN held_request TEXT;
     `,
   },
+  {
+    version: 13,
+    name: 'spending limits',
+    sql: `
+      -- Each tenant's limit per currency over a rolling day and a rolling 30 days (NULL: none). What was
+      -- spent is the ledger's own sends in the window, so it needs no table of its own.
+      CREATE TABLE spending_limits (
+        tenant              TEXT NOT NULL,
+        currency            TEXT NOT NULL,
+        per_day_minor       BIGINT,
+        per_30_days_minor   BIGINT,
+        updated_at          TEXT NOT NULL,
+        updated_by          TEXT NOT NULL,
+        PRIMARY KEY (tenant, currency)
+      );
+    `,
+  },
 ];
 
 /** A ledger migrated past what this build knows was migrated by a newer giftgraph: serving it could corrupt it. */
+/** The steps in the order they apply. */
+export const inOrder = (migrations: readonly Migration[]): Migration[] => [...migrations].sort((a, b) => a.version - b.version);
+
 export function assertKnownSchema(applied: number, migrations: readonly Migration[]): void {
-  const latest = migrations.at(-1)!.version;
+  const latest = Math.max(...migrations.map((m) => m.version));
   if (applied > latest) {
     throw new Error(`The ledger is at schema version ${applied}, newer than this giftgraph knows (${latest}): run a giftgraph release that knows it.`);
   }

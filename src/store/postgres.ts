@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { assertKnownSchema, POSTGRES_MIGRATIONS } from './migrations.js';
+import { assertKnownSchema, inOrder, POSTGRES_MIGRATIONS } from './migrations.js';
 import { SqlStore } from './sql-store.js';
 import type { LedgerTables } from './tables.js';
 
@@ -145,7 +145,7 @@ async function migrate(connection: pg.ClientConfig, schema: string): Promise<voi
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
     assertKnownSchema(Math.max(0, ...applied), POSTGRES_MIGRATIONS);
-    for (const m of POSTGRES_MIGRATIONS) {
+    for (const m of inOrder(POSTGRES_MIGRATIONS)) {
       if (applied.has(m.version)) continue;
       await client.query('BEGIN');
       try {

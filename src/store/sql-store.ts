@@ -6,6 +6,7 @@ import type { HeldRequest, OrderRecord, RecipientRecord, StatusEventRecord, Subm
 import type {
   InterruptedRecipient,
   LedgerTransaction,
+  LimitRefusal,
   NewStatusEvent,
   OrderListQuery,
   OrderPatch,
@@ -13,6 +14,8 @@ import type {
   PollBudget,
   RecipientPatch,
   ReserveResult,
+  SpendingLimit,
+  SpendingState,
   Store,
   SyncState,
   UnresolvedSend,
@@ -129,6 +132,60 @@ const FINAL = ['DELIVERED', 'CANCELED', 'FAILED', 'EXPIRED'];
 const after = (position: { createdAt: string; id: string } | undefined) =>
   position ? sql<boolean>`(created_at > ${position.createdAt} OR (created_at = ${position.createdAt} AND id > ${position.id}))` : sql<boolean>`1 = 1`;
 
+const DAY_MS = 24 * 60 * 60 * 1_000;
+
+/** What a send asks of each currency: its recipients' amounts (a recipient without one, priced by its product, asks nothing known). */
+function askedByCurrency(recipients: readonly RecipientRecord[]): Map<string, number> {
+  const asked = new Map<string, number>();
+  for (const r of recipients) if (r.amount) asked.set(r.amount.currency, (asked.get(r.amount.currency) ?? 0) + r.amount.minor);
+  return asked;
+}
+
+/**
+ * What a tenant's sends committed per currency over the rolling day and 30 days before `now`: the
+ * amounts of their recipients, except what certainly was not spent (a create NOT_SENT, an order or
+ * a gift FAILED or CANCELED). An UNCONFIRMED send counts until it is settled.
+ */
+async function spentSince(db: Db, tenant: string, currencies: readonly string[] | undefined, now: string): Promise<Map<string, { day: number; thirtyDays: number }>> {
+  const daySince = new Date(Date.parse(now) - DAY_MS).toISOString();
+  const monthSince = new Date(Date.parse(now) - 30 * DAY_MS).toISOString();
+  const unspent = ['FAILED', 'CANCELED'];
+  let query = db
+    .selectFrom('recipients as r')
+    .innerJoin('orders as o', 'o.id', 'r.order_id')
+    .select((eb) => [
+      'r.currency',
+      eb.fn.sum<number>(eb.case().when('o.created_at', '>', daySince).then(eb.ref('r.amount_minor')).else(0).end()).as('day'),
+      eb.fn.sum<number>('r.amount_minor').as('thirtyDays'),
+    ])
+    .where('o.tenant', '=', tenant)
+    .where('o.origin', '=', 'GIFTGRAPH')
+    .where('o.created_at', '>', monthSince)
+    .where('o.submission', '<>', 'NOT_SENT')
+    .where('o.status', 'not in', unspent)
+    .where('r.status', 'not in', unspent)
+    .where((eb) => eb.or([eb('r.submission', 'is', null), eb('r.submission', '<>', 'NOT_SENT')]))
+    .where('r.amount_minor', 'is not', null);
+  if (currencies) query = query.where('r.currency', 'in', currencies);
+  const rows = await query.groupBy('r.currency').execute();
+  return new Map(rows.map((r) => [r.currency!, { day: Number(r.day ?? 0), thirtyDays: Number(r.thirtyDays ?? 0) }]));
+}
+
+/** The first limit these amounts would exceed, by currency then the day before the 30 days. */
+function refusal(limits: readonly SpendingLimit[], spent: Map<string, { day: number; thirtyDays: number }>, asked: Map<string, number>): LimitRefusal | undefined {
+  for (const limit of [...limits].sort((a, b) => a.currency.localeCompare(b.currency))) {
+    const askedMinor = asked.get(limit.currency) ?? 0;
+    const used = spent.get(limit.currency) ?? { day: 0, thirtyDays: 0 };
+    if (limit.perDayMinor !== null && used.day + askedMinor > limit.perDayMinor) {
+      return { currency: limit.currency, window: 'DAY', limitMinor: limit.perDayMinor, spentMinor: used.day, askedMinor };
+    }
+    if (limit.per30DaysMinor !== null && used.thirtyDays + askedMinor > limit.per30DaysMinor) {
+      return { currency: limit.currency, window: 'THIRTY_DAYS', limitMinor: limit.per30DaysMinor, spentMinor: used.thirtyDays, askedMinor };
+    }
+  }
+  return undefined;
+}
+
 const tracer = trace.getTracer('giftgraph');
 
 /**
@@ -197,6 +254,18 @@ export class SqlStore implements Store {
     let appended = false;
     const reserved = await this.write('reserveOrder', () =>
       this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
+        const asked = askedByCurrency(recipients);
+        const limits = asked.size > 0 ? await this.limitsOf(trx, order.tenant, [...asked.keys()]) : [];
+        if (limits.length > 0) {
+          // The check and the reservation are one step: every reservation of this tenant's, on
+          // every replica, waits here for the one before it to commit, and then counts it.
+          await this.traits.serialize(trx, `giftgraph:spending:${order.tenant}`);
+          const existing = await trx.selectFrom('orders').selectAll().where('tenant', '=', order.tenant).where('idempotency_key', '=', order.idempotencyKey).executeTakeFirst();
+          // A replay is answered as the first request was, whatever was spent since.
+          if (existing) return { created: false, order: toOrder(existing) };
+          const refused = refusal(limits, await spentSince(trx, order.tenant, [...asked.keys()], order.createdAt), asked);
+          if (refused) return { created: false, refused };
+        }
         // Two replicas reserving one key at once: the unique key lets one insert; the other waits for
         // its commit, inserts nothing, and reads the order the first one reserved.
         const inserted = await trx
@@ -223,6 +292,52 @@ export class SqlStore implements Store {
     // Listeners read the log: only after the commit are the events visible.
     if (appended) this.appended();
     return reserved;
+  }
+
+  private async limitsOf(db: Db, tenant: string, currencies: readonly string[]): Promise<SpendingLimit[]> {
+    const rows = await db.selectFrom('spending_limits').selectAll().where('tenant', '=', tenant).where('currency', 'in', currencies).execute();
+    return rows.map((r) => ({ tenant: r.tenant, currency: r.currency, perDayMinor: r.per_day_minor, per30DaysMinor: r.per_30_days_minor }));
+  }
+
+  async setSpendingLimit(limit: SpendingLimit, at: string, by: string): Promise<void> {
+    await this.write('setSpendingLimit', async () => {
+      if (limit.perDayMinor === null && limit.per30DaysMinor === null) {
+        await this.db.deleteFrom('spending_limits').where('tenant', '=', limit.tenant).where('currency', '=', limit.currency).execute();
+        return;
+      }
+      const values = { per_day_minor: limit.perDayMinor, per_30_days_minor: limit.per30DaysMinor, updated_at: at, updated_by: by };
+      await this.db
+        .insertInto('spending_limits')
+        .values({ tenant: limit.tenant, currency: limit.currency, ...values })
+        .onConflict((oc) => oc.columns(['tenant', 'currency']).doUpdateSet(values))
+        .execute();
+    });
+  }
+
+  async spending(tenant: string, now: string): Promise<SpendingState[]> {
+    const limits = await this.db.selectFrom('spending_limits').selectAll().where('tenant', '=', tenant).execute();
+    const spent = await spentSince(this.db, tenant, undefined, now);
+    const currencies = [...new Set([...limits.map((l) => l.currency), ...spent.keys()])].sort();
+    return currencies.map((currency) => {
+      const limit = limits.find((l) => l.currency === currency);
+      const used = spent.get(currency) ?? { day: 0, thirtyDays: 0 };
+      return {
+        currency,
+        perDayMinor: limit?.per_day_minor ?? null,
+        per30DaysMinor: limit?.per_30_days_minor ?? null,
+        perDaySpentMinor: used.day,
+        per30DaysSpentMinor: used.thirtyDays,
+      };
+    });
+  }
+
+  async checkSpending(tenant: string, asked: readonly { minor: number; currency: string }[], now: string): Promise<LimitRefusal | undefined> {
+    const byCurrency = new Map<string, number>();
+    for (const a of asked) byCurrency.set(a.currency, (byCurrency.get(a.currency) ?? 0) + a.minor);
+    if (byCurrency.size === 0) return undefined;
+    const limits = await this.limitsOf(this.db, tenant, [...byCurrency.keys()]);
+    if (limits.length === 0) return undefined;
+    return refusal(limits, await spentSince(this.db, tenant, [...byCurrency.keys()], now), byCurrency);
   }
 
   async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
@@ -283,32 +398,12 @@ export class SqlStore implements Store {
         // Never an order giftgraph sent, even one whose acceptance was recorded a moment ago; and the
         // owner follows configuration, so a changed owner takes over what was recorded before.
         const listed = orders.map((o) => o.order.providerRef!).filter(Boolean);
-        const sent = listed.length
-          ? new Set(
-              (
-                await trx
-                  .selectFrom('orders')
-                  .select('provider_ref')
-                  .where('provider', '=', provider)
-                  .where('origin', '=', 'GIFTGRAPH')
-                  .where('provider_ref', 'in', listed)
-                  .execute()
-              ).map((r) => r.provider_ref),
-            )
-          : new Set<string | null>();
-        const known = listed.length
-          ? new Set(
-              (
-                await trx
-                  .selectFrom('orders')
-                  .select('provider_ref')
-                  .where('provider', '=', provider)
-                  .where('origin', '=', 'PROVIDER')
-                  .where('provider_ref', 'in', listed)
-                  .execute()
-              ).map((r) => r.provider_ref),
-            )
-          : new Set<string | null>();
+        // One read: which listed references are orders giftgraph sent, and which were recorded before.
+        const seen = listed.length
+          ? await trx.selectFrom('orders').select(['provider_ref', 'origin']).where('provider', '=', provider).where('provider_ref', 'in', listed).execute()
+          : [];
+        const sent = new Set(seen.filter((r) => r.origin === 'GIFTGRAPH').map((r) => r.provider_ref));
+        const known = new Set(seen.filter((r) => r.origin === 'PROVIDER').map((r) => r.provider_ref));
         for (const { order, recipients } of orders) {
           if (sent.has(order.providerRef)) continue;
           // Two replicas adopting one order at once: the partial unique index lets one insert it.

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import { assertKnownSchema, SQLITE_MIGRATIONS } from './migrations.js';
+import { assertKnownSchema, inOrder, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqlStore } from './sql-store.js';
 import type { LedgerTables } from './tables.js';
 
@@ -101,7 +101,7 @@ function migrate(db: Database.Database): void {
   const foreignKeys = db.pragma('foreign_keys', { simple: true });
   db.pragma('foreign_keys = OFF');
   try {
-    for (const m of SQLITE_MIGRATIONS) {
+    for (const m of inOrder(SQLITE_MIGRATIONS)) {
       if (applied.has(m.version)) continue;
       db.transaction(() => {
         db.exec(m.sql);

@@ -28,7 +28,20 @@ export interface OrderStatusCount {
   oldestCreatedAt: string;
 }
 
-export type ReserveResult = { created: true; order: OrderRecord } | { created: false; order: OrderRecord };
+/** A send refused because it would take its tenant over a spending limit: the limit, and what the window had committed already. */
+export interface LimitRefusal {
+  currency: string;
+  window: 'DAY' | 'THIRTY_DAYS';
+  limitMinor: number;
+  spentMinor: number;
+  /** What this send would add in that currency. */
+  askedMinor: number;
+}
+
+export type ReserveResult =
+  | { created: true; order: OrderRecord; refused?: undefined }
+  | { created: false; order: OrderRecord; refused?: undefined }
+  | { created: false; order?: undefined; refused: LimitRefusal };
 
 /** What a change writes to an order: only the fields present; `lastError: null` clears it. */
 export type OrderPatch = Partial<Pick<OrderRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total' | 'lastError'>>;
@@ -81,9 +94,11 @@ export interface LedgerTransaction {
 export interface OrderLedger {
   /**
    * Records the intent to send, before any provider is called: inserts the order and its
-   * recipients, or returns the order already holding this tenant's idempotency key. `events`:
-   * appended in the same transaction when the order is inserted (the creation of a send held until
-   * its time).
+   * recipients, or returns the order already holding this tenant's idempotency key. Where the
+   * tenant has spending limits in the recipients' currencies, checking them and reserving the
+   * amounts is one atomic step: concurrent sends, on any replica, cannot overshoot a limit together;
+   * a send that would is refused and nothing is written. `events`: appended in the same
+   * transaction when the order is inserted (the creation of a send held until its time).
    */
   reserveOrder(order: OrderRecord, recipients: RecipientRecord[], events?: readonly NewStatusEvent[]): Promise<ReserveResult>;
   getOrders(tenant: string, ids: readonly string[]): Promise<OrderRecord[]>;
@@ -180,6 +195,37 @@ export interface SyncLog {
   recordSync(state: SyncState): Promise<void>;
 }
 
+/** A tenant's limits in one currency, in minor units; null: no limit over that window. */
+export interface SpendingLimit {
+  tenant: string;
+  currency: string;
+  perDayMinor: number | null;
+  per30DaysMinor: number | null;
+}
+
+/** One currency of a tenant's spending: its limits, and what its sends committed over each rolling window. */
+export interface SpendingState {
+  currency: string;
+  perDayMinor: number | null;
+  per30DaysMinor: number | null;
+  perDaySpentMinor: number;
+  per30DaysSpentMinor: number;
+}
+
+/**
+ * Spending limits and what counts against them: every send of the tenant in the window, by its
+ * recipients' amounts, except what certainly was not spent (a create that was NOT_SENT, a gift or
+ * order FAILED or CANCELED). An UNCONFIRMED send counts until it is settled.
+ */
+export interface SpendingLedger {
+  /** Sets a tenant's limits in one currency; both null removes them. */
+  setSpendingLimit(limit: SpendingLimit, at: string, by: string): Promise<void>;
+  /** Each currency the tenant has a limit in or spent in over the last 30 days, at `now`. */
+  spending(tenant: string, now: string): Promise<SpendingState[]>;
+  /** The refusal a send of these amounts would meet now, without reserving anything (a preview). */
+  checkSpending(tenant: string, asked: readonly { minor: number; currency: string }[], now: string): Promise<LimitRefusal | undefined>;
+}
+
 /** The replicas serving one ledger: each says it lives by a heartbeat, and says so no more when it stops. */
 export interface ReplicaRegistry {
   /** This replica's id: it marks the creates it has in flight and the polls it owns. */
@@ -215,7 +261,7 @@ export interface PollLeases {
  * The ledger of everything sent through giftgraph, by concern. Async so that a networked database
  * can take SQLite's place; every method that writes more than one row does it in one transaction.
  */
-export interface Store extends OrderLedger, EventLog, WebhookInbox, SyncLog, ReplicaRegistry, PollLeases {
+export interface Store extends OrderLedger, EventLog, WebhookInbox, SyncLog, ReplicaRegistry, PollLeases, SpendingLedger {
   /** `sqlite`: one process owns the ledger. `postgresql`: any number of replicas share it. */
   readonly engine: 'sqlite' | 'postgresql';
   /**

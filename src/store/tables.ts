@@ -70,5 +70,7 @@ export interface LedgerTables {
   replicas: { id: string; started_at: string; heartbeat_at: string };
   /** Polls in flight and recently started, per provider, across all replicas: the provider's shared poll budget. */
   poll_slots: { id: string; provider: string; replica: string; started_at: string; until: string };
+  /** Each tenant's spending limits per currency, in minor units; null: no limit over that window. */
+  spending_limits: { tenant: string; currency: string; per_day_minor: number | null; per_30_days_minor: number | null; updated_at: string; updated_by: string };
   schema_migrations: { version: number; name: string; applied_at: string };
 }

@@ -385,6 +385,8 @@ export type Mutation = {
   resendGift: ResendGiftPayload;
   /** Sends gifts through one provider. Safe to retry with the same idempotencyKey: a gift is never sent twice. What went wrong is in `problems`, beside the order recorded. */
   sendGifts: SendGiftsPayload;
+  /** For operators (scope orders:admin): sets a tenant's spending limits in one currency over a rolling day and a rolling 30 days. A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called. */
+  setSpendingLimit: SetSpendingLimitPayload;
   /** For operators (scope orders:admin): records what a person found at the provider about an UNCONFIRMED order. SENT: tracked from the given reference on. NOT_SENT: the same idempotency key may send it again. What was refused is in `problems`. */
   settleOrder: SettleOrderPayload;
 };
@@ -402,6 +404,11 @@ export type MutationResendGiftArgs = {
 
 export type MutationSendGiftsArgs = {
   input: SendGiftsInput;
+};
+
+
+export type MutationSetSpendingLimitArgs = {
+  input: SpendingLimitInput;
 };
 
 
@@ -547,6 +554,8 @@ export type ProblemCode =
   | 'PROVIDER_REJECTED'
   /** The provider could not be reached, or asked us to wait (`retryAfter`), and certainly did not act: the same request may be repeated. A send is recorded FAILED (or not at all when the provider could not be asked what checking the input needs). */
   | 'PROVIDER_UNAVAILABLE'
+  /** The send would take the tenant over a spending limit (see `spending`); the message says the limit and what remains. Nothing was recorded or sent. */
+  | 'SPENDING_LIMIT_EXCEEDED'
   /** The provider cannot do this at all (Guusto cannot cancel or resend). Nothing was recorded or sent. */
   | 'UNSUPPORTED_BY_PROVIDER';
 
@@ -623,8 +632,12 @@ export type Query = {
   order?: Maybe<Order>;
   /** Your tenant's orders at every provider, newest first: those sent through giftgraph, and those placed in a provider's own app where the provider lists them and your tenant owns that account. Served from the ledger alone, so a provider that is down leaves every page whole; orders placed in a provider's app appear once its list is synced (see `providers { ordersSync }`). */
   orders: OrderConnection;
+  /** What sendGifts would do with this input now, without sending: the same checks and problems, the totals per currency, where the send would wait, the balance and spending limits. Needs orders:write. */
+  previewSend: SendPreview;
   /** The providers this server is configured for. */
   providers: Array<ProviderInfo>;
+  /** Your tenant's spending per currency: each limit an operator set (setSpendingLimit), what your sends committed against it, and what remains. */
+  spending: Array<SpendingWindow>;
 };
 
 
@@ -644,6 +657,11 @@ export type QueryOrdersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OrderFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryPreviewSendArgs = {
+  input: SendGiftsInput;
 };
 
 /** One person an order sends a gift to, with that gift and its own status. */
@@ -693,6 +711,15 @@ export type RecipientInput = {
   employeeNumber?: InputMaybe<Scalars['String']['input']>;
   firstName?: InputMaybe<Scalars['String']['input']>;
   lastName?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** One recipient of a previewed send. */
+export type RecipientPreview = {
+  __typename?: 'RecipientPreview';
+  /** What it would be sent; null where the provider prices it (a product's price). */
+  amount?: Maybe<Money>;
+  /** Its position in the input, from 0. */
+  position: Scalars['Int']['output'];
 };
 
 export type ResendGiftInput = {
@@ -747,6 +774,38 @@ export type SendGiftsPayload = {
   problems: Array<Problem>;
 };
 
+/** What sendGifts would do with the same input now, found without sending: every check it makes, what it would cost, and where it would wait. Nothing is recorded and no provider is asked to send. */
+export type SendPreview = {
+  __typename?: 'SendPreview';
+  /** The provider's balance, where it reports one; null otherwise, or when it cannot be asked now. */
+  balance?: Maybe<Array<Money>>;
+  /** Whether that balance covers the totals; null when the balance is unknown. */
+  balanceCovers?: Maybe<Scalars['Boolean']['output']>;
+  /** giftgraph would hold the send until sendAt and send it then (its provider cannot schedule). */
+  heldByGiftgraph: Scalars['Boolean']['output'];
+  /** A spending limit of your tenant would refuse the send (its problem says which). */
+  overSpendingLimit: Scalars['Boolean']['output'];
+  /** Every problem sendGifts would report for this input now, the same list; empty when it would send. */
+  problems: Array<Problem>;
+  /** Each recipient's amount, in input order; empty when the input is refused. */
+  recipients: Array<RecipientPreview>;
+  /** The provider would hold the send until sendAt itself. */
+  scheduledAtProvider: Scalars['Boolean']['output'];
+  /** When it would be sent; null: now. */
+  sendAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the send asks per currency, of the recipients whose amount is known. */
+  totals: Array<Money>;
+};
+
+/** What setSpendingLimit did: the tenant's spending under its new limits, or the problems of the input. */
+export type SetSpendingLimitPayload = {
+  __typename?: 'SetSpendingLimitPayload';
+  /** What kept this request from doing all it asked; empty when it did. Every problem of an invalid input is listed, each naming its field. */
+  problems: Array<Problem>;
+  /** The tenant's spending in that currency under its new limits; null when the input was refused (see problems). */
+  spending?: Maybe<SpendingWindow>;
+};
+
 /** What a person found at the provider about an UNCONFIRMED order: the whole order (Guusto, Giftronaut, Goody), or each recipient where the provider takes one per request (&Open). */
 export type SettleOrderInput = {
   orderId: Scalars['ID']['input'];
@@ -783,6 +842,36 @@ export type SettlementOutcome =
   | 'NOT_SENT'
   /** The provider has it: giftgraph tracks it from its reference on. */
   | 'SENT';
+
+/** A tenant's spending limits in one currency. Both null removes them. */
+export type SpendingLimitInput = {
+  /** In any letter case: `usd` is USD. */
+  currency: Scalars['CurrencyCode']['input'];
+  /** Decimal string: at most this over any 30 days; null: no limit. */
+  per30Days?: InputMaybe<Scalars['String']['input']>;
+  /** Decimal string, like MoneyInput.amount: at most this over any 24 hours; null: no limit. */
+  perDay?: InputMaybe<Scalars['String']['input']>;
+  /** The tenant the limits apply to. */
+  tenant: Scalars['String']['input'];
+};
+
+/** One currency of your tenant's spending: its limits over a rolling day and 30 days, what your sends committed in each, and what remains. A send counts from when it is recorded (a scheduled one from when it is scheduled) until it certainly was not spent: FAILED, NOT_SENT or CANCELED. An UNCONFIRMED send counts until it is settled. Amounts are decimal strings in the currency. */
+export type SpendingWindow = {
+  __typename?: 'SpendingWindow';
+  currency: Scalars['CurrencyCode']['output'];
+  /** The limit over the last 30 days; null: none. */
+  per30DaysLimit?: Maybe<Scalars['String']['output']>;
+  /** What the limit leaves over the last 30 days; null without a limit. */
+  per30DaysRemaining?: Maybe<Scalars['String']['output']>;
+  /** Committed over the last 30 days. */
+  per30DaysSpent: Scalars['String']['output'];
+  /** The limit over the last 24 hours; null: none. */
+  perDayLimit?: Maybe<Scalars['String']['output']>;
+  /** What the limit leaves over the last 24 hours; null without a limit. */
+  perDayRemaining?: Maybe<Scalars['String']['output']>;
+  /** Committed over the last 24 hours. */
+  perDaySpent: Scalars['String']['output'];
+};
 
 /** One status change, as recorded in the event log. */
 export type StatusChange = {
