@@ -133,6 +133,18 @@ describe('spending limits', () => {
     expect(problemsOf(await h.gql(SEND, send('fits-now', '75')))).toEqual([]);
     expect(await spent()).toBe('575.00');
 
+    // A same-key retry of the send Guusto refused spends again: within the limit, as a new send.
+    const retry = send('refused-by-guusto', '50');
+    const PREVIEW = 'query P($input: SendGiftsInput!) { previewSend(input: $input) { overSpendingLimit problems { code field message retryable } } }';
+    const previewed = (await h.gql<any, unknown>(PREVIEW, retry)).data.previewSend;
+    expect(previewed.overSpendingLimit).toBe(true);
+    const retried = await h.gql(SEND, retry);
+    expect(problemsOf(retried)).toEqual(previewed.problems);
+    expect(problemsOf(retried)[0]?.message).toBe('this send of 50.00 CAD would exceed the spending limit of 600.00 CAD per rolling day: 25.00 CAD remains');
+    // The order was recorded before: it is answered as it stands, FAILED, with why it was not sent again.
+    expect((retried.data as any).sendGifts).toMatchObject({ created: false, order: { status: 'FAILED' } });
+    expect(await spent()).toBe('575.00');
+
     // Both limits removed: no window is left but what was spent.
     await h.gql(SET, { input: { tenant: 'acme', currency: 'CAD', perDay: null, per30Days: null } }, admin);
     expect((await h.gql<any, unknown>(SPENDING, undefined)).data.spending).toEqual([

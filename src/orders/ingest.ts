@@ -6,6 +6,7 @@ import { formatTraceParent } from '../core/trace-parent.js';
 import type { ListedOrder, OrderSnapshot } from '../providers/adapter.js';
 import type { LedgerTransaction, NewStatusEvent, Store } from '../store/store.js';
 import { isEmptyPlan, planObservation } from './plan.js';
+import { spendingLimitExceeded } from './spending.js';
 
 export type SettleOutcome = 'settled' | 'not_unconfirmed' | 'reference_taken';
 
@@ -23,6 +24,16 @@ export interface SubmissionMove {
  * here, inside one store transaction per observation; the store only persists it. The service,
  * the listing sync, the poller and the webhook inbox all come through here.
  */
+/** Throws SPENDING_LIMIT_EXCEEDED when sending to these recipients would take the tenant over a limit; the transaction then holds the tenant's spending lock. */
+async function withinSpendingLimits(tx: LedgerTransaction, tenant: string, recipients: readonly RecipientRecord[], now: string): Promise<void> {
+  const refused = await tx.spendingRefusal(
+    tenant,
+    recipients.flatMap((r) => (r.amount ? [r.amount] : [])),
+    now,
+  );
+  if (refused) throw spendingLimitExceeded(refused);
+}
+
 export class Ingest {
   constructor(
     private readonly store: Store,
@@ -91,11 +102,15 @@ export class Ingest {
    * Moves an order's create call along (SENDING → ACCEPTED/NOT_SENT/UNCONFIRMED, or NOT_SENT →
    * SENDING for a retry) when it is still where `expected` says; false when it is not (another
    * request moved it first). Recipients tracked one by one move with the order's whole-order outcome.
+   * With `spending`, the move is a new attempt to send, checked and reserved against the tenant's
+   * spending limits in the same step (what it gave back when it was not sent, it takes again): over
+   * a limit, it throws SPENDING_LIMIT_EXCEEDED and nothing moves.
    */
-  moveSubmission(orderId: string, expected: Submission, move: SubmissionMove): Promise<boolean> {
+  moveSubmission(orderId: string, expected: Submission, move: SubmissionMove, { spending = false }: { spending?: boolean } = {}): Promise<boolean> {
     return this.store.transaction('updateSubmission', async (tx) => {
       const order = await tx.order(orderId);
       if (!order || order.submission !== expected) return false;
+      if (spending) await withinSpendingLimits(tx, order.tenant, await tx.recipients(orderId), this.clock().toISOString());
       const creating = expected === 'SENDING' && (await isCreation(tx, order));
       const now = this.clock().toISOString();
       const status = move.status ?? order.status;
@@ -153,6 +168,8 @@ export class Ingest {
       if (!order) return [];
       const now = this.clock().toISOString();
       const unsent = (await tx.recipients(orderId)).filter((r) => r.submission === 'NOT_SENT');
+      // Sending to them again spends again: within the tenant's limits, as a new send.
+      await withinSpendingLimits(tx, order.tenant, unsent, now);
       for (const r of unsent) await tx.updateRecipient(r.id, { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
       await tx.appendEvents(unsent.filter((r) => r.status !== 'UNCONFIRMED').map((r) => mutationEvent(order.tenant, orderId, r.id, r.status, 'UNCONFIRMED', now)));
       return unsent.map((r) => r.id);

@@ -61,8 +61,9 @@ export class SendPreviewer {
     let overSpendingLimit = false;
     if (prior && prior.requestHash !== prepared.hash) {
       problems.push({ code: 'IDEMPOTENCY_CONFLICT', field: 'input.idempotencyKey', message: 'this key was already used for a different request', retryable: false });
-    } else if (!prior) {
-      // A replay returns the order sent before; a new send is checked against the tenant's limits.
+    } else if (!prior || prior.submission === 'NOT_SENT') {
+      // A replay returns the order sent before; a new send, or the retry of one certainly not sent,
+      // is checked against the tenant's limits.
       const refused = await this.store.checkSpending(tenant, totals, now.toISOString());
       if (refused) {
         overSpendingLimit = true;

@@ -110,7 +110,14 @@ export class OrdersService {
     }
     if (existing.submission === 'NOT_SENT') {
       // The provider certainly never took it, so sending it now is the first real send.
-      const claimed = await this.ingest.moveSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' });
+      let claimed: boolean;
+      try {
+        claimed = await this.ingest.moveSubmission(existing.id, 'NOT_SENT', { submission: 'SENDING', status: 'UNCONFIRMED', providerStatus: '' }, { spending: true });
+      } catch (error) {
+        // Over a spending limit now: the order stays as it was (FAILED), and says why it was not sent again.
+        if (error instanceof GiftgraphError && error.code === 'SPENDING_LIMIT_EXCEEDED') return { order: existing, created: false, problems: problemsOf(error)! };
+        throw error;
+      }
       if (claimed) return { ...(await this.submit({ ...existing, submission: 'SENDING' }, prepared)), created: true };
     }
     if (existing.submission === 'ACCEPTED' && adapter?.sendsPerRecipient) {

@@ -134,12 +134,14 @@ const after = (position: { createdAt: string; id: string } | undefined) =>
 
 const DAY_MS = 24 * 60 * 60 * 1_000;
 
+const sumByCurrency = (amounts: readonly { minor: number; currency: string }[]): Map<string, number> => {
+  const sums = new Map<string, number>();
+  for (const a of amounts) sums.set(a.currency, (sums.get(a.currency) ?? 0) + a.minor);
+  return sums;
+};
+
 /** What a send asks of each currency: its recipients' amounts (a recipient without one, priced by its product, asks nothing known). */
-function askedByCurrency(recipients: readonly RecipientRecord[]): Map<string, number> {
-  const asked = new Map<string, number>();
-  for (const r of recipients) if (r.amount) asked.set(r.amount.currency, (asked.get(r.amount.currency) ?? 0) + r.amount.minor);
-  return asked;
-}
+const askedByCurrency = (recipients: readonly RecipientRecord[]): Map<string, number> => sumByCurrency(recipients.flatMap((r) => (r.amount ? [r.amount] : [])));
 
 /**
  * What a tenant's sends committed per currency over the rolling day and 30 days before `now`: the
@@ -169,6 +171,19 @@ async function spentSince(db: Db, tenant: string, currencies: readonly string[] 
   if (currencies) query = query.where('r.currency', 'in', currencies);
   const rows = await query.groupBy('r.currency').execute();
   return new Map(rows.map((r) => [r.currency!, { day: Number(r.day ?? 0), thirtyDays: Number(r.thirtyDays ?? 0) }]));
+}
+
+async function limitsOf(db: Db, tenant: string, currencies: readonly string[]): Promise<SpendingLimit[]> {
+  const rows = await db.selectFrom('spending_limits').selectAll().where('tenant', '=', tenant).where('currency', 'in', currencies).execute();
+  return rows.map((r) => ({ tenant: r.tenant, currency: r.currency, perDayMinor: r.per_day_minor, per30DaysMinor: r.per_30_days_minor }));
+}
+
+/** The refusal these amounts would meet under the tenant's limits now; undefined when none applies. */
+async function spendingRefusal(db: Db, tenant: string, asked: Map<string, number>, now: string): Promise<LimitRefusal | undefined> {
+  if (asked.size === 0) return undefined;
+  const limits = await limitsOf(db, tenant, [...asked.keys()]);
+  if (limits.length === 0) return undefined;
+  return refusal(limits, await spentSince(db, tenant, [...asked.keys()], now), asked);
 }
 
 /** The first limit these amounts would exceed, by currency then the day before the 30 days. */
@@ -226,6 +241,9 @@ export interface EngineTraits {
   locksRows: boolean;
 }
 
+/** The key every check of a tenant's spending takes, so no two checks and reservations of one tenant interleave. */
+const spendingKey = (tenant: string) => `giftgraph:spending:${tenant}`;
+
 /** The key that orders every append to the event log (see appendEvents). */
 const EVENT_LOG_KEY = 'giftgraph:status_events';
 
@@ -255,11 +273,11 @@ export class SqlStore implements Store {
     const reserved = await this.write('reserveOrder', () =>
       this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
         const asked = askedByCurrency(recipients);
-        const limits = asked.size > 0 ? await this.limitsOf(trx, order.tenant, [...asked.keys()]) : [];
+        const limits = asked.size > 0 ? await limitsOf(trx, order.tenant, [...asked.keys()]) : [];
         if (limits.length > 0) {
           // The check and the reservation are one step: every reservation of this tenant's, on
           // every replica, waits here for the one before it to commit, and then counts it.
-          await this.traits.serialize(trx, `giftgraph:spending:${order.tenant}`);
+          await this.traits.serialize(trx, spendingKey(order.tenant));
           const existing = await trx.selectFrom('orders').selectAll().where('tenant', '=', order.tenant).where('idempotency_key', '=', order.idempotencyKey).executeTakeFirst();
           // A replay is answered as the first request was, whatever was spent since.
           if (existing) return { created: false, order: toOrder(existing) };
@@ -292,11 +310,6 @@ export class SqlStore implements Store {
     // Listeners read the log: only after the commit are the events visible.
     if (appended) this.appended();
     return reserved;
-  }
-
-  private async limitsOf(db: Db, tenant: string, currencies: readonly string[]): Promise<SpendingLimit[]> {
-    const rows = await db.selectFrom('spending_limits').selectAll().where('tenant', '=', tenant).where('currency', 'in', currencies).execute();
-    return rows.map((r) => ({ tenant: r.tenant, currency: r.currency, perDayMinor: r.per_day_minor, per30DaysMinor: r.per_30_days_minor }));
   }
 
   async setSpendingLimit(limit: SpendingLimit, at: string, by: string): Promise<void> {
@@ -332,12 +345,7 @@ export class SqlStore implements Store {
   }
 
   async checkSpending(tenant: string, asked: readonly { minor: number; currency: string }[], now: string): Promise<LimitRefusal | undefined> {
-    const byCurrency = new Map<string, number>();
-    for (const a of asked) byCurrency.set(a.currency, (byCurrency.get(a.currency) ?? 0) + a.minor);
-    if (byCurrency.size === 0) return undefined;
-    const limits = await this.limitsOf(this.db, tenant, [...byCurrency.keys()]);
-    if (limits.length === 0) return undefined;
-    return refusal(limits, await spentSince(this.db, tenant, [...byCurrency.keys()], now), byCurrency);
+    return spendingRefusal(this.db, tenant, sumByCurrency(asked), now);
   }
 
   async findPlaced(provider: Provider, seen: readonly { ref: string; reference?: string | null }[]): Promise<{ placed: Set<string>; unresolved: UnresolvedSend[] }> {
@@ -859,6 +867,13 @@ class SqlTransaction implements LedgerTransaction {
     // A multi-row insert numbers its rows in the order given, and RETURNING answers in that order.
     const seqs = rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
     return events.map((e, i) => ({ ...e, actor: e.actor ?? null, traceParent: e.traceParent ?? null, seq: seqs[i]! }));
+  }
+
+  async spendingRefusal(tenant: string, asked: readonly { minor: number; currency: string }[], now: string): Promise<LimitRefusal | undefined> {
+    const sums = sumByCurrency(asked);
+    if (sums.size === 0) return undefined;
+    await this.traits.serialize(this.trx, spendingKey(tenant));
+    return spendingRefusal(this.trx, tenant, sums, now);
   }
 
   async hasEvents(orderId: string): Promise<boolean> {

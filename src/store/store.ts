@@ -72,6 +72,12 @@ export interface LedgerTransaction {
   updateRecipient(recipientId: string, patch: RecipientPatch): Promise<void>;
   /** Whether the event log holds any event of this order. */
   hasEvents(orderId: string): Promise<boolean>;
+  /**
+   * The refusal sending these amounts again would meet under the tenant's spending limits, checked
+   * as reserveOrder checks a new send: this transaction then holds the tenant's spending lock, so
+   * what it writes counts before any other send of the tenant is checked.
+   */
+  spendingRefusal(tenant: string, asked: readonly { minor: number; currency: string }[], now: string): Promise<LimitRefusal | undefined>;
   /** Appends to the event log, in this order; returns them with their positions. */
   appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]>;
   /** Whether a provider's reference already names another order of this provider, or a gift of one. */
