@@ -217,7 +217,7 @@ describe('npm run sandboxes', () => {
           const [ofA, ofB] = await Promise.all([goodyDeliveries(a.url), goodyDeliveries(b.url)]);
           return received(ofA) >= 3 && received(ofB) >= 3;
         },
-        { timeout: 15_000, interval: 100 },
+        { timeout: 45_000, interval: 100 },
       )
       .toBe(true);
     const [ofA, ofB] = await Promise.all([goodyDeliveries(a.url), goodyDeliveries(b.url)]);
@@ -225,7 +225,7 @@ describe('npm run sandboxes', () => {
     expect(ofA.refused ?? 0).toBe(0);
     expect(ofB.refused ?? 0).toBe(0);
     const id = sent.data.sendGifts.order.id as string;
-    await expect.poll(async () => (await gql(a.url, `{ order(id: "${id}") { status } }`)).data.order.status, { timeout: 15_000, interval: 100 }).toBe('DELIVERED');
+    await expect.poll(async () => (await gql(a.url, `{ order(id: "${id}") { status } }`)).data.order.status, { timeout: 45_000, interval: 100 }).toBe('DELIVERED');
 
     // Restarted again: the same environment, and the order is still there.
     expect(await stop(second.process)).toBe(0);
@@ -236,7 +236,7 @@ describe('npm run sandboxes', () => {
 
     expect(await stop(third.process)).toBe(0);
     expect(await Promise.all([stop(a.process), stop(b.process)])).toEqual([0, 0]);
-  }, 90_000);
+  }, 150_000);
 
   it('refuses options it cannot use, naming them', async () => {
     const p = run('scripts/sandboxes.ts', ['--in-memory', '--webhooks', 'ftp://example.com']);
