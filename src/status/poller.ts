@@ -282,28 +282,27 @@ export class Poller {
   /**
    * Polls those of `entries` this replica holds the lease of (taking it where no live replica
    * does), in a slot of the provider's shared budget. The others are polled by their replica: this
-   * one looks again later, and takes them over once that replica is gone. When the budget is spent,
-   * all wait for the next tick.
+   * one looks again later, and takes them over once that replica is gone. The lease is taken
+   * first, so a replica that polls nothing takes no slot from those that do; when the budget is
+   * spent, its orders wait for the next tick.
    */
   private async pollLeased(provider: Provider, entries: Entry[], poll: (entries: Entry[]) => Promise<void>): Promise<void> {
     try {
-      const done = await this.withSlot(provider, async () => {
-        const mine = new Set(
-          await this.store.leasePolls(
-            entries.map((e) => e.order.id),
-            this.presence.staleBefore(),
-          ),
-        );
-        for (const entry of entries) {
-          if (mine.has(entry.order.id)) continue;
-          entry.polls += 1;
-          entry.dueAt = this.now() + this.delay(entry.order, entry.polls);
-        }
-        const own = entries.filter((e) => mine.has(e.order.id));
-        if (own.length > 0) await poll(own);
-        return true;
-      });
-      if (!done) for (const entry of entries) entry.dueAt = this.now() + this.options.tickMs;
+      const mine = new Set(
+        await this.store.leasePolls(
+          entries.map((e) => e.order.id),
+          this.presence.staleBefore(),
+        ),
+      );
+      for (const entry of entries) {
+        if (mine.has(entry.order.id)) continue;
+        entry.polls += 1;
+        entry.dueAt = this.now() + this.delay(entry.order, entry.polls);
+      }
+      const own = entries.filter((e) => mine.has(e.order.id));
+      if (own.length === 0) return;
+      const done = await this.withSlot(provider, () => poll(own).then(() => true));
+      if (!done) for (const entry of own) entry.dueAt = this.now() + this.options.tickMs;
     } catch (error) {
       this.log.warn({ err: error, provider }, 'could not take the lease of a poll; will try again later');
       for (const entry of entries) if (entry.dueAt === Number.POSITIVE_INFINITY) entry.dueAt = this.now() + this.delay(entry.order, entry.polls);

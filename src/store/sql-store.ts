@@ -839,11 +839,13 @@ class SqlTransaction implements LedgerTransaction {
    * transaction commits: a transaction takes its numbers only after every earlier appender has
    * committed (or rolled back), and so no reader can see a position before a smaller one commits.
    * Appends of different orders wait for one another only from this point to their commit, which
-   * the ingest core keeps short (appending is the last thing a change does). The commit also tells
-   * every replica that the log grew.
+   * the ingest core keeps short (appending is the last thing a change does): the lock lasts the
+   * insert and the commit. The commit also tells every replica that the log grew (NOTIFY).
    */
   async appendEvents(events: readonly NewStatusEvent[]): Promise<StatusEventRecord[]> {
     if (events.length === 0) return [];
+    // Queued now, delivered at commit: outside the lock, so the lock lasts one statement and the commit.
+    await this.traits.announce(this.trx);
     await this.traits.serialize(this.trx, EVENT_LOG_KEY);
     const rows = await this.trx
       .insertInto('status_events')
@@ -862,7 +864,6 @@ class SqlTransaction implements LedgerTransaction {
       )
       .returning('seq')
       .execute();
-    await this.traits.announce(this.trx);
     this.appended = true;
     // A multi-row insert numbers its rows in the order given, and RETURNING answers in that order.
     const seqs = rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
