@@ -43,7 +43,10 @@ environment variable named beside it; a flag wins.
   --in-memory                                    no state folder: fresh credentials and no orders at each start
   --webhooks <url>[,<url>...]  SANDBOX_WEBHOOK_URLS  giftgraph base URLs: each webhook delivery attempt goes to the
                                                  next one in turn, at <url>/webhooks/<provider>; none: no webhooks
-                                                 are sent and giftgraph polls
+                                                 are sent, no webhook secret is printed, and giftgraph polls
+  --webhook-secrets                              print the webhook secrets even without --webhooks (a giftgraph
+                                                 started before a restart that adds targets, or a client that
+                                                 signs deliveries itself)
   --step-ms <ms>           SANDBOX_STEP_MS       how long each lifecycle step of a gift takes (default ${DEFAULT_SANDBOX_STEP_MS}, as in npm start)
   --giftronaut-rate-limit <n>  SANDBOX_GIFTRONAUT_RATE_LIMIT  Giftronaut requests per minute, shared by every
                                                  replica as one client's are (default 60, as Giftronaut's sandbox)
@@ -63,6 +66,8 @@ interface Options {
   host: string;
   stateDir?: string;
   webhooks: string[];
+  /** Print the webhook secrets although no webhooks are sent. */
+  webhookSecrets: boolean;
   stepMs: number;
   giftronautRateLimit?: number;
   envFile?: string;
@@ -89,6 +94,7 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | 'help' {
       'state-dir': { type: 'string' },
       'in-memory': { type: 'boolean' },
       webhooks: { type: 'string' },
+      'webhook-secrets': { type: 'boolean' },
       'step-ms': { type: 'string' },
       'giftronaut-rate-limit': { type: 'string' },
       'write-env': { type: 'string' },
@@ -139,12 +145,17 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | 'help' {
   const limitText = given('giftronaut-rate-limit', 'SANDBOX_GIFTRONAUT_RATE_LIMIT');
   const giftronautRateLimit = limitText === undefined ? undefined : integer(limitText, '--giftronaut-rate-limit', 1, 1_000_000);
   const envFile = given('write-env', 'SANDBOX_ENV_FILE');
-  return { ports, host, stateDir, webhooks, stepMs, giftronautRateLimit, envFile: envFile === undefined ? undefined : path.resolve(envFile) };
+  const webhookSecrets = webhooks.length > 0 || values['webhook-secrets'] === true;
+  return { ports, host, stateDir, webhooks, webhookSecrets, stepMs, giftronautRateLimit, envFile: envFile === undefined ? undefined : path.resolve(envFile) };
 }
 
-/** The variables giftgraph's configuration reads for each provider (src/config.ts and src/providers/<name>/config.ts). */
-function giftgraphEnvironment(c: SandboxConnections): [string, string][] {
-  return [
+/**
+ * The variables giftgraph's configuration reads for each provider (src/config.ts and
+ * src/providers/<name>/config.ts). A webhook secret tells giftgraph that provider's webhooks reach
+ * it, so it polls that provider's orders only as a safety net: it is printed only when they do.
+ */
+function giftgraphEnvironment(c: SandboxConnections, webhookSecrets: boolean): [string, string][] {
+  const lines: [string, string][] = [
     ['GUUSTO_BASE_URL', c.guusto.baseUrl],
     ['GUUSTO_API_TOKEN', c.guusto.token],
     ['GUUSTO_WORKSPACE_ID', c.guusto.workspaceId],
@@ -161,6 +172,7 @@ function giftgraphEnvironment(c: SandboxConnections): [string, string][] {
     ['ANDOPEN_API_VERSION', c.andOpen.version],
     ['ANDOPEN_WEBHOOK_SECRET', c.andOpen.webhookSecret],
   ];
+  return webhookSecrets ? lines : lines.filter(([key]) => !key.endsWith('_WEBHOOK_SECRET'));
 }
 
 /** `KEY=value`, quoted for a shell only where a character needs it. */
@@ -249,7 +261,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', (signal) => void stop(signal));
   process.on('SIGINT', (signal) => void stop(signal));
 
-  const text = `${giftgraphEnvironment(running.connections).map(line).join('\n')}\n`;
+  const text = `${giftgraphEnvironment(running.connections, options.webhookSecrets).map(line).join('\n')}\n`;
   if (options.envFile) writeAtomically(options.envFile, text);
   process.stdout.write(text);
   const c = running.connections;

@@ -95,15 +95,13 @@ function waitFor<T>(p: Running, done: () => T | undefined, timeoutMs = 20_000): 
   });
 }
 
-/** `npm run sandboxes` with these options: the environment it prints once all four listen. */
-async function sandboxes(args: string[]): Promise<{ process: Running; env: Record<string, string> }> {
+/** `npm run sandboxes` with these options: the environment it prints once all four listen (`keys`: the names it prints). */
+async function sandboxes(args: string[], keys = PRINTED_KEYS): Promise<{ process: Running; env: Record<string, string> }> {
   const p = run('scripts/sandboxes.ts', args);
   const env = await waitFor(p, () => {
     if (!p.stderr().includes('sandboxes: ready')) return undefined;
     const lines = p.stdout().split('\n').filter(Boolean);
-    return lines.length === PRINTED_KEYS.length && p.stdout().endsWith('\n')
-      ? Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
-      : undefined;
+    return lines.length === keys.length && p.stdout().endsWith('\n') ? Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) : undefined;
   });
   return { process: p, env };
 }
@@ -170,8 +168,9 @@ describe('npm run sandboxes', () => {
     const stateDir = path.join(dir, 'state');
     const common = ['--state-dir', stateDir, '--step-ms', '200'];
 
-    // Any free ports first: the printed environment names them. No replica listens yet, so no webhooks.
-    const first = await sandboxes(['--port-base', '0', ...common]);
+    // Any free ports first: the printed environment names them. No replica listens yet, so no webhooks,
+    // but their secrets are printed: the replicas will receive webhooks after the restart below.
+    const first = await sandboxes(['--port-base', '0', '--webhook-secrets', ...common]);
     expect(Object.keys(first.env)).toEqual(PRINTED_KEYS);
     expect(first.process.stderr()).toContain('no webhook targets');
     const ports = ['GUUSTO', 'GIFTRONAUT', 'GOODY', 'ANDOPEN'].map((p) => new URL(first.env[`${p}_BASE_URL`]!).port);
@@ -237,6 +236,15 @@ describe('npm run sandboxes', () => {
     expect(await stop(third.process)).toBe(0);
     expect(await Promise.all([stop(a.process), stop(b.process)])).toEqual([0, 0]);
   }, 150_000);
+
+  it('prints no webhook secret when it sends no webhooks, so giftgraph polls those providers', async () => {
+    const polled = await sandboxes(
+      ['--port-base', '0', '--in-memory'],
+      PRINTED_KEYS.filter((k) => !k.endsWith('_WEBHOOK_SECRET')),
+    );
+    expect(Object.keys(polled.env)).toEqual(PRINTED_KEYS.filter((k) => !k.endsWith('_WEBHOOK_SECRET')));
+    expect(await stop(polled.process)).toBe(0);
+  });
 
   it('refuses options it cannot use, naming them', async () => {
     const p = run('scripts/sandboxes.ts', ['--in-memory', '--webhooks', 'ftp://example.com']);

@@ -176,7 +176,9 @@ export class Cluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'giftgraph-cluster-'));
     const secret = randomBytes(32).toString('base64url');
     const args = ['--port-base', '0', '--in-memory', '--step-ms', String(options.stepMs ?? 300)];
+    // Without deliveries of their own, the secrets are still printed: the caller signs and posts webhooks itself.
     if (options.webhooks !== false) args.push('--webhooks', ports.map((p) => `http://127.0.0.1:${p}`).join(','));
+    else args.push('--webhook-secrets');
     if (options.giftronautRateLimit) args.push('--giftronaut-rate-limit', String(options.giftronautRateLimit));
     const sandboxes = run('scripts/sandboxes.ts', args, inherited());
     let cluster: Cluster | undefined;
