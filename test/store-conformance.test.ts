@@ -327,6 +327,17 @@ describe.each(engines)('the store contract on $name', (engine) => {
       expect((await store.spending('acme', at()))[0]).toMatchObject({ perDayMinor: null, per30DaysMinor: null });
     }));
 
+  it('counts an order that spends again (a retry of a send not sent) from then, not from its creation', () =>
+    withStore(async (store) => {
+      await store.setSpendingLimit({ tenant: 'acme', currency: 'EUR', perDayMinor: 10_000, per30DaysMinor: null }, at(), 'operator');
+      const o = order({ createdAt: at(), submission: 'NOT_SENT', status: 'FAILED' });
+      await store.reserveOrder(o, [recipient(o.id, 0, { amount: { minor: 6_000, currency: 'EUR' } })]);
+      clock += 2 * 24 * 3_600_000;
+      await store.transaction('retry', (tx) => tx.updateOrder(o.id, { submission: 'SENDING', status: 'UNCONFIRMED', spentAt: at() }, at()));
+      expect(await store.spending('acme', at())).toEqual([{ currency: 'EUR', perDayMinor: 10_000, per30DaysMinor: null, perDaySpentMinor: 6_000, per30DaysSpentMinor: 6_000 }]);
+      expect((await store.checkSpending('acme', [{ minor: 4_001, currency: 'EUR' }], at()))?.window).toBe('DAY');
+    }));
+
   it('leases the polling of an order to this replica', () =>
     withStore(async (store) => {
       const o = order();

@@ -110,14 +110,22 @@ export class Ingest {
     return this.store.transaction('updateSubmission', async (tx) => {
       const order = await tx.order(orderId);
       if (!order || order.submission !== expected) return false;
-      if (spending) await withinSpendingLimits(tx, order.tenant, await tx.recipients(orderId), this.clock().toISOString());
+      const spendsFrom = spending ? this.clock().toISOString() : undefined;
+      if (spendsFrom) await withinSpendingLimits(tx, order.tenant, await tx.recipients(orderId), spendsFrom);
       const creating = expected === 'SENDING' && (await isCreation(tx, order));
       const now = this.clock().toISOString();
       const status = move.status ?? order.status;
       const moved = status !== order.status;
       await tx.updateOrder(
         orderId,
-        { submission: move.submission, status, lastError: move.lastError ?? null, ...(move.providerStatus !== undefined ? { providerStatus: move.providerStatus } : {}) },
+        {
+          submission: move.submission,
+          status,
+          lastError: move.lastError ?? null,
+          ...(move.providerStatus !== undefined ? { providerStatus: move.providerStatus } : {}),
+          // A new attempt spends again, from now.
+          ...(spendsFrom ? { spentAt: spendsFrom } : {}),
+        },
         now,
       );
       const events: NewStatusEvent[] = [];

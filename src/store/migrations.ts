@@ -274,6 +274,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         updated_by          TEXT NOT NULL,
         PRIMARY KEY (tenant, currency)
       );
+      -- When an order's amounts last began to count against its tenant's limits: a same-key retry
+      -- of a send not sent spends again from then. NULL: from its creation.
+      ALTER TABLE orders ADD COLUMN spent_at TEXT;
+      -- Sends in flight, which every replica's heartbeat looks for among all recipients.
+      CREATE INDEX recipients_sending ON recipients (submission) WHERE submission = 'SENDING';
     `,
   },
 ];
@@ -338,7 +343,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX recipients_email_lower ON recipients (lower(email));
       CREATE INDEX recipients_provider_ref ON recipients (provider_ref);
 
-      -- Positions are handed out in commit order: see appendEvents in src/store/postgres.ts.
+      -- Positions are handed out in commit order: see appendEvents in src/store/sql-store.ts.
       CREATE TABLE status_events (
         seq              BIGSERIAL PRIMARY KEY,
         order_id         TEXT NOT NULL REFERENCES orders (id),
@@ -414,6 +419,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         updated_by          TEXT NOT NULL,
         PRIMARY KEY (tenant, currency)
       );
+      -- When an order's amounts last began to count against its tenant's limits: a same-key retry
+      -- of a send not sent spends again from then. NULL: from its creation.
+      ALTER TABLE orders ADD COLUMN spent_at TEXT;
+      -- Sends in flight, which every replica's heartbeat looks for among all recipients.
+      CREATE INDEX recipients_sending ON recipients (submission) WHERE submission = 'SENDING';
     `,
   },
 ];

@@ -102,6 +102,7 @@ const orderRow = (order: OrderRecord, sendingBy: string | null): LedgerTables['o
   checked_at: order.checkedAt ?? null,
   sending_by: order.submission === 'SENDING' ? sendingBy : null,
   poll_owner: null,
+  spent_at: null,
   held_request: order.heldRequest ? JSON.stringify(order.heldRequest) : null,
 });
 
@@ -152,17 +153,19 @@ async function spentSince(db: Db, tenant: string, currencies: readonly string[] 
   const daySince = new Date(Date.parse(now) - DAY_MS).toISOString();
   const monthSince = new Date(Date.parse(now) - 30 * DAY_MS).toISOString();
   const unspent = ['FAILED', 'CANCELED'];
+  // Counted from when the order last began to spend: its creation, or a later retry of a send not sent.
+  const since = sql<string>`coalesce(o.spent_at, o.created_at)`;
   let query = db
     .selectFrom('recipients as r')
     .innerJoin('orders as o', 'o.id', 'r.order_id')
     .select((eb) => [
       'r.currency',
-      eb.fn.sum<number>(eb.case().when('o.created_at', '>', daySince).then(eb.ref('r.amount_minor')).else(0).end()).as('day'),
+      eb.fn.sum<number>(eb.case().when(since, '>', daySince).then(eb.ref('r.amount_minor')).else(0).end()).as('day'),
       eb.fn.sum<number>('r.amount_minor').as('thirtyDays'),
     ])
     .where('o.tenant', '=', tenant)
     .where('o.origin', '=', 'GIFTGRAPH')
-    .where('o.created_at', '>', monthSince)
+    .where(since, '>', monthSince)
     .where('o.submission', '<>', 'NOT_SENT')
     .where('o.status', 'not in', unspent)
     .where('r.status', 'not in', unspent)
@@ -815,6 +818,7 @@ class SqlTransaction implements LedgerTransaction {
       set.currency = patch.total?.currency ?? null;
     }
     if (patch.lastError !== undefined) set.last_error = patch.lastError === null ? null : JSON.stringify(patch.lastError);
+    if (patch.spentAt !== undefined) set.spent_at = patch.spentAt;
     await this.trx.updateTable('orders').set(set).where('id', '=', orderId).execute();
   }
 

@@ -44,7 +44,10 @@ export type ReserveResult =
   | { created: false; order?: undefined; refused: LimitRefusal };
 
 /** What a change writes to an order: only the fields present; `lastError: null` clears it. */
-export type OrderPatch = Partial<Pick<OrderRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total' | 'lastError'>>;
+export type OrderPatch = Partial<Pick<OrderRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'details' | 'total' | 'lastError'>> & {
+  /** The order's amounts count against its tenant's spending limits from this time on (a retry of a send not sent spends again). */
+  spentAt?: string;
+};
 
 /** What a change writes to a recipient: only the fields present. */
 export type RecipientPatch = Partial<Pick<RecipientRecord, 'submission' | 'status' | 'providerStatus' | 'providerRef' | 'gift' | 'email'>>;

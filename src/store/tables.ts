@@ -29,6 +29,8 @@ export interface LedgerTables {
     sending_by: string | null;
     /** The replica that polls the order: a lease that lapses when that replica stops or goes silent. */
     poll_owner: string | null;
+    /** When the order's amounts last began to count against its tenant's spending limits; null: from created_at. */
+    spent_at: string | null;
     /** A send held until scheduled_for (submission HELD): what was asked that the ledger keeps nowhere else, as JSON. */
     held_request: string | null;
   };
