@@ -122,7 +122,7 @@ describe('previewSend', () => {
     const reused = guusto();
     expect(problemsOf(await h.gql(SEND, { input: reused }))).toEqual([]);
     const limited = await h.token({ tenant: 'limited' });
-    const admin = await h.token({ tenant: 'ops', scope: 'orders:admin' });
+    const admin = await h.token({ tenant: 'limited', scope: 'orders:admin' });
     expect(problemsOf(await h.gql(SET, { input: { tenant: 'limited', currency: 'CAD', perDay: '30' } }, admin))).toEqual([]);
 
     const corpus: { name: string; input: Record<string, unknown>; token?: string }[] = [

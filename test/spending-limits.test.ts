@@ -39,7 +39,7 @@ describe('spending limits', () => {
 
   beforeAll(async () => {
     h = await Harness.start({ only: ['GUUSTO'] });
-    admin = await h.token({ tenant: 'ops', scope: 'orders:read orders:admin', subject: 'operator-1' });
+    admin = await h.token({ tenant: 'acme', scope: 'orders:read orders:admin', subject: 'operator-1' });
   });
   afterAll(() => h.close());
 
@@ -53,6 +53,9 @@ describe('spending limits', () => {
       ['BAD_USER_INPUT', 'input.perDay'],
       ['BAD_USER_INPUT', 'input.per30Days'],
     ]);
+    // An operator's token is its tenant's: another tenant's limits are not its to set.
+    const otherTenant = await h.gql(SET, { input: { tenant: 'globex', currency: 'CAD', perDay: '1000000' } }, admin);
+    expect(problemsOf(otherTenant).map((p) => [p.code, p.field])).toEqual([['BAD_USER_INPUT', 'input.tenant']]);
     expect((await h.gql(SPENDING, undefined)).data).toEqual({ spending: [] });
   });
 

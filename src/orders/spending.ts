@@ -31,10 +31,14 @@ export class SpendingService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Sets a tenant's limits in one currency (both null: no limit), checked whole first; returns that currency's state. */
-  async setLimit(cmd: SpendingLimitCommand, operator: string): Promise<SpendingState> {
+  /**
+   * Sets a tenant's limits in one currency (both null: no limit), checked whole first; returns that
+   * currency's state. An operator's token is its tenant's: it sets that tenant's limits, never another's.
+   */
+  async setLimit(cmd: SpendingLimitCommand, operator: { subject: string; tenant: string }): Promise<SpendingState> {
     const errors = new InputErrors();
     if (!TENANT.test(cmd.tenant)) errors.add('input.tenant', 'must be 1..64 letters, digits, dot, dash or underscore');
+    else if (cmd.tenant !== operator.tenant) errors.add('input.tenant', "is not your token's tenant: an operator sets its own tenant's limits");
     const amount = (value: string | null | undefined, field: string): number | null => {
       if (value === null || value === undefined) return null;
       try {
@@ -55,7 +59,7 @@ export class SpendingService {
     };
     errors.throwIfAny();
     const now = this.clock().toISOString();
-    await this.store.setSpendingLimit(limit, now, operator);
+    await this.store.setSpendingLimit(limit, now, operator.subject);
     const state = (await this.store.spending(limit.tenant, now)).find((s) => s.currency === limit.currency);
     return state ?? { currency: limit.currency, perDayMinor: null, per30DaysMinor: null, perDaySpentMinor: 0, per30DaysSpentMinor: 0 };
   }

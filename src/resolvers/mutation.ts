@@ -67,12 +67,12 @@ export class MutationResolver {
 
   @Mutation(() => SetSpendingLimitPayload, {
     description:
-      "For operators (scope orders:admin): sets a tenant's spending limits in one currency over a rolling day and a rolling 30 days. A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called.",
+      "For operators (scope orders:admin): sets their tenant's spending limits in one currency over a rolling day and a rolling 30 days (`tenant` must be the token's). A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called.",
   })
   async setSpendingLimit(@Arg('input', () => SpendingLimitInput) input: SpendingLimitInput, @Ctx() ctx: GraphQLContext): Promise<SetSpendingLimitPayload> {
     const { viewer } = authorize(ctx, 'orders:admin');
     try {
-      const state = await ctx.services.spending.setLimit(input, viewer.subject);
+      const state = await ctx.services.spending.setLimit(input, viewer);
       return Object.assign(new SetSpendingLimitPayload(), { spending: SpendingWindow.from(state), problems: [] });
     } catch (error) {
       const problems = problemsOf(error);
