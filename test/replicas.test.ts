@@ -631,7 +631,7 @@ describe.skipIf(!reachable)('three replicas on one PostgreSQL ledger, as process
           const rows = await cluster.sql<{ poll_owner: string | null; status: string }>('SELECT poll_owner, status FROM orders WHERE id = ANY($1)', [held]);
           return rows.every((r) => r.status === 'SENT' && r.poll_owner !== victimId);
         },
-        { timeout: 25_000, interval: 100 },
+        { timeout: DEFAULT_PRESENCE.staleMs + 25_000, interval: 100 },
       )
       .toBe(true);
     const lastBeat = Date.parse((await cluster.sql<{ heartbeat_at: string }>('SELECT heartbeat_at FROM replicas WHERE id = $1', [victimId]))[0]!.heartbeat_at);

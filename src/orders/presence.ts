@@ -5,20 +5,26 @@ import type { Ingest } from './ingest.js';
 export interface PresenceOptions {
   /** How often this replica says it lives, and looks for sends that gone replicas left in flight. */
   heartbeatMs: number;
-  /** A replica silent this long is gone: its creates in flight are UNCONFIRMED, its polls taken over. */
+  /**
+   * A replica silent this long is gone: its creates in flight are UNCONFIRMED, its polls taken
+   * over. Ten heartbeats, so a replica stalled a few seconds (a pause, a busy database) is not taken
+   * for gone; replicas' clocks must agree to well within it, as NTP keeps them.
+   */
   staleMs: number;
 }
 
-export const DEFAULT_PRESENCE: PresenceOptions = { heartbeatMs: 1_000, staleMs: 5_000 };
+export const DEFAULT_PRESENCE: PresenceOptions = { heartbeatMs: 1_000, staleMs: 10_000 };
 
 /**
- * This replica's presence among those sharing the ledger: a heartbeat, and with each beat the
- * recovery of creates left in flight by replicas that are gone (a replica killed mid-send). A
- * replica that stops says so at once, so a rolling restart hands its work over without waiting.
+ * This replica's presence among those sharing the ledger: a heartbeat, and the recovery of creates
+ * left in flight by replicas that are gone (a replica killed mid-send). The two run on timers of
+ * their own, so a slow recovery never delays a beat. A replica that stops says so at once, so a
+ * rolling restart hands its work over without waiting.
  */
 export class ReplicaPresence {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   private beating: Promise<void> | undefined;
+  private recovering: Promise<void> | undefined;
 
   constructor(
     private readonly store: ReplicaRegistry,
@@ -37,30 +43,51 @@ export class ReplicaPresence {
     return new Date(this.clock().getTime() - this.options.staleMs).toISOString();
   }
 
-  /** The first beat, with the recovery of what a stop interrupted, before anything is served. */
+  /** The first beat, then the recovery of what a stop interrupted, before anything is served. */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => {
-      if (this.beating) return;
-      this.beating = this.beat()
-        .catch((error: unknown) => this.log.warn({ err: error }, 'could not record this replica as alive; the next heartbeat tries again'))
-        .finally(() => {
-          this.beating = undefined;
-        });
-    }, this.options.heartbeatMs);
-    this.timer.unref();
+    await this.recover();
+    this.every(
+      () => this.beating,
+      (run) => (this.beating = run),
+      () => this.beat(),
+      'could not record this replica as alive; the next heartbeat tries again',
+    );
+    this.every(
+      () => this.recovering,
+      (run) => (this.recovering = run),
+      () => this.recover(),
+      'could not look for sends that stopped replicas left in flight; trying again',
+    );
   }
 
-  /** Beats first, so the recovery that follows never takes this replica's own sends for a gone one's. */
-  private async beat(): Promise<void> {
-    await this.store.heartbeat(this.clock().toISOString());
+  /** Runs `work` every heartbeat, one run at a time. */
+  private every(running: () => Promise<void> | undefined, set: (run: Promise<void> | undefined) => void, work: () => Promise<void>, failure: string): void {
+    const timer = setInterval(() => {
+      if (running()) return;
+      set(
+        work()
+          .catch((error: unknown) => this.log.warn({ err: error }, failure))
+          .finally(() => set(undefined)),
+      );
+    }, this.options.heartbeatMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private beat(): Promise<void> {
+    return this.store.heartbeat(this.clock().toISOString());
+  }
+
+  /** This replica's own sends are never taken for a gone one's: its heartbeat is never older than one beat. */
+  private async recover(): Promise<void> {
     const recovered = await this.ingest.recoverInterruptedSends(this.staleBefore());
     if (recovered > 0) this.log.warn({ recovered }, 'sends interrupted by a stopped replica are UNCONFIRMED; check them with their provider');
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.beating;
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all([this.beating, this.recovering]);
     await this.store.leave();
   }
 }

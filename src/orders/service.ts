@@ -214,13 +214,19 @@ export class OrdersService {
       ];
     } else if (outcome.kind === 'not_sent') {
       const error = outcome.error;
-      await this.ingest.moveSubmission(order.id, 'SENDING', {
+      const recorded = await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'NOT_SENT',
         status: 'FAILED',
         providerStatus: error.providerCode ?? (error.kind === 'rejected' ? 'REJECTED' : 'UNAVAILABLE'),
         lastError: { code: providerErrorCode(error), providerCode: error.providerCode, message: error.message },
       });
       problems = problemsOf(notSentError(error, now))!;
+      if (!recorded) {
+        // Meanwhile recorded UNCONFIRMED (this replica was taken for gone): it stays so, never sent again by itself.
+        this.log.warn({ orderId: order.id, provider: order.provider }, 'a send the provider refused was meanwhile recorded UNCONFIRMED; it stays UNCONFIRMED');
+        const current = (await this.store.getOrders(order.tenant, [order.id]))[0]!;
+        return { order: current, problems: current.submission === 'UNCONFIRMED' ? [unconfirmedReplay(current, adapter, now)] : problems };
+      }
     } else {
       await this.ingest.moveSubmission(order.id, 'SENDING', {
         submission: 'UNCONFIRMED',
