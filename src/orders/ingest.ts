@@ -18,12 +18,6 @@ export interface SubmissionMove {
   lastError?: OrderRecord['lastError'];
 }
 
-/**
- * The one place that turns what giftgraph learns (a create's answer, a webhook, a poll, a listed
- * order, an operator's settlement) into ledger changes and status events. Every decision is made
- * here, inside one store transaction per observation; the store only persists it. The service,
- * the listing sync, the poller and the webhook inbox all come through here.
- */
 /** Throws SPENDING_LIMIT_EXCEEDED when sending to these recipients would take the tenant over a limit; the transaction then holds the tenant's spending lock. */
 async function withinSpendingLimits(tx: LedgerTransaction, tenant: string, recipients: readonly RecipientRecord[], now: string): Promise<void> {
   const refused = await tx.spendingRefusal(
@@ -34,6 +28,12 @@ async function withinSpendingLimits(tx: LedgerTransaction, tenant: string, recip
   if (refused) throw spendingLimitExceeded(refused);
 }
 
+/**
+ * The one place that turns what giftgraph learns (a create's answer, a webhook, a poll, a listed
+ * order, an operator's settlement) into ledger changes and status events. Every decision is made
+ * here, inside one store transaction per observation; the store only persists it. The service,
+ * the listing sync, the poller and the webhook inbox all come through here.
+ */
 export class Ingest {
   constructor(
     private readonly store: Store,

@@ -428,10 +428,10 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** A ledger migrated past what this build knows was migrated by a newer giftgraph: serving it could corrupt it. */
 /** The steps in the order they apply. */
 export const inOrder = (migrations: readonly Migration[]): Migration[] => [...migrations].sort((a, b) => a.version - b.version);
 
+/** A ledger migrated past what this build knows was migrated by a newer giftgraph: serving it could corrupt it. */
 export function assertKnownSchema(applied: number, migrations: readonly Migration[]): void {
   const latest = Math.max(...migrations.map((m) => m.version));
   if (applied > latest) {
