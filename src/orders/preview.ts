@@ -42,6 +42,11 @@ export class SendPreviewer {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  /** What a same-key retry would send again: the amounts of the recipients certainly not sent. */
+  private async unsentAmounts(orderId: string): Promise<Money[]> {
+    return (await this.store.getRecipients([orderId])).filter((r) => r.submission === 'NOT_SENT').flatMap((r) => (r.amount ? [r.amount] : []));
+  }
+
   async preview(tenant: string, cmd: SendGiftsCommand): Promise<SendPreviewResult> {
     const adapter = this.providers.get(cmd.provider)?.adapter;
     const now = this.clock();
@@ -61,10 +66,11 @@ export class SendPreviewer {
     let overSpendingLimit = false;
     if (prior && prior.requestHash !== prepared.hash) {
       problems.push({ code: 'IDEMPOTENCY_CONFLICT', field: 'input.idempotencyKey', message: 'this key was already used for a different request', retryable: false });
-    } else if (!prior || prior.submission === 'NOT_SENT') {
-      // A replay returns the order sent before; a new send, or the retry of one certainly not sent,
-      // is checked against the tenant's limits.
-      const refused = await this.store.checkSpending(tenant, totals, now.toISOString());
+    } else {
+      // A replay returns the order sent before. A new send, the retry of one certainly not sent, and
+      // the retry of recipients refused one by one spend (again), checked against the tenant's limits.
+      const asked = !prior || prior.submission === 'NOT_SENT' ? totals : prior.submission === 'ACCEPTED' && adapter?.sendsPerRecipient ? await this.unsentAmounts(prior.id) : [];
+      const refused = await this.store.checkSpending(tenant, asked, now.toISOString());
       if (refused) {
         overSpendingLimit = true;
         problems.push(...problemsOf(spendingLimitExceeded(refused))!);

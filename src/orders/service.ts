@@ -259,7 +259,14 @@ export class OrdersService {
    * certainly failed, and to no one else: not to those sent, nor to those whose outcome is unknown.
    */
   private async sendMissing(order: OrderRecord, prepared: PreparedSend): Promise<Outcome> {
-    const claimed = new Set(await this.ingest.claimUnsentRecipients(order.id));
+    let claimed: Set<string>;
+    try {
+      claimed = new Set(await this.ingest.claimUnsentRecipients(order.id));
+    } catch (error) {
+      // Over a spending limit now: the order is answered as it stands, with why nothing was sent again.
+      if (error instanceof GiftgraphError && error.code === 'SPENDING_LIMIT_EXCEEDED') return { order, problems: problemsOf(error)! };
+      throw error;
+    }
     let problems: Problem[] = [];
     if (claimed.size > 0) {
       const { adapter } = this.providers.get(order.provider)!;
