@@ -11,25 +11,10 @@ import { startSandboxes } from '../src/sandboxes/index.js';
 import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { SCOPES, signToken } from '../src/server/auth.js';
 import { parsePrometheusText } from './support/prometheus-text.js';
+import { PRINTED_KEYS } from './support/cluster.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const JWT_SECRET = randomBytes(32).toString('base64url');
-const PRINTED_KEYS = [
-  'GUUSTO_BASE_URL',
-  'GUUSTO_API_TOKEN',
-  'GUUSTO_WORKSPACE_ID',
-  'GIFTRONAUT_BASE_URL',
-  'GIFTRONAUT_CLIENT_ID',
-  'GIFTRONAUT_CLIENT_SECRET',
-  'GIFTRONAUT_WEBHOOK_SECRET',
-  'GOODY_BASE_URL',
-  'GOODY_API_KEY',
-  'GOODY_WEBHOOK_SECRET',
-  'ANDOPEN_BASE_URL',
-  'ANDOPEN_API_KEY',
-  'ANDOPEN_API_VERSION',
-  'ANDOPEN_WEBHOOK_SECRET',
-];
 
 interface Running {
   child: ChildProcess;

@@ -20,7 +20,7 @@ import { type TestSchema, testSchema } from './postgres.js';
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 /** What `npm run sandboxes` prints: the environment that points giftgraph at them. */
-const PRINTED_KEYS = [
+export const PRINTED_KEYS = [
   'GUUSTO_BASE_URL',
   'GUUSTO_API_TOKEN',
   'GUUSTO_WORKSPACE_ID',
