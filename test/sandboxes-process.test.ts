@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -11,16 +11,9 @@ import { startSandboxes } from '../src/sandboxes/index.js';
 import { ManualClock } from '../src/sandboxes/kit/clock.js';
 import { SCOPES, signToken } from '../src/server/auth.js';
 import { parsePrometheusText } from './support/prometheus-text.js';
-import { PRINTED_KEYS } from './support/cluster.js';
+import { inherited, PRINTED_KEYS, type Running, run as start, waitForOutput as waitFor } from './support/cluster.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const JWT_SECRET = randomBytes(32).toString('base64url');
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-}
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -32,52 +25,11 @@ afterAll(async () => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** This process's environment, without what would configure a child otherwise (a developer's provider credentials, say). */
-function inherited(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key === 'NODE_ENV' || /^(SANDBOX|GIFTGRAPH|GUUSTO|GIFTRONAUT|GOODY|ANDOPEN)_/.test(key)) delete env[key];
-  return env;
-}
-
-/** A TypeScript entry point of the project in a process of its own, as `npm run` starts it. */
+/** A project entry point in a process of its own, killed after the tests whatever they left running. */
 function run(script: string, args: string[], env: NodeJS.ProcessEnv = inherited()): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  return { child, stdout: () => stdout, stderr: () => stderr };
-}
-
-/** Resolves once `done` holds of the output, on the output event that makes it hold; fails when the process ends first. */
-function waitFor<T>(p: Running, done: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const value = done();
-      if (value === undefined) return;
-      clear();
-      resolve(value);
-    };
-    const ended = (code: number | null) => {
-      clear();
-      reject(new Error(`the process ended (${code}) first:\n${p.stdout()}\n${p.stderr()}`));
-    };
-    const timer = setTimeout(() => {
-      clear();
-      reject(new Error(`not seen in ${timeoutMs} ms:\n${p.stdout()}\n${p.stderr()}`));
-    }, timeoutMs);
-    const clear = () => {
-      clearTimeout(timer);
-      p.child.stdout!.off('data', check);
-      p.child.stderr!.off('data', check);
-      p.child.off('exit', ended);
-    };
-    p.child.stdout!.on('data', check);
-    p.child.stderr!.on('data', check);
-    p.child.on('exit', ended);
-    check();
-  });
+  const p = start(script, args, env);
+  children.push(p.child);
+  return p;
 }
 
 /** `npm run sandboxes` with these options: the environment it prints once all four listen (`keys`: the names it prints). */

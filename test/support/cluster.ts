@@ -47,7 +47,7 @@ export interface Running {
 }
 
 /** This process's environment, without what would configure a child otherwise (a developer's provider credentials, say). */
-function inherited(): NodeJS.ProcessEnv {
+export function inherited(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key === 'NODE_ENV' || /^(SANDBOX|GIFTGRAPH|GUUSTO|GIFTRONAUT|GOODY|ANDOPEN)_/.test(key)) delete env[key];
   return env;
