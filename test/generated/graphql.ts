@@ -385,7 +385,7 @@ export type Mutation = {
   resendGift: ResendGiftPayload;
   /** Sends gifts through one provider. Safe to retry with the same idempotencyKey: a gift is never sent twice. What went wrong is in `problems`, beside the order recorded. */
   sendGifts: SendGiftsPayload;
-  /** For operators (scope orders:admin): sets a tenant's spending limits in one currency over a rolling day and a rolling 30 days. A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called. */
+  /** For operators (scope orders:admin): sets their tenant's spending limits in one currency over a rolling day and a rolling 30 days (`tenant` must be the token's). A send that would exceed one is refused with SPENDING_LIMIT_EXCEEDED before any provider is called. */
   setSpendingLimit: SetSpendingLimitPayload;
   /** For operators (scope orders:admin): records what a person found at the provider about an UNCONFIRMED order. SENT: tracked from the given reference on. NOT_SENT: the same idempotency key may send it again. What was refused is in `problems`. */
   settleOrder: SettleOrderPayload;
