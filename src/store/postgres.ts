@@ -69,7 +69,8 @@ export class PostgresStore extends SqlStore {
 
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
     const schema = identifier(options.schema ?? 'public');
-    const connection: pg.ClientConfig = { connectionString: url, types, options: `-c search_path=${schema}` };
+    // Keepalive: a connection the network dropped half-way is found out, the listening one above all.
+    const connection: pg.ClientConfig = { connectionString: url, types, options: `-c search_path=${schema}`, keepAlive: true };
     await migrate(connection, schema);
     const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
     // An idle connection the server closed is dropped from the pool; the next query opens another.
