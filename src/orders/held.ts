@@ -1,5 +1,5 @@
 import type { HeldRequest, OrderRecord, RecipientRecord } from '../core/records.js';
-import type { ProviderAdapter, ProviderCapabilities } from '../providers/adapter.js';
+import type { ProviderAdapter, ProviderCapabilities, SendRecipient } from '../providers/adapter.js';
 import type { PreparedSend } from './validate.js';
 
 /**
@@ -25,6 +25,18 @@ export const heldRequestOf = (prepared: PreparedSend): HeldRequest => ({
   options: prepared.options,
 });
 
+/** What a provider is sent of a recipient: the fields a send request and a ledger recipient share. */
+export const sendRecipient = (r: SendRecipient): SendRecipient => ({
+  position: r.position,
+  email: r.email,
+  employeeNumber: r.employeeNumber,
+  firstName: r.firstName,
+  lastName: r.lastName,
+  company: r.company,
+  department: r.department,
+  amount: r.amount,
+});
+
 /**
  * A held send as the ledger holds it, ready for its provider now: the request as first asked, its
  * recipients in their order, and no send time, as the provider is to send it at once.
@@ -35,18 +47,7 @@ export function heldSend(order: OrderRecord, recipients: readonly RecipientRecor
   return {
     provider: order.provider,
     idempotencyKey: order.idempotencyKey,
-    recipients: [...recipients]
-      .sort((a, b) => a.position - b.position)
-      .map((r) => ({
-        position: r.position,
-        email: r.email,
-        employeeNumber: r.employeeNumber,
-        firstName: r.firstName,
-        lastName: r.lastName,
-        company: r.company,
-        department: r.department,
-        amount: r.amount,
-      })),
+    recipients: [...recipients].sort((a, b) => a.position - b.position).map(sendRecipient),
     message: request.message,
     senderName: request.senderName,
     sendAt: null,

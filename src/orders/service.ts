@@ -8,7 +8,7 @@ import { ProviderCallError } from '../providers/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OrderRecord, RecipientRecord, StatusEventRecord } from '../core/records.js';
 import type { Store } from '../store/store.js';
-import { type ClientCapabilities, clientCapabilities, heldByGiftgraph, heldRequestOf, heldSend } from './held.js';
+import { type ClientCapabilities, clientCapabilities, heldByGiftgraph, heldRequestOf, heldSend, sendRecipient } from './held.js';
 import { heldCreationEvents, type Ingest } from './ingest.js';
 import { settleUnconfirmed, type SettleResult } from './settle.js';
 import { spendingLimitExceeded } from './spending.js';
@@ -80,14 +80,7 @@ export class OrdersService {
     const recipients: RecipientRecord[] = prepared.recipients.map((r) => ({
       id: randomUUID(),
       orderId,
-      position: r.position,
-      email: r.email,
-      employeeNumber: r.employeeNumber,
-      firstName: r.firstName,
-      lastName: r.lastName,
-      company: r.company,
-      department: r.department,
-      amount: r.amount,
+      ...sendRecipient(r),
       status: held ? 'SCHEDULED' : 'UNCONFIRMED',
       providerStatus: '',
       providerRef: null,
