@@ -23,8 +23,8 @@ export const DEFAULT_PRESENCE: PresenceOptions = { heartbeatMs: 1_000, staleMs: 
  */
 export class ReplicaPresence {
   private readonly timers: NodeJS.Timeout[] = [];
-  private beating: Promise<void> | undefined;
-  private recovering: Promise<void> | undefined;
+  /** Each repeated task's run in progress, if any. */
+  private readonly runs: (() => Promise<void> | undefined)[] = [];
 
   constructor(
     private readonly store: ReplicaRegistry,
@@ -47,32 +47,24 @@ export class ReplicaPresence {
   async start(): Promise<void> {
     await this.beat();
     await this.recover();
-    this.every(
-      () => this.beating,
-      (run) => (this.beating = run),
-      () => this.beat(),
-      'could not record this replica as alive; the next heartbeat tries again',
-    );
-    this.every(
-      () => this.recovering,
-      (run) => (this.recovering = run),
-      () => this.recover(),
-      'could not look for sends that stopped replicas left in flight; trying again',
-    );
+    this.every(() => this.beat(), 'could not record this replica as alive; the next heartbeat tries again');
+    this.every(() => this.recover(), 'could not look for sends that stopped replicas left in flight; trying again');
   }
 
   /** Runs `work` every heartbeat, one run at a time. */
-  private every(running: () => Promise<void> | undefined, set: (run: Promise<void> | undefined) => void, work: () => Promise<void>, failure: string): void {
+  private every(work: () => Promise<void>, failure: string): void {
+    let running: Promise<void> | undefined;
     const timer = setInterval(() => {
-      if (running()) return;
-      set(
-        work()
-          .catch((error: unknown) => this.log.warn({ err: error }, failure))
-          .finally(() => set(undefined)),
-      );
+      if (running) return;
+      running = work()
+        .catch((error: unknown) => this.log.warn({ err: error }, failure))
+        .finally(() => {
+          running = undefined;
+        });
     }, this.options.heartbeatMs);
     timer.unref();
     this.timers.push(timer);
+    this.runs.push(() => running);
   }
 
   private beat(): Promise<void> {
@@ -87,7 +79,7 @@ export class ReplicaPresence {
 
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    await Promise.all([this.beating, this.recovering]);
+    await Promise.all(this.runs.map((run) => run()));
     await this.store.leave();
   }
 }
